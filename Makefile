@@ -1,0 +1,118 @@
+# embedwatch: one non-recursive GNU Makefile.
+#   make            build bin/embedwatch and bin/embedwatch-worker
+#   make check      unit + integration tests, plain and under ASan+UBSan
+#   make unit | integration | asan | ubsan | bench | demo | clean
+# CC, CPPFLAGS, CFLAGS, LDFLAGS and LDLIBS may be overridden; WERROR=1 adds
+# -Werror (CI sets it).
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+BUILD	?= build
+BIN	?= bin
+PKGS	 = libcurl jansson libbsd openssl
+PYTHON	?= python3
+
+WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wpointer-arith -Wcast-qual -Wformat=2
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+
+# pkg-config runs at recipe time, after install-deps had its chance.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+EW_CPPFLAGS = -D_GNU_SOURCE -Ishared -Iworker -Isupervisor $(PKG_CFLAGS) \
+	      $(CPPFLAGS)
+EW_CFLAGS  = -std=c11 $(WARN) -MMD -MP $(CFLAGS)
+
+SHARED_SRC	= $(wildcard shared/*.c)
+WORKER_SRC	= $(filter-out worker/main.c,$(wildcard worker/*.c))
+SUP_SRC		= $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
+LIB_SRC		= $(SHARED_SRC) $(WORKER_SRC) $(SUP_SRC)
+UNIT_SRC	= $(wildcard tests/unit/test_*.c)
+
+LIB_OBJ	= $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB	= $(BUILD)/libembedwatch.a
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+DEPS_STAMP = build/.deps-installed
+
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
+ASAN_FLAGS = $(SAN_FLAGS) -fsanitize=address,undefined \
+	     -fno-sanitize-recover=undefined
+UBSAN_FLAGS = $(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined
+
+.PHONY: all unit-bins check unit integration asan ubsan asan-build \
+	bench demo clean deps
+
+all: $(BIN)/embedwatch $(BIN)/embedwatch-worker
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps
+	@mkdir -p $(@D)
+	scripts/install-deps
+	@touch $@
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(EW_CPPFLAGS) $(EW_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN)/embedwatch: $(BUILD)/obj/supervisor/main.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BIN)/embedwatch-worker: $(BUILD)/obj/worker/main.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka $(LDLIBS)
+
+unit-bins: $(UNIT_BIN)
+
+# The sanitizer builds live in their own directories.
+asan-build:
+	$(MAKE) BUILD=build/asan BIN=build/asan/bin CFLAGS="$(ASAN_FLAGS)" \
+	    LDFLAGS="$(ASAN_FLAGS)" all unit-bins
+
+ubsan-build:
+	$(MAKE) BUILD=build/ubsan BIN=build/ubsan/bin CFLAGS="$(UBSAN_FLAGS)" \
+	    LDFLAGS="$(UBSAN_FLAGS)" all unit-bins
+
+RUN_TESTS = $(PYTHON) tests/run.py
+
+check: all unit-bins asan-build
+	$(RUN_TESTS) --suite plain:$(BIN):$(BUILD)/tests \
+	    --suite asan:build/asan/bin:build/asan/tests
+
+unit: unit-bins
+	$(RUN_TESTS) --only unit --suite plain:$(BIN):$(BUILD)/tests
+
+integration: all
+	$(RUN_TESTS) --only integration --suite plain:$(BIN):$(BUILD)/tests
+
+asan: asan-build
+	$(RUN_TESTS) --suite asan:build/asan/bin:build/asan/tests
+
+ubsan: ubsan-build
+	$(RUN_TESTS) --suite ubsan:build/ubsan/bin:build/ubsan/tests
+
+bench: all
+	scripts/install-deps --bench
+	scripts/bench
+
+demo: all
+	scripts/demo
+
+clean:
+	rm -rf build bin tests/log
+
+-include $(LIB_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
+-include $(BUILD)/obj/supervisor/main.d $(BUILD)/obj/worker/main.d

@@ -1,0 +1,40 @@
+/*
+ * log: one line per event on stderr (or a log file), as text or JSON.
+ *
+ * Text:  2026-11-27T08:07:27.123Z embedwatch[4242] warn: message
+ * JSON:  {"ts":"...","prog":"embedwatch","pid":4242,"level":"warn","msg":"message"}
+ *
+ * Each line is written with a single write(2), so lines from the
+ * supervisor and its workers do not interleave. Callers never pass the
+ * API key or a header value; nothing here filters them.
+ */
+#ifndef EMBEDWATCH_LOG_H
+#define EMBEDWATCH_LOG_H
+
+#include <stdbool.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG
+};
+
+/* Set the program name, threshold and format; logging goes to fd 2. */
+void	 log_init(const char *prog, enum log_level level, bool json);
+
+/* Parse "error", "warn", "info", "debug". Returns 0 or -1. */
+int	 log_parse_level(const char *s, enum log_level *out);
+
+/* Is a message at this level written? */
+bool	 log_enabled(enum log_level level);
+
+void	 log_msg(enum log_level level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#define log_error(...)	log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * config: the supervisor's settings, from defaults, the environment and
+ * the command line, validated once at init. After config_load returns,
+ * the struct is read-only; every mode and mechanism borrows it.
+ *
+ * Precedence: command line, then EMBEDWATCH_* variables, then OPENAI_*
+ * variables, then defaults. The API key comes from --api-key-file or the
+ * environment only (never argv); config_load removes it from the
+ * environment so nothing we start inherits it by accident.
+ */
+#ifndef EMBEDWATCH_CONFIG_H
+#define EMBEDWATCH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/resource.h>
+
+#include "log.h"
+#include "proto.h"
+
+/* Exit statuses of bin/embedwatch (sysexits.h values where one fits). */
+#define EXIT_USAGE	64
+#define EXIT_NOINPUT	66
+#define EXIT_SOFTWARE	70
+#define EXIT_CANTCREAT	73
+#define EXIT_CONFIG	78
+
+/* config_load's "help or version was printed, exit 0". */
+#define CONFIG_DONE	(-1)
+
+struct config {
+	const char	*mode;		/* "pipe", ... */
+	char		*base_url;	/* without trailing '/' */
+	char		*host;		/* host part of base_url, for messages */
+	char		*model;
+	char		*api_key;	/* NULL: none */
+	long		 timeout_ms;	/* per attempt */
+	long		 deadline_ms;	/* per request */
+	long		 drain_ms;
+	unsigned	 retries;
+	unsigned	 jobs;
+	size_t		 queue_max;	/* requests waiting for a worker */
+	long		 dimensions;	/* 0: not sent */
+	enum job_encoding encoding;
+	char		**headers;	/* "Name: value" */
+	size_t		 n_headers;
+	char		*cacert;
+	bool		 insecure;
+	size_t		 max_response;
+	size_t		 max_line;
+	rlim_t		 worker_memory;
+	char		*worker_path;	/* NULL: fork without exec */
+	enum log_level	 log_level;
+	bool		 log_json;
+	long		 backoff_base_ms;
+	long		 backoff_max_ms;
+	unsigned	 fault_fork_every; /* test hook: fail every Nth fork */
+};
+
+/*
+ * Fill cfg from the defaults, the environment and argv (argv[0] is the
+ * subcommand). Returns 0; CONFIG_DONE after printing the help or version
+ * text; or, after a one-line message on stderr, the exit status to end
+ * with (EXIT_USAGE or EXIT_CONFIG).
+ */
+int	 config_load(struct config *cfg, const char *mode, int argc,
+	    char **argv);
+void	 config_free(struct config *cfg);
+
+/* Parse seconds ("30", "0.5") into milliseconds in [1, 1 day]. */
+int	 config_parse_seconds(const char *s, long *ms);
+
+#endif

@@ -1,0 +1,798 @@
+/*
+ * engine: see engine.h.
+ *
+ * Life of an attempt: a request leaves the ready queue for a free slot;
+ * spawn_worker forks the worker and the slot arms a kill timer at the
+ * attempt's deadline (the configured timeout, cut short by what is left
+ * of the request's deadline). The worker's frames arrive on its result
+ * pipe; its exit arrives as SIGCHLD. When both the pipe's EOF and the
+ * reap are in, in either order, engine_run_due finishes the slot: it
+ * answers the request, or arms a backoff timer for another attempt.
+ *
+ * Cost: engine_run_due and engine_pollfds walk the slot table, O(jobs)
+ * per loop turn; reaping finds a pid by a walk of the slot table too.
+ * With jobs in the tens or hundreds this is cheaper than keeping indexes.
+ * Timers are a heap, O(log n) each, so thousands of queued requests with
+ * deadlines cost nothing per turn.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "engine.h"
+#include "log.h"
+#include "proto.h"
+#include "retry.h"
+#include "spawn.h"
+#include "timers.h"
+
+enum timer_kind {
+	TIMER_WORKER,		/* owner: struct worker, kill at deadline */
+	TIMER_REQUEST,		/* owner: struct request, queue deadline or
+				 * end of backoff */
+	TIMER_DRAIN		/* owner: struct engine */
+};
+
+enum kill_reason {
+	KILL_NONE,
+	KILL_DEADLINE,
+	KILL_SHUTDOWN,
+	KILL_GARBAGE		/* the worker broke the frame protocol */
+};
+
+struct worker {
+	bool		 in_use;
+	pid_t		 pid;		/* 0 once reaped */
+	int		 fd;		/* result pipe; -1 after EOF */
+	int		 wait_status;
+	bool		 reaped;
+	enum kill_reason killed;
+	struct request	*req;
+	unsigned	 attempt;
+	int64_t		 started_ms;
+	long		 budget_ms;
+	struct timer	 timer;
+	struct buf	 in;		/* frames not yet parsed */
+	struct proto_progress progress;
+	bool		 has_result;
+	struct proto_result result;
+	char		*body;		/* 'B' frame, on success */
+	size_t		 body_len;
+	char		 garbage[128];	/* why the frames were refused */
+};
+
+TAILQ_HEAD(request_list, request);
+
+struct engine {
+	const struct config	*cfg;
+	engine_answer_fn	 answer;
+	void			*answer_arg;
+	struct spawn_opts	 spawn;
+	struct worker		*slots;
+	size_t			 n_slots;
+	size_t			 n_busy;	/* slots in use */
+	size_t			*poll_slot;	/* pollfd index -> slot */
+	size_t			 n_polled;
+	struct request_list	 ready;		/* waiting for a slot */
+	struct request_list	 backoff;	/* waiting to retry */
+	size_t			 n_waiting;	/* ready + backoff */
+	size_t			 n_live;	/* requests not yet answered */
+	struct timers		 timers;
+	struct timer		 drain_timer;
+	bool			 shutting_down;
+	size_t			 frame_max;
+	struct engine_stats	 stats;
+};
+
+struct engine *
+engine_new(const struct config *cfg, engine_answer_fn answer, void *arg)
+{
+	struct engine *e;
+	size_t i;
+
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	e->cfg = cfg;
+	e->answer = answer;
+	e->answer_arg = arg;
+	e->spawn.worker_path = cfg->worker_path;
+	e->spawn.memory = cfg->worker_memory;
+	e->spawn.fail_every = cfg->fault_fork_every;
+	e->n_slots = cfg->jobs;
+	/* A body is the API's floats re-printed: at most ~4 bytes of
+	 * decimal text per byte of base64 received. */
+	e->frame_max = cfg->max_response > (PROTO_FRAME_MAX - (1 << 20)) / 4 ?
+	    PROTO_FRAME_MAX : cfg->max_response * 4 + (1 << 20);
+	TAILQ_INIT(&e->ready);
+	TAILQ_INIT(&e->backoff);
+	timer_init(&e->drain_timer, e, TIMER_DRAIN);
+	e->slots = calloc(e->n_slots, sizeof(*e->slots));
+	e->poll_slot = calloc(e->n_slots, sizeof(*e->poll_slot));
+	if (e->slots == NULL || e->poll_slot == NULL ||
+	    timers_init(&e->timers, 2 * e->n_slots + cfg->queue_max + 64) == -1) {
+		free(e->slots);
+		free(e->poll_slot);
+		free(e);
+		return NULL;
+	}
+	for (i = 0; i < e->n_slots; i++) {
+		e->slots[i].fd = -1;
+		timer_init(&e->slots[i].timer, &e->slots[i], TIMER_WORKER);
+	}
+	return e;
+}
+
+size_t
+engine_max_workers(const struct engine *e)
+{
+	return e->n_slots;
+}
+
+const struct engine_stats *
+engine_stats(const struct engine *e)
+{
+	return &e->stats;
+}
+
+bool
+engine_is_full(const struct engine *e)
+{
+	return e->n_waiting >= e->cfg->queue_max;
+}
+
+bool
+engine_is_idle(const struct engine *e)
+{
+	return e->n_live == 0 && e->n_busy == 0;
+}
+
+/* Arm a timer; the heap grows as needed, so failure is ENOMEM only. */
+static void
+arm(struct engine *e, struct timer *tm, int64_t at_ms)
+{
+	struct timers bigger;
+	struct timer *t;
+
+	if (timers_arm(&e->timers, tm, at_ms) == 0)
+		return;
+	/* Full: move every armed timer to a heap twice the size. */
+	if (timers_init(&bigger, e->timers.cap * 2) == -1) {
+		log_error("cannot grow the timer heap: %s; exiting",
+		    strerror(errno));
+		exit(EXIT_SOFTWARE);
+	}
+	while ((t = timers_pop_due(&e->timers, INT64_MAX)) != NULL)
+		(void)timers_arm(&bigger, t, t->at_ms);
+	timers_free(&e->timers);
+	e->timers = bigger;
+	(void)timers_arm(&e->timers, tm, at_ms);
+}
+
+/* Answer req and free it. */
+static void
+finish_request(struct engine *e, struct request *req, struct answer *a,
+    int64_t now)
+{
+	timers_disarm(&e->timers, &req->timer);
+	switch (req->state) {
+	case REQ_STATE_QUEUED:
+		TAILQ_REMOVE(&e->ready, req, entry);
+		e->n_waiting--;
+		break;
+	case REQ_STATE_BACKOFF:
+		TAILQ_REMOVE(&e->backoff, req, entry);
+		e->n_waiting--;
+		break;
+	default:
+		break;
+	}
+	a->attempts = req->attempts;
+	a->ms = (long)(now - req->received_ms);
+	e->stats.answered[a->code]++;
+	if (a->code != REQ_OK)
+		log_debug("request %s failed after %u attempts: %s: %s",
+		    req->id_json, a->attempts, req_code_name(a->code),
+		    a->message);
+	e->n_live--;
+	e->answer(e->answer_arg, req, a);
+	request_free(req);
+}
+
+static void
+answer_error(struct engine *e, struct request *req, enum req_code code,
+    bool retryable, int http_status, const char *message, int64_t now)
+{
+	struct answer a;
+
+	memset(&a, 0, sizeof(a));
+	a.code = code;
+	a.retryable = retryable;
+	a.http_status = http_status;
+	a.message = message;
+	finish_request(e, req, &a, now);
+}
+
+void
+engine_submit(struct engine *e, struct request *req, int64_t now)
+{
+	long deadline_ms;
+
+	deadline_ms = req->deadline_ms > 0 ? req->deadline_ms :
+	    e->cfg->deadline_ms;
+	req->received_ms = now;
+	req->deadline_at_ms = now + deadline_ms;
+	req->attempts = 0;
+	req->n_workers = 0;
+	timer_init(&req->timer, req, TIMER_REQUEST);
+	e->stats.requests++;
+	e->n_live++;
+	req->state = REQ_STATE_QUEUED;
+	TAILQ_INSERT_TAIL(&e->ready, req, entry);
+	e->n_waiting++;
+	arm(e, &req->timer, req->deadline_at_ms);
+}
+
+/* SIGKILL a worker's process group, if it is still ours to signal. */
+static void
+kill_worker(struct engine *e, struct worker *w, enum kill_reason why)
+{
+	if (w->pid == 0 || w->killed != KILL_NONE)
+		return;
+	/*
+	 * Race: the worker may have exited a moment ago. Until we reap it, it
+	 * is a zombie that keeps its pid and its process group, so neither
+	 * signal can reach a stranger; after the reap, pid is 0 and we never
+	 * get here.
+	 */
+	if (kill(-w->pid, SIGKILL) == -1 && kill(w->pid, SIGKILL) == -1)
+		log_warn("cannot kill worker %ld: %s", (long)w->pid,
+		    strerror(errno));
+	w->killed = why;
+	/* One that already delivered its result was finishing anyway. */
+	if (!w->has_result)
+		e->stats.workers_killed++;
+}
+
+static void
+close_pipe(struct worker *w)
+{
+	if (w->fd != -1) {
+		(void)close(w->fd);
+		w->fd = -1;
+	}
+}
+
+/* The worker broke the protocol: stop listening and kill it. */
+static void
+refuse_frames(struct engine *e, struct worker *w, const char *why)
+{
+	(void)snprintf(w->garbage, sizeof(w->garbage), "%s", why);
+	log_warn("worker %ld for request %s: %s", (long)w->pid,
+	    w->req->id_json, why);
+	close_pipe(w);
+	kill_worker(e, w, KILL_GARBAGE);
+}
+
+/* Parse every complete frame at the front of w->in. */
+static void
+parse_frames(struct engine *e, struct worker *w)
+{
+	char type, err[128];
+	const char *payload;
+	size_t len;
+	int r;
+
+	while ((r = proto_frame_peek(&w->in, e->frame_max, &type, &payload,
+	    &len)) == 1) {
+		if (w->has_result) {
+			refuse_frames(e, w, "frame after the result");
+			return;
+		}
+		switch (type) {
+		case PROTO_FRAME_PROGRESS:
+			if (proto_progress_decode((const unsigned char *)payload,
+			    len, &w->progress) == -1) {
+				refuse_frames(e, w, "bad progress frame");
+				return;
+			}
+			break;
+		case PROTO_FRAME_BODY:
+			free(w->body);
+			w->body = malloc(len + 1);
+			if (w->body == NULL) {
+				refuse_frames(e, w, "out of memory for the body");
+				return;
+			}
+			memcpy(w->body, payload, len);
+			w->body[len] = '\0';
+			w->body_len = len;
+			break;
+		case PROTO_FRAME_RESULT:
+			if (proto_result_decode(payload, len, &w->result, err,
+			    sizeof(err)) == -1) {
+				refuse_frames(e, w, err);
+				return;
+			}
+			if (w->result.class == PROTO_OK && w->body == NULL) {
+				refuse_frames(e, w, "ok result without a body");
+				return;
+			}
+			w->has_result = true;
+			break;
+		default:
+			break;
+		}
+		buf_consume(&w->in, PROTO_FRAME_HDR + len);
+	}
+	if (r == -1)
+		refuse_frames(e, w, "bad frame");
+}
+
+static void
+read_worker(struct engine *e, struct worker *w)
+{
+	ssize_t n;
+
+	while (w->fd != -1) {
+		n = buf_read_fd(&w->in, w->fd, 1 << 16);
+		if (n > 0) {
+			parse_frames(e, w);
+			continue;
+		}
+		if (n == 0) {
+			close_pipe(w);
+			if (buf_len(&w->in) > 0 && !w->has_result &&
+			    w->garbage[0] == '\0')
+				(void)snprintf(w->garbage, sizeof(w->garbage),
+				    "result cut short");
+			buf_free(&w->in);
+		} else if (errno == ENOBUFS)
+			refuse_frames(e, w, "result larger than the cap");
+		else if (errno != EAGAIN) {
+			log_warn("cannot read worker %ld: %s", (long)w->pid,
+			    strerror(errno));
+			close_pipe(w);
+		}
+		if (n <= 0)
+			return;
+	}
+}
+
+size_t
+engine_pollfds(struct engine *e, struct pollfd *pfd, size_t room)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < e->n_slots && n < room; i++) {
+		if (!e->slots[i].in_use || e->slots[i].fd == -1)
+			continue;
+		pfd[n].fd = e->slots[i].fd;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		e->poll_slot[n++] = i;
+	}
+	e->n_polled = n;
+	return n;
+}
+
+void
+engine_handle_pollfds(struct engine *e, const struct pollfd *pfd, size_t n)
+{
+	struct worker *w;
+	size_t i;
+
+	for (i = 0; i < n && i < e->n_polled; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		w = &e->slots[e->poll_slot[i]];
+		if (w->fd == pfd[i].fd)
+			read_worker(e, w);
+	}
+	e->n_polled = 0;
+}
+
+void
+engine_reap(struct engine *e)
+{
+	struct worker *w;
+	pid_t pid;
+	size_t i;
+	int st;
+
+	for (;;) {
+		pid = waitpid(-1, &st, WNOHANG);
+		if (pid == 0)
+			return;
+		if (pid == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ECHILD)
+				log_error("waitpid: %s", strerror(errno));
+			return;
+		}
+		w = NULL;
+		for (i = 0; i < e->n_slots; i++) {
+			if (e->slots[i].in_use && e->slots[i].pid == pid) {
+				w = &e->slots[i];
+				break;
+			}
+		}
+		if (w == NULL) {
+			log_warn("reaped unknown child %ld", (long)pid);
+			continue;
+		}
+		w->pid = 0;
+		w->reaped = true;
+		w->wait_status = st;
+	}
+}
+
+/* Why a worker ended without a result, for the message. */
+static void
+describe_exit(const struct worker *w, char *out, size_t outlen)
+{
+	if (w->garbage[0] != '\0')
+		(void)snprintf(out, outlen, "worker protocol error (%s)",
+		    w->garbage);
+	else if (WIFSIGNALED(w->wait_status))
+		(void)snprintf(out, outlen, "worker died of signal %d (%s)",
+		    WTERMSIG(w->wait_status),
+		    strsignal(WTERMSIG(w->wait_status)));
+	else if (WIFEXITED(w->wait_status) &&
+	    WEXITSTATUS(w->wait_status) == 127)
+		(void)snprintf(out, outlen, "worker could not start "
+		    "(exit status 127)");
+	else
+		(void)snprintf(out, outlen, "worker exited with status %d "
+		    "without a result", WEXITSTATUS(w->wait_status));
+}
+
+/* Free the slot, keeping nothing but what the caller took. */
+static void
+release_slot(struct engine *e, struct worker *w)
+{
+	timers_disarm(&e->timers, &w->timer);
+	close_pipe(w);
+	buf_free(&w->in);
+	free(w->body);
+	w->body = NULL;
+	w->body_len = 0;
+	w->in_use = false;
+	w->req = NULL;
+	e->n_busy--;
+	e->stats.running = e->n_busy;
+}
+
+/* Both events are in: decide what the attempt means for its request. */
+static void
+finish_worker(struct engine *e, struct worker *w, int64_t now)
+{
+	const struct config *cfg = e->cfg;
+	struct request *req = w->req;
+	unsigned max_attempts = cfg->retries + 1;
+	char where[256], message[1024];
+	struct answer a;
+	enum req_code code;
+	bool retryable;
+	long elapsed = (long)(now - w->started_ms), delay;
+	int http_status = 0;
+
+	memset(&a, 0, sizeof(a));
+	req->n_workers--;
+	proto_progress_describe(&w->progress, cfg->host, where, sizeof(where));
+	if (w->has_result) {
+		code = retry_code_of(&w->result);
+		retryable = retry_is_retryable(code, &w->result);
+		http_status = w->result.http_status;
+		(void)snprintf(message, sizeof(message), "attempt %u of %u: %s",
+		    w->attempt, max_attempts, w->result.message);
+	} else if (w->killed == KILL_DEADLINE) {
+		code = REQ_TIMEOUT;
+		retryable = true;
+		(void)snprintf(message, sizeof(message), "attempt %u of %u "
+		    "killed at %ld ms: %s", w->attempt, max_attempts, elapsed,
+		    where);
+	} else if (w->killed == KILL_SHUTDOWN) {
+		code = REQ_SHUTTING_DOWN;
+		retryable = true;
+		(void)snprintf(message, sizeof(message), "attempt %u of %u "
+		    "killed by shutdown at %ld ms: %s", w->attempt,
+		    max_attempts, elapsed, where);
+	} else {
+		code = REQ_WORKER_CRASHED;
+		retryable = true;
+		describe_exit(w, message, sizeof(message));
+		(void)snprintf(message + strlen(message),
+		    sizeof(message) - strlen(message), " at %ld ms, attempt "
+		    "%u of %u: %s", elapsed, w->attempt, max_attempts, where);
+	}
+	if (code == REQ_TIMEOUT || code == REQ_WORKER_CRASHED)
+		log_warn("request %s: %s", req->id_json, message);
+
+	if (code == REQ_OK) {
+		a.code = REQ_OK;
+		a.body = w->body;
+		a.body_len = w->body_len;
+		finish_request(e, req, &a, now);
+		release_slot(e, w);
+		return;
+	}
+	release_slot(e, w);
+	if (retryable && code != REQ_SHUTTING_DOWN && !e->shutting_down &&
+	    req->attempts < max_attempts) {
+		delay = retry_backoff_ms(req->attempts, cfg->backoff_base_ms,
+		    cfg->backoff_max_ms, w->has_result ?
+		    w->result.retry_after_ms : -1);
+		if (now + delay < req->deadline_at_ms) {
+			log_debug("request %s: retry in %ld ms after %s",
+			    req->id_json, delay, message);
+			e->stats.retries++;
+			req->state = REQ_STATE_BACKOFF;
+			TAILQ_INSERT_TAIL(&e->backoff, req, entry);
+			e->n_waiting++;
+			arm(e, &req->timer, now + delay);
+			return;
+		}
+		(void)snprintf(message + strlen(message),
+		    sizeof(message) - strlen(message), "; no time left for "
+		    "another attempt before the deadline");
+	}
+	answer_error(e, req, code, retryable, http_status, message, now);
+}
+
+/* Start the next attempt of req on slot w. */
+static void
+start_attempt(struct engine *e, struct worker *w, struct request *req,
+    int64_t now)
+{
+	const struct config *cfg = e->cfg;
+	char id_title[48], message[512];
+	struct job job;
+	long budget;
+	int fd;
+	pid_t pid;
+
+	budget = req->timeout_ms > 0 ? req->timeout_ms : cfg->timeout_ms;
+	if (budget > req->deadline_at_ms - now)
+		budget = (long)(req->deadline_at_ms - now);
+	(void)snprintf(id_title, sizeof(id_title), "%s", req->id_json);
+
+	memset(&job, 0, sizeof(job));
+	job.base_url = cfg->base_url;
+	job.model = req->model != NULL ? req->model : cfg->model;
+	job.input_json = req->input_json;
+	job.n_inputs = req->n_inputs;
+	job.dimensions = req->dimensions > 0 ? req->dimensions :
+	    cfg->dimensions;
+	job.encoding = cfg->encoding;
+	job.timeout_ms = budget;
+	job.headers = (const char *const *)cfg->headers;
+	job.n_headers = cfg->n_headers;
+	job.cacert = cfg->cacert;
+	job.insecure = cfg->insecure;
+	job.max_response = cfg->max_response;
+	job.api_key = cfg->api_key;
+	job.request_id = id_title;
+	job.attempt = ++req->attempts;
+
+	if (spawn_worker(&e->spawn, &job, &pid, &fd) == -1) {
+		e->stats.spawn_failures++;
+		(void)snprintf(message, sizeof(message), "cannot spawn worker "
+		    "'%s': %s", cfg->worker_path != NULL ? cfg->worker_path :
+		    "(built in)", strerror(errno));
+		log_error("%s", message);
+		/* Treat it as a crashed attempt: retried with backoff. */
+		if (req->attempts < cfg->retries + 1 && !e->shutting_down) {
+			long delay = retry_backoff_ms(req->attempts,
+			    cfg->backoff_base_ms, cfg->backoff_max_ms, -1);
+			if (now + delay < req->deadline_at_ms) {
+				e->stats.retries++;
+				req->state = REQ_STATE_BACKOFF;
+				TAILQ_INSERT_TAIL(&e->backoff, req, entry);
+				e->n_waiting++;
+				arm(e, &req->timer, now + delay);
+				return;
+			}
+		}
+		req->state = REQ_STATE_RUNNING;
+		answer_error(e, req, REQ_WORKER_CRASHED, true, 0, message, now);
+		return;
+	}
+	memset(&w->progress, 0, sizeof(w->progress));
+	proto_progress_init(&w->progress);
+	w->in_use = true;
+	w->pid = pid;
+	w->fd = fd;
+	w->wait_status = 0;
+	w->reaped = false;
+	w->killed = KILL_NONE;
+	w->req = req;
+	w->attempt = job.attempt;
+	w->started_ms = now;
+	w->budget_ms = budget;
+	w->has_result = false;
+	w->garbage[0] = '\0';
+	buf_init(&w->in, e->frame_max + PROTO_FRAME_HDR);
+	arm(e, &w->timer, now + budget);
+	req->state = REQ_STATE_RUNNING;
+	req->n_workers++;
+	e->n_busy++;
+	e->stats.running = e->n_busy;
+	e->stats.workers_started++;
+	log_debug("request %s attempt %u: worker %ld, %ld ms", req->id_json,
+	    job.attempt, (long)pid, budget);
+}
+
+static void
+fire(struct engine *e, struct timer *tm, int64_t now)
+{
+	struct request *req;
+	struct worker *w;
+	char message[256];
+	size_t i;
+
+	switch (tm->kind) {
+	case TIMER_WORKER:
+		w = tm->owner;
+		kill_worker(e, w, KILL_DEADLINE);
+		break;
+	case TIMER_REQUEST:
+		req = tm->owner;
+		if (req->state == REQ_STATE_BACKOFF) {
+			/* Retries go first: they have waited longest. */
+			TAILQ_REMOVE(&e->backoff, req, entry);
+			req->state = REQ_STATE_QUEUED;
+			TAILQ_INSERT_HEAD(&e->ready, req, entry);
+			arm(e, &req->timer, req->deadline_at_ms);
+			break;
+		}
+		(void)snprintf(message, sizeof(message), "deadline of %ld ms "
+		    "passed %s", (long)(req->deadline_at_ms - req->received_ms),
+		    req->attempts == 0 ? "before a worker was free" :
+		    "while waiting for a worker to retry");
+		answer_error(e, req, REQ_TIMEOUT, true, 0, message, now);
+		break;
+	case TIMER_DRAIN:
+		for (i = 0; i < e->n_slots; i++)
+			if (e->slots[i].in_use)
+				kill_worker(e, &e->slots[i], KILL_SHUTDOWN);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+engine_run_due(struct engine *e, int64_t now)
+{
+	struct timer *tm;
+	struct request *req;
+	struct worker *w;
+	size_t i;
+
+	while ((tm = timers_pop_due(&e->timers, now)) != NULL)
+		fire(e, tm, now);
+	for (i = 0; i < e->n_slots; i++) {
+		w = &e->slots[i];
+		if (w->in_use && w->reaped && w->fd == -1)
+			finish_worker(e, w, now);
+	}
+	for (i = 0; i < e->n_slots && !e->shutting_down; i++) {
+		req = TAILQ_FIRST(&e->ready);
+		if (req == NULL)
+			break;
+		w = &e->slots[i];
+		if (w->in_use)
+			continue;
+		TAILQ_REMOVE(&e->ready, req, entry);
+		e->n_waiting--;
+		timers_disarm(&e->timers, &req->timer);
+		if (req->deadline_at_ms <= now) {
+			req->state = REQ_STATE_RUNNING;
+			answer_error(e, req, REQ_TIMEOUT, true, 0,
+			    "deadline passed before a worker was free", now);
+			continue;
+		}
+		start_attempt(e, w, req, now);
+	}
+	e->stats.queued = e->n_waiting;
+}
+
+int
+engine_timeout_ms(const struct engine *e, int64_t now)
+{
+	int64_t next;
+	size_t i;
+
+	/* A finished worker or a startable request needs no waiting. */
+	for (i = 0; i < e->n_slots; i++) {
+		if (e->slots[i].in_use && e->slots[i].reaped &&
+		    e->slots[i].fd == -1)
+			return 0;
+		if (!e->slots[i].in_use && !TAILQ_EMPTY(&e->ready) &&
+		    !e->shutting_down)
+			return 0;
+	}
+	next = timers_next(&e->timers);
+	if (next < 0)
+		return -1;
+	if (next <= now)
+		return 0;
+	return next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+}
+
+/* Answer every request of list with shutting_down. */
+static void
+drop_list(struct engine *e, struct request_list *list, const char *why,
+    int64_t now)
+{
+	struct request *req;
+
+	while ((req = TAILQ_FIRST(list)) != NULL)
+		answer_error(e, req, REQ_SHUTTING_DOWN, true, 0, why, now);
+}
+
+void
+engine_shutdown(struct engine *e, int64_t now, long drain_ms)
+{
+	size_t i;
+
+	if (e->shutting_down)
+		drain_ms = 0;
+	e->shutting_down = true;
+	drop_list(e, &e->ready, "shutting down before the request was sent",
+	    now);
+	drop_list(e, &e->backoff, "shutting down while waiting to retry",
+	    now);
+	if (drain_ms > 0) {
+		if (!timer_is_armed(&e->drain_timer))
+			arm(e, &e->drain_timer, now + drain_ms);
+		return;
+	}
+	timers_disarm(&e->timers, &e->drain_timer);
+	for (i = 0; i < e->n_slots; i++)
+		if (e->slots[i].in_use)
+			kill_worker(e, &e->slots[i], KILL_SHUTDOWN);
+}
+
+void
+engine_free(struct engine *e)
+{
+	struct worker *w;
+	size_t i;
+	int st;
+	int64_t now;
+
+	if (e == NULL)
+		return;
+	now = clock_ms();
+	engine_shutdown(e, now, 0);
+	engine_shutdown(e, now, 0);
+	/* SIGKILL cannot be caught: these waits end promptly. */
+	for (i = 0; i < e->n_slots; i++) {
+		w = &e->slots[i];
+		if (!w->in_use)
+			continue;
+		if (w->pid != 0) {
+			while (waitpid(w->pid, &st, 0) == -1 && errno == EINTR)
+				continue;
+			w->pid = 0;
+			w->reaped = true;
+			w->wait_status = st;
+		}
+		close_pipe(w);
+		finish_worker(e, w, clock_ms());
+	}
+	drop_list(e, &e->ready, "shutting down", now);
+	drop_list(e, &e->backoff, "shutting down", now);
+	timers_free(&e->timers);
+	free(e->slots);
+	free(e->poll_slot);
+	free(e);
+}

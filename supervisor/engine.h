@@ -1,0 +1,98 @@
+/*
+ * engine: requests in, answers out, one worker process per attempt.
+ *
+ * The engine owns the worker-slot table, the queue of requests waiting
+ * for a slot, the timers (attempt deadlines, request deadlines, backoff,
+ * drain) and the retry loop. A mode (pipe, later batch and serve) owns the
+ * poll loop and plugs the engine into it each turn:
+ *
+ *	engine_run_due(e, now);            timers, finished workers, spawns
+ *	n = engine_pollfds(e, pfd, room);  one entry per live result pipe
+ *	poll(..., engine_timeout_ms(e, now) or sooner)
+ *	engine_handle_pollfds(e, pfd, n);  read worker frames
+ *	on SIGCHLD: engine_reap(e);
+ *
+ * Every submitted request is answered exactly once through the answer
+ * callback, in completion order, and then freed by the engine. Nothing is
+ * answered from inside engine_submit; answers come from engine_run_due,
+ * engine_shutdown and engine_free.
+ *
+ * Invariants: a slot's pid is 0 once reaped, and nothing signals a slot
+ * whose pid is 0; a slot is freed only in engine_run_due, once both its
+ * result pipe reached EOF and its process was reaped.
+ */
+#ifndef EMBEDWATCH_ENGINE_H
+#define EMBEDWATCH_ENGINE_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "request.h"
+
+struct engine;
+
+/* Called once per request with its answer; the request (and a->body) are
+ * freed when it returns. */
+typedef void (*engine_answer_fn)(void *arg, struct request *req,
+    const struct answer *a);
+
+struct engine_stats {
+	uint64_t	 requests;
+	uint64_t	 answered[REQ_SHUTTING_DOWN + 1];	/* by code */
+	uint64_t	 workers_started;
+	uint64_t	 workers_killed;
+	uint64_t	 spawn_failures;
+	uint64_t	 retries;
+	size_t		 running;	/* workers alive now */
+	size_t		 queued;	/* requests waiting for a slot or retry */
+};
+
+/* Returns an engine, or NULL with errno. cfg must outlive it. */
+struct engine *engine_new(const struct config *cfg, engine_answer_fn answer,
+	    void *arg);
+
+/* Kill and reap every worker (blocking, bounded by SIGKILL), answer every
+ * request still live with shutting_down, and free the engine. */
+void	 engine_free(struct engine *e);
+
+/* Take ownership of req and queue it. */
+void	 engine_submit(struct engine *e, struct request *req, int64_t now);
+
+/* Should the mode stop taking requests for now? */
+bool	 engine_is_full(const struct engine *e);
+
+/* No request live and no worker alive. */
+bool	 engine_is_idle(const struct engine *e);
+
+/* Fire due timers, finish workers whose pipe and process are both done,
+ * start attempts on free slots. */
+void	 engine_run_due(struct engine *e, int64_t now);
+
+/* Milliseconds until the engine next needs engine_run_due, or -1. */
+int	 engine_timeout_ms(const struct engine *e, int64_t now);
+
+/* Fill pfd with the result pipes to watch; returns how many (<= room).
+ * engine_handle_pollfds must get the same entries back after poll. */
+size_t	 engine_pollfds(struct engine *e, struct pollfd *pfd, size_t room);
+void	 engine_handle_pollfds(struct engine *e, const struct pollfd *pfd,
+	    size_t n);
+
+/* Reap every exited child; call on SIGCHLD. */
+void	 engine_reap(struct engine *e);
+
+/*
+ * Stop: answer queued and backing-off requests shutting_down now, give
+ * running attempts drain_ms to finish, then kill them (their requests are
+ * answered shutting_down). A second call kills at once.
+ */
+void	 engine_shutdown(struct engine *e, int64_t now, long drain_ms);
+
+/* Workers the slot table can hold (for sizing a pollfd array). */
+size_t	 engine_max_workers(const struct engine *e);
+
+const struct engine_stats *engine_stats(const struct engine *e);
+
+#endif

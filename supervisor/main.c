@@ -1,0 +1,83 @@
+/*
+ * embedwatch: the supervisor. Parses the command line and runs one mode
+ * in three phases: init (may exit with a clear message), the mode's loop
+ * (never exits because one request failed), finish (inside the mode:
+ * stop reading, drain, kill, reap, flush).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "pipe.h"
+#include "signals.h"
+#include "worker.h"
+
+extern char **environ;
+
+static const char usage_short[] =
+"usage: embedwatch pipe [options]   (embedwatch --help for the options)\n";
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[256];
+	int sig_fd, status;
+
+	setproctitle_init(argc, argv, environ);
+	if (argc < 2) {
+		(void)fputs(usage_short, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--version") == 0) {
+		status = config_load(&cfg, "pipe", argc, argv);
+		config_free(&cfg);
+		return status == CONFIG_DONE ? 0 : status;
+	}
+	if (strcmp(argv[1], "pipe") != 0) {
+		(void)fprintf(stderr, "embedwatch: unknown command '%s'\n%s",
+		    argv[1], usage_short);
+		return EXIT_USAGE;
+	}
+
+	/* Init. */
+	status = config_load(&cfg, argv[1], argc - 1, argv + 1);
+	if (status != 0) {
+		config_free(&cfg);
+		return status == CONFIG_DONE ? 0 : status;
+	}
+	log_init("embedwatch", cfg.log_level, cfg.log_json);
+	if (cfg.worker_path == NULL &&
+	    worker_global_init(cfg.cacert, err, sizeof(err)) == -1) {
+		log_error("cannot initialise the worker: %s", err);
+		config_free(&cfg);
+		return EXIT_CONFIG;
+	}
+	sig_fd = sig_init();
+	if (sig_fd == -1) {
+		log_error("cannot set up signals: %m");
+		config_free(&cfg);
+		return EXIT_SOFTWARE;
+	}
+	log_debug("pipe: %s, model %s, %u jobs, timeout %ld ms, deadline "
+	    "%ld ms, %s worker%s%s", cfg.base_url, cfg.model, cfg.jobs,
+	    cfg.timeout_ms, cfg.deadline_ms,
+	    cfg.worker_path != NULL ? "exec" : "forked",
+	    cfg.worker_path != NULL ? " " : "",
+	    cfg.worker_path != NULL ? cfg.worker_path : "");
+
+	/* Loop and finish. */
+	status = pipe_run(&cfg, sig_fd);
+
+	(void)close(sig_fd);
+	if (cfg.worker_path == NULL)
+		worker_global_cleanup();
+	config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,211 @@
+/*
+ * request: see request.h.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "proto.h"
+#include "request.h"
+
+static const char *const code_names[] = {
+	"ok", "invalid_request", "timeout", "network", "http", "rate_limited",
+	"bad_response", "worker_crashed", "shutting_down"
+};
+
+const char *
+req_code_name(enum req_code code)
+{
+	if ((size_t)code >= sizeof(code_names) / sizeof(code_names[0]))
+		return "unknown";
+	return code_names[code];
+}
+
+/* Read an optional positive number of seconds into *ms. */
+static int
+get_seconds(const json_t *root, const char *key, long *ms, char *err,
+    size_t errlen)
+{
+	const json_t *v;
+	double sec;
+
+	v = json_object_get(root, key);
+	if (v == NULL || json_is_null(v))
+		return 0;
+	sec = json_is_number(v) ? json_number_value(v) : -1;
+	if (!isfinite(sec) || sec * 1000 < 1 || sec > 86400) {
+		(void)snprintf(err, errlen, "'%s' must be a number of seconds "
+		    "from 0.001 to 86400", key);
+		return -1;
+	}
+	*ms = (long)llround(sec * 1000);
+	return 0;
+}
+
+struct request *
+request_parse(const char *line, size_t len, char **id_json, char *err,
+    size_t errlen)
+{
+	struct request *req = NULL;
+	json_t *root;
+	json_error_t jerr;
+	const json_t *v;
+
+	*id_json = NULL;
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		(void)snprintf(err, errlen, "request is not JSON: %s at "
+		    "column %d", jerr.text, jerr.column);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		(void)snprintf(err, errlen, "request is not a JSON object");
+		goto fail;
+	}
+	v = json_object_get(root, "id");
+	if (v != NULL && (json_is_string(v) || json_is_number(v))) {
+		*id_json = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		if (*id_json == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	} else {
+		(void)snprintf(err, errlen, v == NULL ? "request has no 'id'" :
+		    "'id' must be a string or a number");
+		goto fail;
+	}
+	req = calloc(1, sizeof(*req));
+	if (req == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	v = json_object_get(root, "op");
+	if (v != NULL && !(json_is_string(v) &&
+	    strcmp(json_string_value(v), "embed") == 0)) {
+		(void)snprintf(err, errlen, "unknown 'op'; only \"embed\" is "
+		    "supported");
+		goto fail;
+	}
+	v = json_object_get(root, "input");
+	if (v == NULL) {
+		(void)snprintf(err, errlen, "request has no 'input'");
+		goto fail;
+	}
+	if (proto_input_normalize(v, &req->input_json, &req->n_inputs, err,
+	    errlen) == -1)
+		goto fail;
+	v = json_object_get(root, "model");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			(void)snprintf(err, errlen,
+			    "'model' must be a non-empty string");
+			goto fail;
+		}
+		req->model = strdup(json_string_value(v));
+		if (req->model == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	v = json_object_get(root, "dimensions");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 100000) {
+			(void)snprintf(err, errlen, "'dimensions' must be an "
+			    "integer from 1 to 100000");
+			goto fail;
+		}
+		req->dimensions = (long)json_integer_value(v);
+	}
+	if (get_seconds(root, "timeout", &req->timeout_ms, err, errlen) == -1 ||
+	    get_seconds(root, "deadline", &req->deadline_ms, err, errlen) == -1)
+		goto fail;
+	req->id_json = *id_json;
+	*id_json = NULL;
+	json_decref(root);
+	return req;
+fail:
+	request_free(req);
+	json_decref(root);
+	return NULL;
+}
+
+void
+request_free(struct request *req)
+{
+	if (req == NULL)
+		return;
+	free(req->id_json);
+	free(req->input_json);
+	free(req->model);
+	free(req);
+}
+
+/* Append s as a JSON string literal. */
+static int
+append_string(struct buf *out, const char *s)
+{
+	json_t *str;
+	char *text = NULL;
+	int rc = -1;
+
+	str = json_string(s);
+	if (str == NULL) {
+		/* Not UTF-8: say so rather than lose the answer. */
+		str = json_string("(message is not valid UTF-8)");
+		if (str == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	text = json_dumps(str, JSON_ENCODE_ANY);
+	if (text == NULL) {
+		errno = ENOMEM;
+		goto out;
+	}
+	rc = buf_append(out, text, strlen(text));
+out:
+	free(text);
+	json_decref(str);
+	return rc;
+}
+
+int
+answer_format(struct buf *out, const char *id_json, const struct answer *a)
+{
+	size_t mark = buf_len(out);
+
+	if (buf_printf(out, "{\"id\":%s,\"ok\":%s,",
+	    id_json != NULL ? id_json : "null",
+	    a->code == REQ_OK ? "true" : "false") == -1)
+		goto fail;
+	if (a->code == REQ_OK) {
+		if (buf_append(out, a->body, a->body_len) == -1)
+			goto fail;
+	} else {
+		if (buf_printf(out, "\"error\":{\"code\":\"%s\",\"message\":",
+		    req_code_name(a->code)) == -1 ||
+		    append_string(out, a->message != NULL ? a->message : "") ==
+		    -1)
+			goto fail;
+		if (a->http_status > 0 &&
+		    buf_printf(out, ",\"status\":%d", a->http_status) == -1)
+			goto fail;
+		if (buf_printf(out, ",\"retryable\":%s}",
+		    a->retryable ? "true" : "false") == -1)
+			goto fail;
+	}
+	if (buf_printf(out, ",\"attempts\":%u,\"ms\":%ld}\n", a->attempts,
+	    a->ms) == -1)
+		goto fail;
+	return 0;
+fail:
+	/* Never leave half a line behind. */
+	buf_truncate(out, mark);
+	return -1;
+}

@@ -1,0 +1,168 @@
+/*
+ * spawn: see spawn.h. Everything the child needs is prepared before
+ * fork(); the supervisor is single-threaded, so the child may call into
+ * libc and libcurl freely. Nothing in the child returns into supervisor
+ * code: it ends in _exit or exec.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <bsd/unistd.h>
+
+#include "buf.h"
+#include "io.h"
+#include "signals.h"
+#include "spawn.h"
+#include "worker.h"
+
+#define EXEC_FAILED	127
+
+/* Write the job's JSON into a sealed-off memory file for the child's
+ * stdin: writing it never blocks, whatever its size. */
+static int
+job_memfd(const struct job *job)
+{
+	struct buf b;
+	int fd = -1, saved;
+
+	buf_init(&b, PROTO_FRAME_MAX);
+	if (proto_job_to_json(job, &b) == -1 || buf_append(&b, "\n", 1) == -1)
+		goto fail;
+	fd = memfd_create("embedwatch-job", MFD_CLOEXEC);
+	if (fd == -1)
+		goto fail;
+	if (io_write_all(fd, buf_data(&b), buf_len(&b)) == -1 ||
+	    lseek(fd, 0, SEEK_SET) == -1)
+		goto fail;
+	buf_free(&b);
+	return fd;
+fail:
+	saved = errno;
+	if (fd != -1)
+		(void)close(fd);
+	buf_free(&b);
+	errno = saved;
+	return -1;
+}
+
+/* The child's side, up to running the worker or exec. Never returns. */
+static void __attribute__((noreturn))
+child(const struct spawn_opts *opts, const struct job *job, pid_t parent,
+    int stdin_fd, int result_fd, char *const envp[])
+{
+	char *argv[3];
+	struct rlimit rl;
+	int status;
+
+	sig_child_reset();
+	(void)setpgid(0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		_exit(EXEC_FAILED);
+	if (dup2(stdin_fd, STDIN_FILENO) == -1 ||
+	    dup2(result_fd, STDOUT_FILENO) == -1)
+		_exit(EXEC_FAILED);
+	closefrom(STDERR_FILENO + 1);
+
+	rl.rlim_cur = rl.rlim_max = 0;
+	(void)setrlimit(RLIMIT_CORE, &rl);
+#ifndef __SANITIZE_ADDRESS__
+	/* ASan reserves terabytes of address space; it cannot run capped. */
+	if (opts->memory > 0) {
+		rl.rlim_cur = rl.rlim_max = opts->memory;
+		(void)setrlimit(RLIMIT_AS, &rl);
+	}
+#endif
+	if (opts->worker_path == NULL) {
+		setproctitle("worker %s attempt %u",
+		    job->request_id != NULL ? job->request_id : "-",
+		    job->attempt);
+		status = worker_run(job, STDOUT_FILENO, true);
+		_exit(status);
+	}
+	argv[0] = (char *)(uintptr_t)opts->worker_path;
+	argv[1] = (char *)(uintptr_t)"--frames";
+	argv[2] = NULL;
+	execve(opts->worker_path, argv, envp);
+	_exit(EXEC_FAILED);
+}
+
+int
+spawn_worker(const struct spawn_opts *opts, const struct job *job,
+    pid_t *pidp, int *result_fdp)
+{
+	static unsigned long n_spawns;
+	int pipefd[2] = { -1, -1 }, stdin_fd = -1, saved;
+	char *envp[3] = { NULL, NULL, NULL };
+	char *key_env = NULL;
+	pid_t parent, pid;
+
+	if (opts->fail_every > 0 && ++n_spawns % opts->fail_every == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) == -1)
+		goto fail;
+	if (io_set_nonblock(pipefd[0], true) == -1)
+		goto fail;
+	if (opts->worker_path != NULL) {
+		stdin_fd = job_memfd(job);
+		if (stdin_fd == -1)
+			goto fail;
+		envp[0] = (char *)(uintptr_t)"PATH=/usr/local/bin:/usr/bin:/bin";
+		if (job->api_key != NULL) {
+			if (asprintf(&key_env, "EMBEDWATCH_API_KEY=%s",
+			    job->api_key) == -1) {
+				key_env = NULL;
+				errno = ENOMEM;
+				goto fail;
+			}
+			envp[1] = key_env;
+		}
+	} else {
+		stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (stdin_fd == -1)
+			goto fail;
+	}
+
+	parent = getpid();
+	pid = fork();
+	if (pid == -1)
+		goto fail;
+	if (pid == 0)
+		child(opts, job, parent, stdin_fd, pipefd[1], envp);
+	/* Race: whichever of us runs setpgid first creates the group; the
+	 * other's call is a no-op or fails harmlessly (EACCES after exec). */
+	(void)setpgid(pid, pid);
+
+	(void)close(pipefd[1]);
+	(void)close(stdin_fd);
+	if (key_env != NULL) {
+		explicit_bzero(key_env, strlen(key_env));
+		free(key_env);
+	}
+	*pidp = pid;
+	*result_fdp = pipefd[0];
+	return 0;
+fail:
+	saved = errno;
+	if (pipefd[0] != -1)
+		(void)close(pipefd[0]);
+	if (pipefd[1] != -1)
+		(void)close(pipefd[1]);
+	if (stdin_fd != -1)
+		(void)close(stdin_fd);
+	if (key_env != NULL) {
+		explicit_bzero(key_env, strlen(key_env));
+		free(key_env);
+	}
+	errno = saved;
+	return -1;
+}

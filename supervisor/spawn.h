@@ -1,0 +1,39 @@
+/*
+ * spawn: start one worker process for one job.
+ *
+ * Fork mode (worker_path NULL): the child runs worker_run from worker/ in
+ * the forked image, so libcurl and OpenSSL, initialised once before the
+ * first fork, are not loaded again. Exec mode: the child execs
+ * worker_path --frames with the job as JSON on stdin (a memfd) and a
+ * minimal environment that carries the API key.
+ *
+ * Either way the child resets signals, joins a process group of its own
+ * (the parent calls setpgid too, so the group exists before anyone can
+ * signal it), asks for SIGKILL when its parent dies and then checks that
+ * the parent did not already die, closes every stray descriptor, drops
+ * core dumps and caps its address space. Its stdout is the write end of
+ * the result pipe; stderr is shared with the supervisor.
+ */
+#ifndef EMBEDWATCH_SPAWN_H
+#define EMBEDWATCH_SPAWN_H
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+struct spawn_opts {
+	const char	*worker_path;	/* NULL: fork mode */
+	rlim_t		 memory;	/* RLIMIT_AS; 0: none */
+	unsigned	 fail_every;	/* test hook: fail every Nth spawn */
+};
+
+/*
+ * Start a worker for job. Returns 0 with the child's pid in *pid and the
+ * read end of its result pipe (non-blocking, close-on-exec) in *result_fd,
+ * both owned by the caller; or -1 with errno, leaving nothing behind.
+ */
+int	 spawn_worker(const struct spawn_opts *opts, const struct job *job,
+	    pid_t *pid, int *result_fd);
+
+#endif

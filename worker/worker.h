@@ -1,0 +1,49 @@
+/*
+ * worker: one embeddings call, start to finish, in the calling process.
+ *
+ * The supervisor forks and calls worker_run in the child (fork mode), or
+ * execs bin/embedwatch-worker whose thin main does the same (exec mode).
+ * worker_run makes exactly one POST {base_url}/embeddings, never retries,
+ * reports progress and the outcome on out_fd (see proto.h), and returns
+ * the process exit status for its caller to _exit with.
+ *
+ * Exit statuses (also the table at the top of worker/main.c):
+ *   0 ok, 2 http error status, 3 network, 4 curl timeout, 5 bad response,
+ *   6 invalid job, 64 usage (main only), 70 could not write the result.
+ */
+#ifndef EMBEDWATCH_WORKER_H
+#define EMBEDWATCH_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proto.h"
+
+#define WORKER_EXIT_OK			0
+#define WORKER_EXIT_HTTP		2
+#define WORKER_EXIT_NETWORK		3
+#define WORKER_EXIT_TIMEOUT		4
+#define WORKER_EXIT_BAD_RESPONSE	5
+#define WORKER_EXIT_INVALID		6
+#define WORKER_EXIT_USAGE		64
+#define WORKER_EXIT_INTERNAL		70
+
+/*
+ * One-time set-up shared by every call: libcurl's global init and
+ * anything expensive and read-only (the parsed CA store for cacert, or
+ * the system store when NULL). Call once, while single-threaded, before
+ * forking workers. Returns 0, or -1 with a message in err.
+ */
+int	 worker_global_init(const char *cacert, char *err, size_t errlen);
+
+/* Release what worker_global_init prepared (for leak checkers). */
+void	 worker_global_cleanup(void);
+
+/*
+ * Make the call and write its outcome to out_fd: frames when frames is
+ * true, else one JSON line shaped like a pipe response without id.
+ * Returns a WORKER_EXIT_* status.
+ */
+int	 worker_run(const struct job *job, int out_fd, bool frames);
+
+#endif
