@@ -23,7 +23,7 @@ endif
 
 # pkg-config runs at recipe time, after install-deps had its chance.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
 EW_CPPFLAGS = -D_GNU_SOURCE -Ishared -Iworker -Isupervisor $(PKG_CFLAGS) \
 	      $(CPPFLAGS)
 EW_CFLAGS  = -std=c11 $(WARN) -MMD -MP $(CFLAGS)

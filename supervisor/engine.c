@@ -397,30 +397,49 @@ engine_handle_pollfds(struct engine *e, const struct pollfd *pfd, size_t n)
 	e->n_polled = 0;
 }
 
+static struct worker *
+slot_by_pid(struct engine *e, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_slots; i++)
+		if (e->slots[i].in_use && e->slots[i].pid == pid)
+			return &e->slots[i];
+	return NULL;
+}
+
 void
 engine_reap(struct engine *e)
 {
 	struct worker *w;
+	siginfo_t si;
 	pid_t pid;
-	size_t i;
 	int st;
 
 	for (;;) {
-		pid = waitpid(-1, &st, WNOHANG);
-		if (pid == 0)
-			return;
-		if (pid == -1) {
+		/* Look before reaping: while the exited child is a zombie its
+		 * pid still names its process group, so whatever it left in
+		 * that group can be killed without risk of hitting a stranger.
+		 * Once reaped, the number may be reused. */
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno != ECHILD)
-				log_error("waitpid: %s", strerror(errno));
+				log_error("waitid: %s", strerror(errno));
 			return;
 		}
-		w = NULL;
-		for (i = 0; i < e->n_slots; i++) {
-			if (e->slots[i].in_use && e->slots[i].pid == pid) {
-				w = &e->slots[i];
-				break;
+		pid = si.si_pid;
+		if (pid == 0)
+			return;
+		w = slot_by_pid(e, pid);
+		if (w != NULL)
+			(void)kill(-pid, SIGKILL);
+		while (waitpid(pid, &st, 0) == -1) {
+			if (errno != EINTR) {
+				log_error("waitpid %ld: %s", (long)pid,
+				    strerror(errno));
+				return;
 			}
 		}
 		if (w == NULL) {
@@ -640,7 +659,14 @@ fire(struct engine *e, struct timer *tm, int64_t now)
 	switch (tm->kind) {
 	case TIMER_WORKER:
 		w = tm->owner;
-		kill_worker(e, w, KILL_DEADLINE);
+		if (w->reaped) {
+			/* Gone, but something still holds its pipe open. */
+			if (!w->has_result)
+				refuse_frames(e, w, "result pipe still open "
+				    "after the worker exited");
+			close_pipe(w);
+		} else
+			kill_worker(e, w, KILL_DEADLINE);
 		break;
 	case TIMER_REQUEST:
 		req = tm->owner;

@@ -1,0 +1,28 @@
+"""Proves: after many calls of every outcome the supervisor holds the same descriptors as at start, has no child or zombie left, and exits 0 at EOF."""
+import os
+
+import harness as h
+
+
+def scenario():
+    kinds = ["ok", "@fault:500:1", "@fault:401", "@fault:badjson",
+             "@fault:reset", "@fault:hang"]
+    with h.FakeAPI() as api:
+        p = h.Pipe(api, "--jobs", "8", "--timeout", "1", "--retries", "1")
+        p.send({"id": "warm", "input": "warm up"})
+        p.read_answers(1, 30 * h.SLACK)
+        fds = sorted(os.listdir(f"/proc/{p.pid}/fd"))
+        for rnd in range(3):
+            reqs = [{"id": f"{rnd}-{i}", "input": f"r{rnd} {i} {k}"}
+                    for i, k in enumerate(kinds * 10)]
+            p.send(*reqs)
+            p.read_answers(len(reqs), 120 * h.SLACK)
+            h.wait_until(lambda: h.children(p.pid) == [], 10,
+                         "no children between rounds")
+            now = sorted(os.listdir(f"/proc/{p.pid}/fd"))
+            h.check(now == fds, "same descriptors as at start", fds, now)
+        p.close()
+        h.check(p.wait(30) == 0, "exit 0", p.stderr())
+
+
+h.main(scenario)

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Run embedwatch's tests and end with one line: `N passed, N failed`.
+
+Suites are given as NAME:BINDIR:UNITDIR. For each suite it runs every unit
+test binary in UNITDIR (counting cmocka's test cases) and every integration
+scenario tests/integration/t_*.py against the binaries in BINDIR. Output of
+a failed test is kept in tests/log/NAME/; passing tests leave nothing.
+"""
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOG_DIR = os.path.join(ROOT, "tests", "log")
+SCENARIO_TIMEOUT = 600
+
+passed = 0
+failed = 0
+
+
+def record(ok, label, detail, output, log_name):
+    global passed, failed
+    status = "PASS" if ok else "FAIL"
+    print(f"{status} {label}{detail}", flush=True)
+    path = os.path.join(LOG_DIR, log_name)
+    if ok:
+        if os.path.exists(path):
+            os.unlink(path)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", errors="replace") as f:
+        f.write(output)
+    print(f"     log: {os.path.relpath(path, ROOT)}", flush=True)
+    tail = output.strip().splitlines()[-15:]
+    for line in tail:
+        print(f"     | {line}", flush=True)
+
+
+def run_unit(suite, unit_dir, env):
+    global passed, failed
+    for exe in sorted(glob.glob(os.path.join(unit_dir, "test_*"))):
+        if not os.access(exe, os.X_OK) or exe.endswith(".d"):
+            continue
+        name = os.path.basename(exe)
+        try:
+            p = subprocess.run([exe], cwd=ROOT, env=env, capture_output=True,
+                               text=True, errors="replace", timeout=300)
+            out, rc = p.stdout + p.stderr, p.returncode
+        except subprocess.TimeoutExpired as e:
+            out, rc = f"timed out after 300 s\n{e.stdout or ''}", -1
+        n_pass = sum(int(m) for m in
+                     re.findall(r"\[  PASSED  \] (\d+) test", out))
+        n_fail = sum(int(m) for m in
+                     re.findall(r"\[  FAILED  \] (\d+) test", out))
+        if rc != 0 and n_fail == 0:
+            n_fail = 1          # crashed or refused to run
+        passed += n_pass
+        failed += n_fail
+        record(n_fail == 0, f"{suite}/unit/{name}",
+               f" ({n_pass} passed, {n_fail} failed)", out,
+               os.path.join(suite, f"unit-{name}.log"))
+        # record() counted nothing: cases were counted above.
+
+
+def run_integration(suite, bin_dir, env, pattern):
+    global passed, failed
+    files = sorted(glob.glob(os.path.join(ROOT, "tests", "integration",
+                                          pattern)))
+    for path in files:
+        name = os.path.basename(path)[:-3]
+        start = time.monotonic()
+        try:
+            p = subprocess.run([sys.executable, path], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               errors="replace", timeout=SCENARIO_TIMEOUT)
+            out, ok = p.stdout, p.returncode == 0
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"")
+            if isinstance(out, bytes):
+                out = out.decode(errors="replace")
+            out += f"\ntimed out after {SCENARIO_TIMEOUT} s\n"
+            ok = False
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+        record(ok, f"{suite}/integration/{name}",
+               f" ({time.monotonic() - start:.1f} s)", out,
+               os.path.join(suite, f"{name}.log"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--suite", action="append", required=True,
+                    help="NAME:BINDIR:UNITDIR")
+    ap.add_argument("--only", choices=["unit", "integration"])
+    ap.add_argument("--match", default="t_*.py",
+                    help="glob of integration scenarios to run")
+    args = ap.parse_args()
+    for spec in args.suite:
+        name, bin_dir, unit_dir = spec.split(":")
+        env = dict(os.environ)
+        env["EW_BIN"] = os.path.join(ROOT, bin_dir)
+        env["EW_SUITE"] = name
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        if args.only in (None, "unit"):
+            run_unit(name, os.path.join(ROOT, unit_dir), env)
+        if args.only in (None, "integration"):
+            run_integration(name, os.path.join(ROOT, bin_dir), env,
+                            args.match)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    sys.exit(1 if failed or passed == 0 else 0)
+
+
+if __name__ == "__main__":
+    main()
