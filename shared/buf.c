@@ -55,6 +55,10 @@ buf_reserve(struct buf *b, size_t n)
 		errno = ENOBUFS;
 		return NULL;
 	}
+	if (live + n == SIZE_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	need = live + n + 1;
 	if (b->off > 0 && (b->len + n + 1 > b->alloc || b->off > live)) {
 		memmove(b->data, b->data + b->off, live);
@@ -66,7 +70,8 @@ buf_reserve(struct buf *b, size_t n)
 		size = b->alloc < 64 ? 64 : b->alloc;
 		while (size < need)
 			size = size > SIZE_MAX / 2 ? need : size * 2;
-		if (size > b->max + 1)
+		/* The cap plus the NUL, without wrapping at SIZE_MAX. */
+		if (size - 1 > b->max)
 			size = b->max + 1;
 		p = realloc(b->data, size);
 		if (p == NULL)

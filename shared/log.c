@@ -50,7 +50,8 @@ log_enabled(enum log_level level)
 	return level <= log_threshold;
 }
 
-/* Append s to p (at most room bytes) as the inside of a JSON string. */
+/* Append s to p (at most room bytes) as the inside of a JSON string,
+ * ending with "..." if it did not fit. */
 static size_t
 json_escape(char *p, size_t room, const char *s)
 {
@@ -70,6 +71,10 @@ json_escape(char *p, size_t room, const char *s)
 			n += 6;
 		} else
 			p[n++] = (char)c;
+	}
+	if (*s != '\0' && n + 3 <= room) {
+		memcpy(p + n, "...", 3);
+		n += 3;
 	}
 	return n;
 }

@@ -211,7 +211,7 @@ out:
 static int
 set_base_url(struct config *cfg, const char *url)
 {
-	const char *p, *end;
+	const char *p, *end, *at;
 	size_t len;
 
 	if (strncmp(url, "http://", 7) == 0)
@@ -225,6 +225,9 @@ set_base_url(struct config *cfg, const char *url)
 		return fail(EXIT_CONFIG, "base url '%s' has spaces or control "
 		    "characters", url);
 	end = p + strcspn(p, "/?#");
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at != NULL)
+		p = at + 1;	/* never keep a user:password in messages */
 	if (end == p)
 		return fail(EXIT_CONFIG, "base url '%s' has no host", url);
 	if (set_string(&cfg->base_url, url) == -1)
@@ -306,30 +309,36 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->backoff_max_ms = 8000;
 }
 
-/* The environment's share: base URL, model, key, worker, test hooks. */
+/*
+ * The environment's share: base URL, model, key, worker, test hooks.
+ * Applied after the command line, to what it left unset, so that a bad
+ * variable that an option overrides does no harm.
+ */
 static int
-load_env(struct config *cfg)
+apply_env(struct config *cfg)
 {
 	const char *v;
 	long long n;
 	int rc;
 
-	v = getenv("EMBEDWATCH_BASE_URL");
-	if (v == NULL || *v == '\0')
-		v = getenv("OPENAI_BASE_URL");
-	if (v == NULL || *v == '\0')
-		v = "https://api.openai.com/v1";
-	rc = set_base_url(cfg, v);
-	if (rc != 0)
-		return rc;
+	if (cfg->base_url == NULL) {
+		v = getenv("EMBEDWATCH_BASE_URL");
+		if (v == NULL || *v == '\0')
+			v = getenv("OPENAI_BASE_URL");
+		if (v == NULL || *v == '\0')
+			v = "https://api.openai.com/v1";
+		rc = set_base_url(cfg, v);
+		if (rc != 0)
+			return rc;
+	}
 	v = getenv("EMBEDWATCH_MODEL");
-	if (set_string(&cfg->model, v != NULL && *v != '\0' ? v :
-	    "text-embedding-3-small") == -1)
+	if (cfg->model == NULL && set_string(&cfg->model, v != NULL &&
+	    *v != '\0' ? v : "text-embedding-3-small") == -1)
 		return fail(EXIT_CONFIG, "out of memory");
 	v = getenv("EMBEDWATCH_API_KEY");
 	if (v == NULL || *v == '\0')
 		v = getenv("OPENAI_API_KEY");
-	if (v != NULL && *v != '\0') {
+	if (cfg->api_key == NULL && v != NULL && *v != '\0') {
 		if (has_control(v))
 			return fail(EXIT_CONFIG, "the api key in the "
 			    "environment has control characters");
@@ -337,7 +346,8 @@ load_env(struct config *cfg)
 			return fail(EXIT_CONFIG, "out of memory");
 	}
 	v = getenv("EMBEDWATCH_WORKER");
-	if (v != NULL && *v != '\0' && set_string(&cfg->worker_path, v) == -1)
+	if (cfg->worker_path == NULL && v != NULL && *v != '\0' &&
+	    set_string(&cfg->worker_path, v) == -1)
 		return fail(EXIT_CONFIG, "out of memory");
 	v = getenv("EMBEDWATCH_TEST_FAIL_FORK");
 	if (v != NULL && parse_count(v, 1, 1000000, &n) == 0)
@@ -471,9 +481,6 @@ config_load(struct config *cfg, const char *mode, int argc, char **argv)
 	int opt, rc;
 
 	set_defaults(cfg, mode);
-	rc = load_env(cfg);
-	if (rc != 0)
-		return rc;
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -495,6 +502,9 @@ config_load(struct config *cfg, const char *mode, int argc, char **argv)
 	if (optind < argc)
 		return fail(EXIT_USAGE, "unexpected argument '%s'",
 		    argv[optind]);
+	rc = apply_env(cfg);
+	if (rc != 0)
+		return rc;
 	if (cfg->drain_ms < 0)
 		cfg->drain_ms = cfg->timeout_ms;
 	if (cfg->worker_path != NULL && access(cfg->worker_path, X_OK) == -1)

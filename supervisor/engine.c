@@ -42,6 +42,7 @@ enum kill_reason {
 	KILL_NONE,
 	KILL_DEADLINE,
 	KILL_SHUTDOWN,
+	KILL_CANCEL,
 	KILL_GARBAGE		/* the worker broke the frame protocol */
 };
 
@@ -86,6 +87,7 @@ struct engine {
 	struct timer		 drain_timer;
 	bool			 shutting_down;
 	size_t			 frame_max;
+	int64_t			 started_ms;
 	struct engine_stats	 stats;
 };
 
@@ -105,6 +107,7 @@ engine_new(const struct config *cfg, engine_answer_fn answer, void *arg)
 	e->spawn.memory = cfg->worker_memory;
 	e->spawn.fail_every = cfg->fault_fork_every;
 	e->n_slots = cfg->jobs;
+	e->started_ms = clock_ms();
 	/* A body is the API's floats re-printed: at most ~4 bytes of
 	 * decimal text per byte of base64 received. */
 	e->frame_max = cfg->max_response > (PROTO_FRAME_MAX - (1 << 20)) / 4 ?
@@ -505,7 +508,13 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 	memset(&a, 0, sizeof(a));
 	req->n_workers--;
 	proto_progress_describe(&w->progress, cfg->host, where, sizeof(where));
-	if (w->has_result) {
+	if (req->cancelled) {
+		code = REQ_CANCELLED;
+		retryable = false;
+		(void)snprintf(message, sizeof(message), "cancelled at %ld ms "
+		    "of attempt %u of %u: %s", elapsed, w->attempt,
+		    max_attempts, where);
+	} else if (w->has_result) {
 		code = retry_code_of(&w->result);
 		retryable = retry_is_retryable(code, &w->result);
 		http_status = w->result.http_status;
@@ -543,7 +552,8 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 		return;
 	}
 	release_slot(e, w);
-	if (retryable && code != REQ_SHUTTING_DOWN && !e->shutting_down &&
+	if (retryable && code != REQ_SHUTTING_DOWN && code != REQ_CANCELLED &&
+	    !e->shutting_down &&
 	    req->attempts < max_attempts) {
 		delay = retry_backoff_ms(req->attempts, cfg->backoff_base_ms,
 		    cfg->backoff_max_ms, w->has_result ?
@@ -785,6 +795,86 @@ engine_shutdown(struct engine *e, int64_t now, long drain_ms)
 	for (i = 0; i < e->n_slots; i++)
 		if (e->slots[i].in_use)
 			kill_worker(e, &e->slots[i], KILL_SHUTDOWN);
+}
+
+/* Does req belong to owner and, when id_json is given, carry that id? */
+static bool
+matches(const struct request *req, const void *owner, const char *id_json)
+{
+	return req->owner == owner &&
+	    (id_json == NULL || strcmp(req->id_json, id_json) == 0);
+}
+
+size_t
+engine_cancel(struct engine *e, const void *owner, const char *id_json,
+    int64_t now)
+{
+	struct request *req, *next;
+	struct request_list *lists[2] = { &e->ready, &e->backoff };
+	struct worker *w;
+	size_t i, n = 0;
+
+	for (i = 0; i < 2; i++) {
+		for (req = TAILQ_FIRST(lists[i]); req != NULL; req = next) {
+			next = TAILQ_NEXT(req, entry);
+			if (!matches(req, owner, id_json))
+				continue;
+			n++;
+			answer_error(e, req, REQ_CANCELLED, false, 0,
+			    req->attempts == 0 ? "cancelled before the "
+			    "request was sent" : "cancelled while waiting "
+			    "to retry", now);
+		}
+	}
+	for (i = 0; i < e->n_slots; i++) {
+		w = &e->slots[i];
+		if (!w->in_use || !matches(w->req, owner, id_json))
+			continue;
+		if (!w->req->cancelled)
+			n++;
+		w->req->cancelled = true;
+		kill_worker(e, w, KILL_CANCEL);
+	}
+	return n;
+}
+
+void
+engine_count(struct engine *e, enum req_code code)
+{
+	e->stats.requests++;
+	e->stats.answered[code]++;
+}
+
+int
+engine_format_stats(const struct engine *e, struct buf *out,
+    const char *id_json, int64_t now)
+{
+	const struct engine_stats *st = &e->stats;
+	uint64_t errors = 0;
+	int code;
+
+	if (buf_printf(out, "{\"id\":%s,\"ok\":true,\"stats\":{"
+	    "\"requests\":%llu,\"ok\":%llu,\"errors\":{",
+	    id_json != NULL ? id_json : "null",
+	    (unsigned long long)st->requests,
+	    (unsigned long long)st->answered[REQ_OK]) == -1)
+		return -1;
+	for (code = REQ_OK + 1; code < REQ_N_CODES; code++) {
+		errors += st->answered[code];
+		if (buf_printf(out, "%s\"%s\":%llu", code > REQ_OK + 1 ?
+		    "," : "", req_code_name((enum req_code)code),
+		    (unsigned long long)st->answered[code]) == -1)
+			return -1;
+	}
+	return buf_printf(out, "},\"failed\":%llu,\"workers_started\":%llu,"
+	    "\"workers_killed\":%llu,\"spawn_failures\":%llu,"
+	    "\"retries\":%llu,\"in_flight\":%zu,\"queued\":%zu,"
+	    "\"uptime_s\":%lld}}\n", (unsigned long long)errors,
+	    (unsigned long long)st->workers_started,
+	    (unsigned long long)st->workers_killed,
+	    (unsigned long long)st->spawn_failures,
+	    (unsigned long long)st->retries, e->n_busy, e->n_waiting,
+	    (long long)((now - e->started_ms) / 1000));
 }
 
 void

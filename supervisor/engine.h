@@ -41,7 +41,7 @@ typedef void (*engine_answer_fn)(void *arg, struct request *req,
 
 struct engine_stats {
 	uint64_t	 requests;
-	uint64_t	 answered[REQ_SHUTTING_DOWN + 1];	/* by code */
+	uint64_t	 answered[REQ_N_CODES];	/* by code */
 	uint64_t	 workers_started;
 	uint64_t	 workers_killed;
 	uint64_t	 spawn_failures;
@@ -89,6 +89,23 @@ void	 engine_reap(struct engine *e);
  * answered shutting_down). A second call kills at once.
  */
 void	 engine_shutdown(struct engine *e, int64_t now, long drain_ms);
+
+/*
+ * Cancel owner's live requests with this id (all of owner's when id_json
+ * is NULL): waiting ones are answered cancelled now; running ones have
+ * their workers SIGKILLed and are answered cancelled once reaped.
+ * Returns how many requests matched.
+ */
+size_t	 engine_cancel(struct engine *e, const void *owner,
+	    const char *id_json, int64_t now);
+
+/* Count an answer the mode gave itself (an invalid request line). */
+void	 engine_count(struct engine *e, enum req_code code);
+
+/* Append the stats answer line for a {"op":"stats"} request. Returns 0
+ * or -1 with errno. */
+int	 engine_format_stats(const struct engine *e, struct buf *out,
+	    const char *id_json, int64_t now);
 
 /* Workers the slot table can hold (for sizing a pollfd array). */
 size_t	 engine_max_workers(const struct engine *e);

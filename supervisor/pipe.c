@@ -100,11 +100,29 @@ handle_line(struct pipe_state *ps, const char *line, size_t len, int64_t now)
 		return;
 	req = request_parse(line, len, &id_json, err, sizeof(err));
 	if (req == NULL) {
+		engine_count(ps->engine, REQ_INVALID_REQUEST);
 		answer_invalid(ps, id_json, err);
 		free(id_json);
 		return;
 	}
-	engine_submit(ps->engine, req, now);
+	switch (req->op) {
+	case REQ_OP_EMBED:
+		req->owner = ps;
+		engine_submit(ps->engine, req, now);
+		return;
+	case REQ_OP_CANCEL:
+		/* Answered through the request it names, if still live. */
+		if (engine_cancel(ps->engine, ps, req->id_json, now) == 0)
+			log_debug("cancel of %s: no such request in flight",
+			    req->id_json);
+		break;
+	case REQ_OP_STATS:
+		if (!ps->out_broken && engine_format_stats(ps->engine,
+		    &ps->out, req->id_json, now) == -1)
+			log_error("cannot format stats: %s", strerror(errno));
+		break;
+	}
+	request_free(req);
 }
 
 /* Hand complete lines to the engine while it has room. */

@@ -14,7 +14,7 @@
 
 static const char *const code_names[] = {
 	"ok", "invalid_request", "timeout", "network", "http", "rate_limited",
-	"bad_response", "worker_crashed", "shutting_down"
+	"bad_response", "worker_crashed", "shutting_down", "cancelled"
 };
 
 const char *
@@ -23,6 +23,82 @@ req_code_name(enum req_code code)
 	if ((size_t)code >= sizeof(code_names) / sizeof(code_names[0]))
 		return "unknown";
 	return code_names[code];
+}
+
+/* Skip a JSON string starting at its opening quote; returns the index
+ * just past the closing quote. The text was validated by jansson. */
+static size_t
+skip_string(const char *s, size_t i, size_t len)
+{
+	for (i++; i < len && s[i] != '"'; i++)
+		if (s[i] == '\\')
+			i++;
+	return i + 1;
+}
+
+/* Skip one JSON value starting at i; returns the index just past it. */
+static size_t
+skip_value(const char *s, size_t i, size_t len)
+{
+	int depth = 0;
+
+	if (s[i] == '"')
+		return skip_string(s, i, len);
+	if (s[i] != '{' && s[i] != '[') {
+		/* A number or a literal runs to the next delimiter. */
+		while (i < len && strchr(",}] \t\r\n", s[i]) == NULL)
+			i++;
+		return i;
+	}
+	for (; i < len; i++) {
+		if (s[i] == '"')
+			i = skip_string(s, i, len) - 1;
+		else if (s[i] == '{' || s[i] == '[')
+			depth++;
+		else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
+			return i + 1;
+	}
+	return i;
+}
+
+/*
+ * Find the raw text of the top-level member "id" of a JSON object that
+ * jansson already accepted, so that a number id is echoed exactly as it
+ * was sent (1e3 stays 1e3, 0.1 stays 0.1). Returns a malloc'd copy, or
+ * NULL if not found (an escaped key spelling) or out of memory.
+ */
+static char *
+raw_id(const char *s, size_t len)
+{
+	size_t i = 0, key, end;
+
+	while (i < len && s[i] != '{')
+		i++;
+	for (i++; i < len;) {
+		while (i < len && s[i] != '"' && s[i] != '}')
+			i++;
+		if (i >= len || s[i] == '}')
+			return NULL;
+		key = i;
+		i = skip_string(s, i, len);
+		end = i;
+		while (i < len && s[i] != ':')
+			i++;
+		for (i++; i < len && (s[i] == ' ' || s[i] == '\t' ||
+		    s[i] == '\r' || s[i] == '\n'); i++)
+			continue;
+		if (end - key == 4 && memcmp(s + key, "\"id\"", 4) == 0) {
+			end = skip_value(s, i, len);
+			return strndup(s + i, end - i);
+		}
+		i = skip_value(s, i, len);
+		while (i < len && s[i] != ',' && s[i] != '}')
+			i++;
+		if (i < len && s[i] == '}')
+			return NULL;
+		i++;
+	}
+	return NULL;
 }
 
 /* Read an optional positive number of seconds into *ms. */
@@ -56,7 +132,9 @@ request_parse(const char *line, size_t len, char **id_json, char *err,
 	const json_t *v;
 
 	*id_json = NULL;
-	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	/* Integers as reals: an id beyond int64 is still an id. */
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES |
+	    JSON_DECODE_INT_AS_REAL, &jerr);
 	if (root == NULL) {
 		(void)snprintf(err, errlen, "request is not JSON: %s at "
 		    "column %d", jerr.text, jerr.column);
@@ -66,30 +144,45 @@ request_parse(const char *line, size_t len, char **id_json, char *err,
 		(void)snprintf(err, errlen, "request is not a JSON object");
 		goto fail;
 	}
-	v = json_object_get(root, "id");
-	if (v != NULL && (json_is_string(v) || json_is_number(v))) {
-		*id_json = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-		if (*id_json == NULL) {
-			(void)snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-	} else {
-		(void)snprintf(err, errlen, v == NULL ? "request has no 'id'" :
-		    "'id' must be a string or a number");
-		goto fail;
-	}
 	req = calloc(1, sizeof(*req));
 	if (req == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	v = json_object_get(root, "id");
+	if (v != NULL && (json_is_string(v) || json_is_number(v))) {
+		*id_json = json_is_number(v) ? raw_id(line, len) : NULL;
+		if (*id_json == NULL)
+			*id_json = json_dumps(v, JSON_ENCODE_ANY |
+			    JSON_COMPACT);
+		if (*id_json == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
 	v = json_object_get(root, "op");
-	if (v != NULL && !(json_is_string(v) &&
-	    strcmp(json_string_value(v), "embed") == 0)) {
-		(void)snprintf(err, errlen, "unknown 'op'; only \"embed\" is "
-		    "supported");
+	if (v == NULL || (json_is_string(v) &&
+	    strcmp(json_string_value(v), "embed") == 0))
+		req->op = REQ_OP_EMBED;
+	else if (json_is_string(v) &&
+	    strcmp(json_string_value(v), "cancel") == 0)
+		req->op = REQ_OP_CANCEL;
+	else if (json_is_string(v) &&
+	    strcmp(json_string_value(v), "stats") == 0)
+		req->op = REQ_OP_STATS;
+	else {
+		(void)snprintf(err, errlen, "unknown 'op'; known ones are "
+		    "\"embed\", \"cancel\" and \"stats\"");
 		goto fail;
 	}
+	v = json_object_get(root, "id");
+	if (*id_json == NULL && (v != NULL || req->op != REQ_OP_STATS)) {
+		(void)snprintf(err, errlen, v == NULL ? "request has no 'id'" :
+		    "'id' must be a string or a number");
+		goto fail;
+	}
+	if (req->op != REQ_OP_EMBED)
+		goto done;
 	v = json_object_get(root, "input");
 	if (v == NULL) {
 		(void)snprintf(err, errlen, "request has no 'input'");
@@ -114,17 +207,19 @@ request_parse(const char *line, size_t len, char **id_json, char *err,
 	}
 	v = json_object_get(root, "dimensions");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > 100000) {
+		if (!json_is_number(v) || json_number_value(v) < 1 ||
+		    json_number_value(v) > 100000 ||
+		    json_number_value(v) != floor(json_number_value(v))) {
 			(void)snprintf(err, errlen, "'dimensions' must be an "
 			    "integer from 1 to 100000");
 			goto fail;
 		}
-		req->dimensions = (long)json_integer_value(v);
+		req->dimensions = (long)json_number_value(v);
 	}
 	if (get_seconds(root, "timeout", &req->timeout_ms, err, errlen) == -1 ||
 	    get_seconds(root, "deadline", &req->deadline_ms, err, errlen) == -1)
 		goto fail;
+done:
 	req->id_json = *id_json;
 	*id_json = NULL;
 	json_decref(root);

@@ -4,7 +4,10 @@
  * A request line is one JSON object: {"id": "q1" or 7, "input": "text" or
  * ["a", "b"], optional "model", "dimensions", "timeout", "deadline" (in
  * seconds)}. request_parse validates it completely, so a request that
- * reaches the engine can always be sent. An answer is one line:
+ * reaches the engine can always be sent. Two control lines share the
+ * format: {"op":"cancel","id":X} (answered through request X, which ends
+ * with code cancelled) and {"op":"stats"} (answered with counters).
+ * An answer is one line:
  *   {"id":..,"ok":true,"embeddings":[[..]],"model":..,"usage":{..},
  *    "attempts":1,"ms":41}
  *   {"id":..,"ok":false,"error":{"code":..,"message":..,"retryable":..},
@@ -33,7 +36,15 @@ enum req_code {
 	REQ_RATE_LIMITED,
 	REQ_BAD_RESPONSE,
 	REQ_WORKER_CRASHED,
-	REQ_SHUTTING_DOWN
+	REQ_SHUTTING_DOWN,
+	REQ_CANCELLED,
+	REQ_N_CODES
+};
+
+enum req_op {
+	REQ_OP_EMBED,		/* the default */
+	REQ_OP_CANCEL,		/* {"op":"cancel","id":X}: kill X's workers */
+	REQ_OP_STATS		/* {"op":"stats"}: counters */
 };
 
 /* The protocol's name for a code: "ok", "invalid_request", ... */
@@ -47,7 +58,9 @@ enum req_state {
 };
 
 struct request {
-	char		*id_json;	/* the id as JSON text, echoed as is */
+	enum req_op	 op;
+	char		*id_json;	/* the id as JSON text, echoed as is;
+					 * NULL only for a stats op without id */
 	char		*input_json;	/* compact JSON array of strings */
 	size_t		 n_inputs;
 	char		*model;		/* NULL: the configured model */
@@ -64,6 +77,7 @@ struct request {
 	int64_t		 received_ms;
 	int64_t		 deadline_at_ms;
 	struct timer	 timer;		/* queue deadline or backoff end */
+	bool		 cancelled;
 };
 
 /*

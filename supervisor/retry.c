@@ -1,6 +1,8 @@
 /*
  * retry: see retry.h.
  */
+#include <stdint.h>
+
 #include <curl/curl.h>
 
 #include <bsd/stdlib.h>
@@ -42,6 +44,10 @@ retry_is_retryable(enum req_code code, const struct proto_result *r)
 		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_CERTPROBLEM:
 		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		case CURLE_SSL_CRL_BADFILE:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_INVALIDCERTSTATUS:
+		case CURLE_SSL_CLIENTCERT:
 		case CURLE_UNSUPPORTED_PROTOCOL:
 		case CURLE_URL_MALFORMAT:
 			return false;
@@ -68,9 +74,12 @@ retry_backoff_ms(unsigned attempt, long base_ms, long max_ms,
 	unsigned i;
 
 	for (i = 1; i < attempt && ceiling < max_ms; i++)
-		ceiling *= 2;
+		ceiling = ceiling > max_ms / 2 ? max_ms : ceiling * 2;
 	if (ceiling > max_ms)
 		ceiling = max_ms;
+	/* arc4random_uniform draws below 2^32: ample for milliseconds. */
+	if (ceiling > (long)UINT32_MAX - 1)
+		ceiling = (long)UINT32_MAX - 1;
 	delay = ceiling > 0 ? (long)arc4random_uniform(
 	    (uint32_t)ceiling + 1) : 0;
 	if (retry_after_ms > delay)
