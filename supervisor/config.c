@@ -7,11 +7,13 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <bsd/stdlib.h>
@@ -27,10 +29,15 @@
 #define MAX_HEADERS	64
 
 static const char usage_text[] =
-"usage: embedwatch pipe [options]\n"
+"usage: embedwatch pipe  [options]\n"
+"       embedwatch batch [INPUT|-] [-o OUT] [batch options] [options]\n"
+"       embedwatch serve --socket PATH [serve options] [options]\n"
 "\n"
-"Reads JSON-line requests on stdin, answers one JSON line each on stdout.\n"
-"Every API call runs in its own worker process, SIGKILLed at its deadline.\n"
+"Every API call runs in its own worker process, SIGKILLed at its deadline;\n"
+"every request gets exactly one answer.\n"
+"  pipe   JSON-line requests on stdin, one JSON-line answer each on stdout\n"
+"  batch  embed a corpus (one text a line, or JSON lines) into a file\n"
+"  serve  the pipe protocol on a Unix socket, for many clients\n"
 "\n"
 "options:\n"
 "  --base-url URL        API base (EMBEDWATCH_BASE_URL, OPENAI_BASE_URL;\n"
@@ -57,14 +64,42 @@ static const char usage_text[] =
 "  --exec-worker         fork+exec the embedwatch-worker beside this binary\n"
 "  --log-level LEVEL     error, warn, info (default) or debug\n"
 "  --log-format FMT      text (default) or json, on stderr\n"
-"  --version, --help\n";
+"  --version, --help\n"
+"\n"
+"batch options:\n"
+"  -o, --output OUT      output file (default stdout, jsonl only)\n"
+"  --input-format FMT    text (one text a line) or jsonl ({\"id\",\"text\"});\n"
+"                        default by extension (.jsonl, .ndjson), else text\n"
+"  --format FMT          jsonl (default) or npy (float32 [N, D], OUT.ids)\n"
+"  --errors FILE         failed inputs, one JSON line each (OUT.errors)\n"
+"  --batch-size N        texts per API call (64)\n"
+"  --batch-bytes BYTES   text bytes per API call (400000)\n"
+"  --resume              skip the ids OUT already holds and append\n"
+"  --progress, --no-progress   progress on stderr (default: if a tty)\n"
+"\n"
+"serve options:\n"
+"  --socket PATH         Unix socket to listen on (required, unless\n"
+"                        started by systemd socket activation)\n"
+"  --socket-mode MODE    permissions of the socket (0600)\n"
+"  --pidfile PATH        write our pid; refuse to run twice\n"
+"  --allow-uid UID       accept only these peer uids (repeatable)\n"
+"  --log-file PATH       log there instead of stderr (reopened on SIGHUP)\n"
+"  --max-clients N       connections at once (256)\n"
+"  --conn-inflight N     running requests per connection (= jobs)\n"
+"  --conn-queue N        waiting requests per connection (256)\n";
 
 enum {
 	OPT_BASE_URL = 256, OPT_MODEL, OPT_KEY_FILE, OPT_TIMEOUT,
 	OPT_DEADLINE, OPT_RETRIES, OPT_JOBS, OPT_QUEUE, OPT_DRAIN,
 	OPT_DIMENSIONS, OPT_ENCODING, OPT_HEADER, OPT_CACERT, OPT_INSECURE,
 	OPT_MAX_LINE, OPT_MAX_RESPONSE, OPT_WORKER_MEMORY, OPT_WORKER,
-	OPT_EXEC_WORKER, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_VERSION, OPT_HELP
+	OPT_EXEC_WORKER, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_VERSION, OPT_HELP,
+	/* batch */
+	OPT_OUTPUT, OPT_INPUT_FORMAT, OPT_FORMAT, OPT_ERRORS, OPT_BATCH_SIZE,
+	OPT_BATCH_BYTES, OPT_RESUME, OPT_PROGRESS, OPT_NO_PROGRESS,
+	/* serve */
+	OPT_SOCKET, OPT_SOCKET_MODE, OPT_PIDFILE, OPT_ALLOW_UID, OPT_LOG_FILE,
+	OPT_MAX_CLIENTS, OPT_CONN_INFLIGHT, OPT_CONN_QUEUE
 };
 
 static const struct option options[] = {
@@ -91,6 +126,23 @@ static const struct option options[] = {
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "errors", required_argument, NULL, OPT_ERRORS },
+	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
+	{ "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
+	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "conn-inflight", required_argument, NULL, OPT_CONN_INFLIGHT },
+	{ "conn-queue", required_argument, NULL, OPT_CONN_QUEUE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -132,6 +184,16 @@ parse_count(const char *s, long long min, long long max, long long *out)
 
 	*out = strtonum(s, min, max, &errstr);
 	return errstr == NULL ? 0 : -1;
+}
+
+static int
+parse_octal(const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 8);
+	return errno != 0 || end == s || *end != '\0' || *out < 0 ? -1 : 0;
 }
 
 /* Replace *dst with a copy of s. */
@@ -267,6 +329,23 @@ add_header(struct config *cfg, const char *h)
 	return 0;
 }
 
+static int
+add_uid(struct config *cfg, const char *arg)
+{
+	long long n;
+	uid_t *p;
+
+	if (parse_count(arg, 0, (long long)UINT32_MAX - 1, &n) == -1)
+		return fail(EXIT_USAGE, "--allow-uid wants a numeric uid, not "
+		    "'%s'", arg);
+	p = reallocarray(cfg->allow_uids, cfg->n_allow_uids + 1, sizeof(*p));
+	if (p == NULL)
+		return fail(EXIT_CONFIG, "out of memory");
+	cfg->allow_uids = p;
+	p[cfg->n_allow_uids++] = (uid_t)n;
+	return 0;
+}
+
 /* Path of embedwatch-worker beside our own executable. */
 static int
 set_worker_beside(struct config *cfg)
@@ -307,6 +386,12 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->backoff_base_ms = 500;
 	cfg->backoff_max_ms = 8000;
+	cfg->batch_size = 64;
+	cfg->batch_bytes = 400000;
+	cfg->progress = -1;
+	cfg->socket_mode = 0600;
+	cfg->max_clients = 256;
+	cfg->conn_queue = 256;
 }
 
 /*
@@ -460,6 +545,89 @@ parse_option(struct config *cfg, int opt, const char *arg)
 			return fail(EXIT_USAGE, "--log-level wants error, warn, "
 			    "info or debug, not '%s'", arg);
 		return 0;
+	case OPT_OUTPUT:
+		return set_string(&cfg->batch_output, arg) == -1 ?
+		    fail(EXIT_CONFIG, "out of memory") : 0;
+	case OPT_ERRORS:
+		return set_string(&cfg->batch_errors, arg) == -1 ?
+		    fail(EXIT_CONFIG, "out of memory") : 0;
+	case OPT_INPUT_FORMAT:
+		if (strcmp(arg, "text") == 0)
+			cfg->batch_input_format = BATCH_IN_TEXT;
+		else if (strcmp(arg, "jsonl") == 0)
+			cfg->batch_input_format = BATCH_IN_JSONL;
+		else
+			return fail(EXIT_USAGE, "--input-format wants text or "
+			    "jsonl, not '%s'", arg);
+		return 0;
+	case OPT_FORMAT:
+		if (strcmp(arg, "jsonl") == 0)
+			cfg->batch_format = BATCH_OUT_JSONL;
+		else if (strcmp(arg, "npy") == 0)
+			cfg->batch_format = BATCH_OUT_NPY;
+		else
+			return fail(EXIT_USAGE, "--format wants jsonl or npy, "
+			    "not '%s'", arg);
+		return 0;
+	case OPT_BATCH_SIZE:
+		if (parse_count(arg, 1, PROTO_MAX_INPUTS, &n) == -1)
+			return fail(EXIT_USAGE, "--batch-size wants 1 to %d, "
+			    "not '%s'", PROTO_MAX_INPUTS, arg);
+		cfg->batch_size = (unsigned)n;
+		return 0;
+	case OPT_BATCH_BYTES:
+		if (parse_count(arg, 1024, (long long)1 << 30, &n) == -1)
+			return fail(EXIT_USAGE, "--batch-bytes wants 1024 to "
+			    "2^30, not '%s'", arg);
+		cfg->batch_bytes = (size_t)n;
+		return 0;
+	case OPT_RESUME:
+		cfg->resume = true;
+		return 0;
+	case OPT_PROGRESS:
+		cfg->progress = 1;
+		return 0;
+	case OPT_NO_PROGRESS:
+		cfg->progress = 0;
+		return 0;
+	case OPT_SOCKET:
+		if (strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return fail(EXIT_USAGE, "--socket path '%s' is too "
+			    "long for a Unix socket", arg);
+		return set_string(&cfg->socket_path, arg) == -1 ?
+		    fail(EXIT_CONFIG, "out of memory") : 0;
+	case OPT_SOCKET_MODE:
+		if (parse_octal(arg, &n) == -1 || n > 0777)
+			return fail(EXIT_USAGE, "--socket-mode wants an octal "
+			    "mode like 0660, not '%s'", arg);
+		cfg->socket_mode = (mode_t)n;
+		return 0;
+	case OPT_PIDFILE:
+		return set_string(&cfg->pidfile, arg) == -1 ?
+		    fail(EXIT_CONFIG, "out of memory") : 0;
+	case OPT_ALLOW_UID:
+		return add_uid(cfg, arg);
+	case OPT_LOG_FILE:
+		return set_string(&cfg->log_file, arg) == -1 ?
+		    fail(EXIT_CONFIG, "out of memory") : 0;
+	case OPT_MAX_CLIENTS:
+		if (parse_count(arg, 1, 65536, &n) == -1)
+			return fail(EXIT_USAGE, "--max-clients wants 1 to "
+			    "65536, not '%s'", arg);
+		cfg->max_clients = (unsigned)n;
+		return 0;
+	case OPT_CONN_INFLIGHT:
+		if (parse_count(arg, 1, 4096, &n) == -1)
+			return fail(EXIT_USAGE, "--conn-inflight wants 1 to "
+			    "4096, not '%s'", arg);
+		cfg->conn_inflight = (unsigned)n;
+		return 0;
+	case OPT_CONN_QUEUE:
+		if (parse_count(arg, 1, 10000000, &n) == -1)
+			return fail(EXIT_USAGE, "--conn-queue wants 1 to "
+			    "10000000, not '%s'", arg);
+		cfg->conn_queue = (unsigned)n;
+		return 0;
 	case OPT_LOG_FORMAT:
 		if (strcmp(arg, "text") == 0)
 			cfg->log_json = false;
@@ -475,6 +643,17 @@ parse_option(struct config *cfg, int opt, const char *arg)
 	}
 }
 
+/* Batch and serve options belong to their own subcommand only. */
+static bool
+option_fits_mode(int opt, const char *mode)
+{
+	if (opt >= OPT_OUTPUT && opt <= OPT_NO_PROGRESS)
+		return strcmp(mode, "batch") == 0;
+	if (opt >= OPT_SOCKET && opt <= OPT_CONN_QUEUE)
+		return strcmp(mode, "serve") == 0;
+	return true;
+}
+
 int
 config_load(struct config *cfg, const char *mode, int argc, char **argv)
 {
@@ -483,7 +662,9 @@ config_load(struct config *cfg, const char *mode, int argc, char **argv)
 	set_defaults(cfg, mode);
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
+		if (opt == 'o')
+			opt = OPT_OUTPUT;
 		if (opt == OPT_HELP) {
 			(void)fputs(usage_text, stdout);
 			return CONFIG_DONE;
@@ -495,13 +676,25 @@ config_load(struct config *cfg, const char *mode, int argc, char **argv)
 		if (opt == '?' || opt == ':')
 			return fail(EXIT_USAGE, "bad option '%s'; try "
 			    "'embedwatch --help'", argv[optind - 1]);
+		if (!option_fits_mode(opt, mode))
+			return fail(EXIT_USAGE, "option '%s' is not for "
+			    "'embedwatch %s'", argv[optind - 1], mode);
 		rc = parse_option(cfg, opt, optarg);
 		if (rc != 0)
 			return rc;
 	}
+	if (strcmp(mode, "batch") == 0 && optind < argc) {
+		if (set_string(&cfg->batch_input, argv[optind++]) == -1)
+			return fail(EXIT_CONFIG, "out of memory");
+	}
 	if (optind < argc)
 		return fail(EXIT_USAGE, "unexpected argument '%s'",
 		    argv[optind]);
+	if (strcmp(mode, "batch") == 0 && cfg->batch_input == NULL &&
+	    set_string(&cfg->batch_input, "-") == -1)
+		return fail(EXIT_CONFIG, "out of memory");
+	if (cfg->conn_inflight == 0)
+		cfg->conn_inflight = cfg->jobs;
 	rc = apply_env(cfg);
 	if (rc != 0)
 		return rc;
@@ -533,5 +726,12 @@ config_free(struct config *cfg)
 	free(cfg->headers);
 	free(cfg->cacert);
 	free(cfg->worker_path);
+	free(cfg->batch_input);
+	free(cfg->batch_output);
+	free(cfg->batch_errors);
+	free(cfg->socket_path);
+	free(cfg->pidfile);
+	free(cfg->allow_uids);
+	free(cfg->log_file);
 	memset(cfg, 0, sizeof(*cfg));
 }

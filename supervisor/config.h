@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #include "log.h"
 #include "proto.h"
@@ -55,6 +56,28 @@ struct config {
 	long		 backoff_base_ms;
 	long		 backoff_max_ms;
 	unsigned	 fault_fork_every; /* test hook: fail every Nth fork */
+
+	/* batch */
+	char		*batch_input;	/* path, or "-" for stdin */
+	char		*batch_output;	/* NULL: stdout */
+	char		*batch_errors;	/* NULL: OUT.errors */
+	enum { BATCH_IN_AUTO, BATCH_IN_TEXT, BATCH_IN_JSONL } batch_input_format;
+	enum { BATCH_OUT_AUTO, BATCH_OUT_JSONL, BATCH_OUT_NPY } batch_format;
+	unsigned	 batch_size;	/* texts per API call */
+	size_t		 batch_bytes;	/* text bytes per API call */
+	bool		 resume;
+	int		 progress;	/* -1: when stderr is a terminal */
+
+	/* serve */
+	char		*socket_path;
+	mode_t		 socket_mode;
+	char		*pidfile;
+	uid_t		*allow_uids;	/* NULL: any peer that can connect */
+	size_t		 n_allow_uids;
+	char		*log_file;	/* NULL: stderr */
+	unsigned	 max_clients;
+	unsigned	 conn_inflight;	/* per connection: running requests */
+	unsigned	 conn_queue;	/* per connection: waiting requests */
 };
 
 /*
