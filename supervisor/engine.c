@@ -67,8 +67,6 @@ struct worker {
 	char		 garbage[128];	/* why the frames were refused */
 };
 
-TAILQ_HEAD(request_list, request);
-
 struct engine {
 	const struct config	*cfg;
 	engine_answer_fn	 answer;
@@ -79,7 +77,8 @@ struct engine {
 	size_t			 n_busy;	/* slots in use */
 	size_t			*poll_slot;	/* pollfd index -> slot */
 	size_t			 n_polled;
-	struct request_list	 ready;		/* waiting for a slot */
+	struct engine_queue	 default_queue;
+	TAILQ_HEAD(, engine_queue) ring;	/* lines with requests ready */
 	struct request_list	 backoff;	/* waiting to retry */
 	size_t			 n_waiting;	/* ready + backoff */
 	size_t			 n_live;	/* requests not yet answered */
@@ -112,7 +111,8 @@ engine_new(const struct config *cfg, engine_answer_fn answer, void *arg)
 	 * decimal text per byte of base64 received. */
 	e->frame_max = cfg->max_response > (PROTO_FRAME_MAX - (1 << 20)) / 4 ?
 	    PROTO_FRAME_MAX : cfg->max_response * 4 + (1 << 20);
-	TAILQ_INIT(&e->ready);
+	engine_queue_init(&e->default_queue, 0, 0);
+	TAILQ_INIT(&e->ring);
 	TAILQ_INIT(&e->backoff);
 	timer_init(&e->drain_timer, e, TIMER_DRAIN);
 	e->slots = calloc(e->n_slots, sizeof(*e->slots));
@@ -155,6 +155,91 @@ engine_is_idle(const struct engine *e)
 	return e->n_live == 0 && e->n_busy == 0;
 }
 
+void
+engine_queue_init(struct engine_queue *q, size_t max_waiting,
+    size_t max_running)
+{
+	TAILQ_INIT(&q->ready);
+	q->in_ring = false;
+	q->n_waiting = 0;
+	q->n_running = 0;
+	q->max_waiting = max_waiting;
+	q->max_running = max_running;
+}
+
+bool
+engine_queue_is_full(const struct engine_queue *q)
+{
+	return q->max_waiting > 0 && q->n_waiting >= q->max_waiting;
+}
+
+static struct engine_queue *
+queue_of(struct engine *e, const struct request *req)
+{
+	return req->queue != NULL ? req->queue : &e->default_queue;
+}
+
+/* Put req in its line, at the head (a retry) or the tail. */
+static void
+make_ready(struct engine *e, struct request *req, bool at_head)
+{
+	struct engine_queue *q = queue_of(e, req);
+
+	req->state = REQ_STATE_QUEUED;
+	if (at_head)
+		TAILQ_INSERT_HEAD(&q->ready, req, entry);
+	else
+		TAILQ_INSERT_TAIL(&q->ready, req, entry);
+	if (!q->in_ring) {
+		TAILQ_INSERT_TAIL(&e->ring, q, ring);
+		q->in_ring = true;
+	}
+}
+
+static void
+unready(struct engine *e, struct request *req)
+{
+	struct engine_queue *q = queue_of(e, req);
+
+	TAILQ_REMOVE(&q->ready, req, entry);
+	if (TAILQ_EMPTY(&q->ready) && q->in_ring) {
+		TAILQ_REMOVE(&e->ring, q, ring);
+		q->in_ring = false;
+	}
+}
+
+/*
+ * The next request to run: the head of the first line in the ring that
+ * may run one more, which then moves to the back of the ring. Cost: the
+ * lines at their max_running are stepped over, O(lines) at worst.
+ */
+static struct request *
+next_ready(struct engine *e)
+{
+	struct engine_queue *q;
+	struct request *req;
+
+	TAILQ_FOREACH(q, &e->ring, ring) {
+		if (q->max_running > 0 && q->n_running >= q->max_running)
+			continue;
+		req = TAILQ_FIRST(&q->ready);
+		unready(e, req);
+		if (q->in_ring) {
+			TAILQ_REMOVE(&e->ring, q, ring);
+			TAILQ_INSERT_TAIL(&e->ring, q, ring);
+		}
+		return req;
+	}
+	return NULL;
+}
+
+static void
+count_waiting(struct engine *e, struct request *req, int delta)
+{
+	e->n_waiting += (size_t)(ssize_t)delta;
+	queue_of(e, req)->n_waiting += (size_t)(ssize_t)delta;
+}
+
 /* Arm a timer; the heap grows as needed, so failure is ENOMEM only. */
 static void
 arm(struct engine *e, struct timer *tm, int64_t at_ms)
@@ -185,12 +270,15 @@ finish_request(struct engine *e, struct request *req, struct answer *a,
 	timers_disarm(&e->timers, &req->timer);
 	switch (req->state) {
 	case REQ_STATE_QUEUED:
-		TAILQ_REMOVE(&e->ready, req, entry);
-		e->n_waiting--;
+		unready(e, req);
+		count_waiting(e, req, -1);
 		break;
 	case REQ_STATE_BACKOFF:
 		TAILQ_REMOVE(&e->backoff, req, entry);
-		e->n_waiting--;
+		count_waiting(e, req, -1);
+		break;
+	case REQ_STATE_RUNNING:
+		queue_of(e, req)->n_running--;
 		break;
 	default:
 		break;
@@ -235,9 +323,8 @@ engine_submit(struct engine *e, struct request *req, int64_t now)
 	timer_init(&req->timer, req, TIMER_REQUEST);
 	e->stats.requests++;
 	e->n_live++;
-	req->state = REQ_STATE_QUEUED;
-	TAILQ_INSERT_TAIL(&e->ready, req, entry);
-	e->n_waiting++;
+	make_ready(e, req, false);
+	count_waiting(e, req, 1);
 	arm(e, &req->timer, req->deadline_at_ms);
 }
 
@@ -491,6 +578,20 @@ release_slot(struct engine *e, struct worker *w)
 	e->stats.running = e->n_busy;
 }
 
+/* Wait delay ms, then put req back at the head of its line. */
+static void
+schedule_retry(struct engine *e, struct request *req, long delay,
+    int64_t now)
+{
+	if (req->state == REQ_STATE_RUNNING)
+		queue_of(e, req)->n_running--;
+	e->stats.retries++;
+	req->state = REQ_STATE_BACKOFF;
+	TAILQ_INSERT_TAIL(&e->backoff, req, entry);
+	count_waiting(e, req, 1);
+	arm(e, &req->timer, now + delay);
+}
+
 /* Both events are in: decide what the attempt means for its request. */
 static void
 finish_worker(struct engine *e, struct worker *w, int64_t now)
@@ -561,11 +662,7 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 		if (now + delay < req->deadline_at_ms) {
 			log_debug("request %s: retry in %ld ms after %s",
 			    req->id_json, delay, message);
-			e->stats.retries++;
-			req->state = REQ_STATE_BACKOFF;
-			TAILQ_INSERT_TAIL(&e->backoff, req, entry);
-			e->n_waiting++;
-			arm(e, &req->timer, now + delay);
+			schedule_retry(e, req, delay, now);
 			return;
 		}
 		(void)snprintf(message + strlen(message),
@@ -621,15 +718,10 @@ start_attempt(struct engine *e, struct worker *w, struct request *req,
 			long delay = retry_backoff_ms(req->attempts,
 			    cfg->backoff_base_ms, cfg->backoff_max_ms, -1);
 			if (now + delay < req->deadline_at_ms) {
-				e->stats.retries++;
-				req->state = REQ_STATE_BACKOFF;
-				TAILQ_INSERT_TAIL(&e->backoff, req, entry);
-				e->n_waiting++;
-				arm(e, &req->timer, now + delay);
+				schedule_retry(e, req, delay, now);
 				return;
 			}
 		}
-		req->state = REQ_STATE_RUNNING;
 		answer_error(e, req, REQ_WORKER_CRASHED, true, 0, message, now);
 		return;
 	}
@@ -649,7 +741,6 @@ start_attempt(struct engine *e, struct worker *w, struct request *req,
 	w->garbage[0] = '\0';
 	buf_init(&w->in, e->frame_max + PROTO_FRAME_HDR);
 	arm(e, &w->timer, now + budget);
-	req->state = REQ_STATE_RUNNING;
 	req->n_workers++;
 	e->n_busy++;
 	e->stats.running = e->n_busy;
@@ -683,8 +774,7 @@ fire(struct engine *e, struct timer *tm, int64_t now)
 		if (req->state == REQ_STATE_BACKOFF) {
 			/* Retries go first: they have waited longest. */
 			TAILQ_REMOVE(&e->backoff, req, entry);
-			req->state = REQ_STATE_QUEUED;
-			TAILQ_INSERT_HEAD(&e->ready, req, entry);
+			make_ready(e, req, true);
 			arm(e, &req->timer, req->deadline_at_ms);
 			break;
 		}
@@ -719,23 +809,25 @@ engine_run_due(struct engine *e, int64_t now)
 		if (w->in_use && w->reaped && w->fd == -1)
 			finish_worker(e, w, now);
 	}
-	for (i = 0; i < e->n_slots && !e->shutting_down; i++) {
-		req = TAILQ_FIRST(&e->ready);
+	i = 0;
+	while (!e->shutting_down) {
+		while (i < e->n_slots && e->slots[i].in_use)
+			i++;
+		if (i == e->n_slots)
+			break;
+		req = next_ready(e);
 		if (req == NULL)
 			break;
-		w = &e->slots[i];
-		if (w->in_use)
-			continue;
-		TAILQ_REMOVE(&e->ready, req, entry);
-		e->n_waiting--;
+		count_waiting(e, req, -1);
 		timers_disarm(&e->timers, &req->timer);
+		req->state = REQ_STATE_RUNNING;
+		queue_of(e, req)->n_running++;
 		if (req->deadline_at_ms <= now) {
-			req->state = REQ_STATE_RUNNING;
 			answer_error(e, req, REQ_TIMEOUT, true, 0,
 			    "deadline passed before a worker was free", now);
 			continue;
 		}
-		start_attempt(e, w, req, now);
+		start_attempt(e, &e->slots[i], req, now);
 	}
 	e->stats.queued = e->n_waiting;
 }
@@ -744,17 +836,7 @@ int
 engine_timeout_ms(const struct engine *e, int64_t now)
 {
 	int64_t next;
-	size_t i;
 
-	/* A finished worker or a startable request needs no waiting. */
-	for (i = 0; i < e->n_slots; i++) {
-		if (e->slots[i].in_use && e->slots[i].reaped &&
-		    e->slots[i].fd == -1)
-			return 0;
-		if (!e->slots[i].in_use && !TAILQ_EMPTY(&e->ready) &&
-		    !e->shutting_down)
-			return 0;
-	}
 	next = timers_next(&e->timers);
 	if (next < 0)
 		return -1;
@@ -763,15 +845,20 @@ engine_timeout_ms(const struct engine *e, int64_t now)
 	return next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
 }
 
-/* Answer every request of list with shutting_down. */
+/* Answer every waiting request shutting_down. */
 static void
-drop_list(struct engine *e, struct request_list *list, const char *why,
-    int64_t now)
+drop_waiting(struct engine *e, int64_t now)
 {
+	struct engine_queue *q;
 	struct request *req;
 
-	while ((req = TAILQ_FIRST(list)) != NULL)
-		answer_error(e, req, REQ_SHUTTING_DOWN, true, 0, why, now);
+	while ((q = TAILQ_FIRST(&e->ring)) != NULL)
+		answer_error(e, TAILQ_FIRST(&q->ready), REQ_SHUTTING_DOWN,
+		    true, 0, "shutting down before the request was sent",
+		    now);
+	while ((req = TAILQ_FIRST(&e->backoff)) != NULL)
+		answer_error(e, req, REQ_SHUTTING_DOWN, true, 0,
+		    "shutting down while waiting to retry", now);
 }
 
 void
@@ -782,10 +869,7 @@ engine_shutdown(struct engine *e, int64_t now, long drain_ms)
 	if (e->shutting_down)
 		drain_ms = 0;
 	e->shutting_down = true;
-	drop_list(e, &e->ready, "shutting down before the request was sent",
-	    now);
-	drop_list(e, &e->backoff, "shutting down while waiting to retry",
-	    now);
+	drop_waiting(e, now);
 	if (drain_ms > 0) {
 		if (!timer_is_armed(&e->drain_timer))
 			arm(e, &e->drain_timer, now + drain_ms);
@@ -809,22 +893,30 @@ size_t
 engine_cancel(struct engine *e, const void *owner, const char *id_json,
     int64_t now)
 {
+	struct engine_queue *q, *next_q;
 	struct request *req, *next;
-	struct request_list *lists[2] = { &e->ready, &e->backoff };
 	struct worker *w;
 	size_t i, n = 0;
 
-	for (i = 0; i < 2; i++) {
-		for (req = TAILQ_FIRST(lists[i]); req != NULL; req = next) {
+	/* Cost: a walk of every waiting request; cancels are rare. */
+	for (q = TAILQ_FIRST(&e->ring); q != NULL; q = next_q) {
+		next_q = TAILQ_NEXT(q, ring);
+		for (req = TAILQ_FIRST(&q->ready); req != NULL; req = next) {
 			next = TAILQ_NEXT(req, entry);
 			if (!matches(req, owner, id_json))
 				continue;
 			n++;
 			answer_error(e, req, REQ_CANCELLED, false, 0,
-			    req->attempts == 0 ? "cancelled before the "
-			    "request was sent" : "cancelled while waiting "
-			    "to retry", now);
+			    "cancelled before the request was sent", now);
 		}
+	}
+	for (req = TAILQ_FIRST(&e->backoff); req != NULL; req = next) {
+		next = TAILQ_NEXT(req, entry);
+		if (!matches(req, owner, id_json))
+			continue;
+		n++;
+		answer_error(e, req, REQ_CANCELLED, false, 0,
+		    "cancelled while waiting to retry", now);
 	}
 	for (i = 0; i < e->n_slots; i++) {
 		w = &e->slots[i];
@@ -905,8 +997,7 @@ engine_free(struct engine *e)
 		close_pipe(w);
 		finish_worker(e, w, clock_ms());
 	}
-	drop_list(e, &e->ready, "shutting down", now);
-	drop_list(e, &e->backoff, "shutting down", now);
+	drop_waiting(e, now);
 	timers_free(&e->timers);
 	free(e->slots);
 	free(e->poll_slot);

@@ -34,6 +34,32 @@
 
 struct engine;
 
+TAILQ_HEAD(request_list, request);
+
+/*
+ * A fair share. Requests submitted with the same queue wait in their own
+ * line; free workers are handed out round-robin between the lines that
+ * have requests ready, and a line never holds more than max_running
+ * running requests. A mode embeds one per client (serve) and must keep it
+ * alive until its last request is answered; requests without a queue use
+ * the engine's default line. All fields are private.
+ */
+struct engine_queue {
+	struct request_list	 ready;
+	TAILQ_ENTRY(engine_queue) ring;
+	bool			 in_ring;
+	size_t			 n_waiting;	/* ready or backing off */
+	size_t			 n_running;
+	size_t			 max_waiting;	/* 0: no limit of its own */
+	size_t			 max_running;	/* 0: no limit of its own */
+};
+
+void	 engine_queue_init(struct engine_queue *q, size_t max_waiting,
+	    size_t max_running);
+
+/* Has q as many waiting requests as it may hold? */
+bool	 engine_queue_is_full(const struct engine_queue *q);
+
 /* Called once per request with its answer; the request (and a->body) are
  * freed when it returns. */
 typedef void (*engine_answer_fn)(void *arg, struct request *req,
@@ -61,7 +87,8 @@ void	 engine_free(struct engine *e);
 /* Take ownership of req and queue it. */
 void	 engine_submit(struct engine *e, struct request *req, int64_t now);
 
-/* Should the mode stop taking requests for now? */
+/* Should the mode stop taking requests for now (--queue requests are
+ * waiting, whatever their lines)? */
 bool	 engine_is_full(const struct engine *e);
 
 /* No request live and no worker alive. */
@@ -71,7 +98,8 @@ bool	 engine_is_idle(const struct engine *e);
  * start attempts on free slots. */
 void	 engine_run_due(struct engine *e, int64_t now);
 
-/* Milliseconds until the engine next needs engine_run_due, or -1. */
+/* Milliseconds until the engine next needs engine_run_due, or -1. Valid
+ * right after engine_run_due, which leaves nothing startable behind. */
 int	 engine_timeout_ms(const struct engine *e, int64_t now);
 
 /* Fill pfd with the result pipes to watch; returns how many (<= room).

@@ -27,6 +27,8 @@
 #include "buf.h"
 #include "timers.h"
 
+struct engine_queue;
+
 enum req_code {
 	REQ_OK,
 	REQ_INVALID_REQUEST,
@@ -68,6 +70,8 @@ struct request {
 	long		 timeout_ms;	/* 0: the configured timeout */
 	long		 deadline_ms;	/* 0: the configured deadline */
 	void		*owner;		/* the mode's: who gets the answer */
+	struct engine_queue *queue;	/* the mode's fair share; NULL: the
+					 * engine's default line */
 
 	/* Private to the engine. */
 	TAILQ_ENTRY(request) entry;
