@@ -2,6 +2,8 @@
  * log: see log.h. Lines longer than the line buffer are truncated with a
  * marker rather than split.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +30,25 @@ log_init(const char *prog, enum log_level level, bool json)
 	(void)strlcpy(log_prog, prog, sizeof(log_prog));
 	log_threshold = level;
 	log_json = json;
+}
+
+int
+log_open_file(const char *path)
+{
+	int fd, saved;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1)
+		return -1;
+	if (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (fd != STDERR_FILENO)
+		(void)close(fd);
+	return 0;
 }
 
 int

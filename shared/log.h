@@ -23,6 +23,11 @@ enum log_level {
 /* Set the program name, threshold and format; logging goes to fd 2. */
 void	 log_init(const char *prog, enum log_level level, bool json);
 
+/* Send the log (and anything else written to fd 2, such as workers'
+ * diagnostics) to path, opened for appending; call again to reopen after
+ * logrotate moved the file. Returns 0, or -1 with errno (fd 2 unchanged). */
+int	 log_open_file(const char *path);
+
 /* Parse "error", "warn", "info", "debug". Returns 0 or -1. */
 int	 log_parse_level(const char *s, enum log_level *out);
 

@@ -22,6 +22,8 @@
 /* Exit statuses of bin/embedwatch (sysexits.h values where one fits). */
 #define EXIT_USAGE	64
 #define EXIT_NOINPUT	66
+#define EXIT_UNAVAILABLE 69	/* serve: another instance owns it */
+#define EXIT_OSERR	71
 #define EXIT_SOFTWARE	70
 #define EXIT_CANTCREAT	73
 #define EXIT_CONFIG	78

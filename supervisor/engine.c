@@ -939,7 +939,7 @@ engine_count(struct engine *e, enum req_code code)
 
 int
 engine_format_stats(const struct engine *e, struct buf *out,
-    const char *id_json, int64_t now)
+    const char *id_json, const char *extra, int64_t now)
 {
 	const struct engine_stats *st = &e->stats;
 	uint64_t errors = 0;
@@ -961,12 +961,13 @@ engine_format_stats(const struct engine *e, struct buf *out,
 	return buf_printf(out, "},\"failed\":%llu,\"workers_started\":%llu,"
 	    "\"workers_killed\":%llu,\"spawn_failures\":%llu,"
 	    "\"retries\":%llu,\"in_flight\":%zu,\"queued\":%zu,"
-	    "\"uptime_s\":%lld}}\n", (unsigned long long)errors,
+	    "\"uptime_s\":%lld%s%s}}\n", (unsigned long long)errors,
 	    (unsigned long long)st->workers_started,
 	    (unsigned long long)st->workers_killed,
 	    (unsigned long long)st->spawn_failures,
 	    (unsigned long long)st->retries, e->n_busy, e->n_waiting,
-	    (long long)((now - e->started_ms) / 1000));
+	    (long long)((now - e->started_ms) / 1000),
+	    extra != NULL ? "," : "", extra != NULL ? extra : "");
 }
 
 void

@@ -130,10 +130,11 @@ size_t	 engine_cancel(struct engine *e, const void *owner,
 /* Count an answer the mode gave itself (an invalid request line). */
 void	 engine_count(struct engine *e, enum req_code code);
 
-/* Append the stats answer line for a {"op":"stats"} request. Returns 0
- * or -1 with errno. */
+/* Append the stats answer line for a {"op":"stats"} request; extra, if
+ * not NULL, is more JSON members for the "stats" object (the mode's own
+ * counters). Returns 0 or -1 with errno. */
 int	 engine_format_stats(const struct engine *e, struct buf *out,
-	    const char *id_json, int64_t now);
+	    const char *id_json, const char *extra, int64_t now);
 
 /* Workers the slot table can hold (for sizing a pollfd array). */
 size_t	 engine_max_workers(const struct engine *e);

@@ -14,17 +14,30 @@
 #include "config.h"
 #include "log.h"
 #include "pipe.h"
+#include "serve.h"
 #include "signals.h"
 #include "worker.h"
 
 extern char **environ;
 
 static const char usage_short[] =
-"usage: embedwatch pipe [options]   (embedwatch --help for the options)\n";
+"usage: embedwatch pipe|batch|serve [options]   (embedwatch --help)\n";
+
+struct mode {
+	const char	*name;
+	int		(*run)(const struct config *, int);
+};
+
+static const struct mode modes[] = {
+	{ "pipe", pipe_run },
+	{ "serve", serve_run },
+	{ NULL, NULL }
+};
 
 int
 main(int argc, char **argv)
 {
+	const struct mode *m;
 	struct config cfg;
 	char err[256];
 	int sig_fd, status;
@@ -40,7 +53,10 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return status == CONFIG_DONE ? 0 : status;
 	}
-	if (strcmp(argv[1], "pipe") != 0) {
+	for (m = modes; m->name != NULL; m++)
+		if (strcmp(argv[1], m->name) == 0)
+			break;
+	if (m->name == NULL) {
 		(void)fprintf(stderr, "embedwatch: unknown command '%s'\n%s",
 		    argv[1], usage_short);
 		return EXIT_USAGE;
@@ -65,15 +81,15 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return EXIT_SOFTWARE;
 	}
-	log_debug("pipe: %s, model %s, %u jobs, timeout %ld ms, deadline "
-	    "%ld ms, %s worker%s%s", cfg.base_url, cfg.model, cfg.jobs,
+	log_debug("%s: %s, model %s, %u jobs, timeout %ld ms, deadline "
+	    "%ld ms, %s worker%s%s", m->name, cfg.base_url, cfg.model, cfg.jobs,
 	    cfg.timeout_ms, cfg.deadline_ms,
 	    cfg.worker_path != NULL ? "exec" : "forked",
 	    cfg.worker_path != NULL ? " " : "",
 	    cfg.worker_path != NULL ? cfg.worker_path : "");
 
 	/* Loop and finish. */
-	status = pipe_run(&cfg, sig_fd);
+	status = m->run(&cfg, sig_fd);
 
 	(void)close(sig_fd);
 	if (cfg.worker_path == NULL)

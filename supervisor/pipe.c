@@ -118,7 +118,7 @@ handle_line(struct pipe_state *ps, const char *line, size_t len, int64_t now)
 		break;
 	case REQ_OP_STATS:
 		if (!ps->out_broken && engine_format_stats(ps->engine,
-		    &ps->out, req->id_json, now) == -1)
+		    &ps->out, req->id_json, NULL, now) == -1)
 			log_error("cannot format stats: %s", strerror(errno));
 		break;
 	}

@@ -1,0 +1,309 @@
+/*
+ * batch_input: see batch_input.h.
+ *
+ * Cost: a text line is validated and escaped in one pass; a JSON line is
+ * parsed once by jansson, then its id is found again by a scan of the
+ * raw text (cheap next to jansson) and its text escaped once more.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "batch_input.h"
+
+void
+batch_input_clear(struct batch_input *in)
+{
+	free(in->id_json);
+	free(in->text_json);
+	in->id_json = NULL;
+	in->text_json = NULL;
+	in->text_len = 0;
+}
+
+/* Length of the UTF-8 sequence at s (n bytes left), or 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * The text as a malloc'd JSON string literal in *out (*outlen bytes).
+ * Returns 0, or -1 with a message in err.
+ */
+static int
+escape_text(const char *text, size_t len, char **out, size_t *outlen,
+    char *err, size_t errlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)text;
+	char *buf, *p;
+	size_t i, n;
+
+	/* Worst case: every byte a six-byte \u00XX escape. */
+	if (len > (SIZE_MAX - 3) / 6) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	buf = malloc(len * 6 + 3);
+	if (buf == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	p = buf;
+	*p++ = '"';
+	for (i = 0; i < len; i += n) {
+		n = 1;
+		if (s[i] == '"' || s[i] == '\\') {
+			*p++ = '\\';
+			*p++ = (char)s[i];
+		} else if (s[i] == '\0') {
+			(void)snprintf(err, errlen, "text holds a NUL byte at "
+			    "byte %zu", i + 1);
+			free(buf);
+			return -1;
+		} else if (s[i] < 0x20) {
+			*p++ = '\\';
+			switch (s[i]) {
+			case '\n':
+				*p++ = 'n';
+				break;
+			case '\r':
+				*p++ = 'r';
+				break;
+			case '\t':
+				*p++ = 't';
+				break;
+			default:
+				*p++ = 'u';
+				*p++ = '0';
+				*p++ = '0';
+				*p++ = hex[s[i] >> 4];
+				*p++ = hex[s[i] & 0xf];
+				break;
+			}
+		} else if (s[i] < 0x80)
+			*p++ = (char)s[i];
+		else {
+			n = utf8_len(s + i, len - i);
+			if (n == 0) {
+				(void)snprintf(err, errlen, "text is not valid "
+				    "UTF-8 at byte %zu", i + 1);
+				free(buf);
+				return -1;
+			}
+			memcpy(p, s + i, n);
+			p += n;
+		}
+	}
+	*p++ = '"';
+	*p = '\0';
+	*out = buf;
+	*outlen = (size_t)(p - buf);
+	return 0;
+}
+
+/* Skip a JSON string starting at its opening quote; returns the index
+ * just past the closing quote, or len. */
+static size_t
+skip_string(const char *s, size_t i, size_t len)
+{
+	for (i++; i < len && s[i] != '"'; i++)
+		if (s[i] == '\\')
+			i++;
+	return i < len ? i + 1 : len;
+}
+
+/* Skip one JSON value starting at i; returns the index just past it. */
+static size_t
+skip_value(const char *s, size_t i, size_t len)
+{
+	int depth = 0;
+
+	if (i < len && s[i] == '"')
+		return skip_string(s, i, len);
+	if (i < len && s[i] != '{' && s[i] != '[') {
+		while (i < len && strchr(",}] \t\r\n", s[i]) == NULL)
+			i++;
+		return i;
+	}
+	for (; i < len; i++) {
+		if (s[i] == '"')
+			i = skip_string(s, i, len) - 1;
+		else if (s[i] == '{' || s[i] == '[')
+			depth++;
+		else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
+			return i + 1;
+	}
+	return len;
+}
+
+static size_t
+skip_space(const char *s, size_t i, size_t len)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' ||
+	    s[i] == '\n'))
+		i++;
+	return i;
+}
+
+bool
+batch_input_member(const char *s, size_t len, const char *key,
+    const char **val, size_t *vlen)
+{
+	size_t klen = strlen(key), i, k, end;
+
+	i = skip_space(s, 0, len);
+	if (i >= len || s[i] != '{')
+		return false;
+	for (i++;;) {
+		i = skip_space(s, i, len);
+		if (i >= len || s[i] != '"')
+			return false;
+		k = i;
+		i = skip_string(s, i, len);
+		end = i;
+		i = skip_space(s, i, len);
+		if (i >= len || s[i] != ':')
+			return false;
+		i = skip_space(s, i + 1, len);
+		if (end - k == klen + 2 && memcmp(s + k + 1, key, klen) == 0) {
+			end = skip_value(s, i, len);
+			if (end == i)
+				return false;
+			*val = s + i;
+			*vlen = end - i;
+			return true;
+		}
+		i = skip_space(s, skip_value(s, i, len), len);
+		if (i >= len || s[i] != ',')
+			return false;
+		i++;
+	}
+}
+
+/* The id of a parsed JSON line as raw text, or NULL (ENOMEM). */
+static char *
+raw_id(const char *line, size_t len, const json_t *id)
+{
+	const char *val;
+	size_t vlen;
+
+	if (batch_input_member(line, len, "id", &val, &vlen))
+		return strndup(val, vlen);
+	/* An escaped key: fall back to jansson's spelling. */
+	return json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+static int
+parse_jsonl(const char *line, size_t len, struct batch_input *in, char *err,
+    size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root;
+	const json_t *id, *text;
+	int rc = -1;
+
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES |
+	    JSON_DECODE_INT_AS_REAL, &jerr);
+	if (root == NULL) {
+		(void)snprintf(err, errlen, "line is not JSON: %s at column %d",
+		    jerr.text, jerr.column);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		(void)snprintf(err, errlen, "line is not a JSON object");
+		goto out;
+	}
+	id = json_object_get(root, "id");
+	if (id != NULL && (json_is_string(id) || json_is_number(id))) {
+		in->id_json = raw_id(line, len, id);
+		if (in->id_json == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	} else {
+		(void)snprintf(err, errlen, id == NULL ? "line has no 'id'" :
+		    "'id' must be a string or a number");
+		goto out;
+	}
+	text = json_object_get(root, "text");
+	if (text == NULL || !json_is_string(text)) {
+		(void)snprintf(err, errlen, text == NULL ? "line has no 'text'" :
+		    "'text' must be a string");
+		goto out;
+	}
+	if (json_string_length(text) == 0) {
+		(void)snprintf(err, errlen, "'text' is empty");
+		goto out;
+	}
+	if (escape_text(json_string_value(text), json_string_length(text),
+	    &in->text_json, &in->text_len, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+int
+batch_input_parse(bool jsonl, uint64_t line_no, const char *line,
+    size_t len, struct batch_input *in, char *err, size_t errlen)
+{
+	char id[24];
+
+	in->id_json = NULL;
+	in->text_json = NULL;
+	in->text_len = 0;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 0) {
+		(void)snprintf(err, errlen, "empty line");
+		if (!jsonl) {
+			(void)snprintf(id, sizeof(id), "%" PRIu64, line_no);
+			in->id_json = strdup(id);
+		}
+		return -1;
+	}
+	if (jsonl)
+		return parse_jsonl(line, len, in, err, errlen);
+	(void)snprintf(id, sizeof(id), "%" PRIu64, line_no);
+	in->id_json = strdup(id);
+	if (in->id_json == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return escape_text(line, len, &in->text_json, &in->text_len, err,
+	    errlen);
+}
