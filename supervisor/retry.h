@@ -25,8 +25,8 @@ bool	 retry_is_retryable(enum req_code code, const struct proto_result *r);
 
 /*
  * Milliseconds to wait after failed attempt number attempt (1-based):
- * uniform in [0, min(max_ms, base_ms * 2^(attempt-1))], raised to
- * retry_after_ms when the server gave one (>= 0).
+ * uniform in [0, min(max_ms, base_ms * 2^(attempt-1), 2^32 - 1)],
+ * raised to retry_after_ms when the server gave one (>= 0).
  */
 long	 retry_backoff_ms(unsigned attempt, long base_ms, long max_ms,
 	    long retry_after_ms);
