@@ -618,7 +618,8 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 	} else if (w->has_result) {
 		code = retry_code_of(&w->result);
 		retryable = retry_is_retryable(code, &w->result);
-		http_status = w->result.http_status;
+		if (code == REQ_HTTP || code == REQ_RATE_LIMITED)
+			http_status = w->result.http_status;
 		(void)snprintf(message, sizeof(message), "attempt %u of %u: %s",
 		    w->attempt, max_attempts, w->result.message);
 	} else if (w->killed == KILL_DEADLINE) {
