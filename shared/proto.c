@@ -388,15 +388,19 @@ proto_progress_decode(const unsigned char *in, size_t len,
 
 void
 proto_progress_describe(const struct proto_progress *p, const char *host,
-    char *out, size_t outlen)
+    bool tls, char *out, size_t outlen)
 {
 	const char *addr = p->addr[0] != '\0' ? p->addr : host;
+	char sent[48] = "";
+	unsigned long long n = (unsigned long long)p->body_bytes;
 
+	if (p->sent_ms >= 0)
+		(void)snprintf(sent, sizeof(sent), ", sent the request at %d ms",
+		    p->sent_ms);
 	if (p->first_byte_ms >= 0)
-		(void)snprintf(out, outlen, "connected to %s, sent the request "
-		    "at %d ms, first byte at %d ms, %llu bytes of the body "
-		    "received", addr, p->sent_ms, p->first_byte_ms,
-		    (unsigned long long)p->body_bytes);
+		(void)snprintf(out, outlen, "connected to %s%s, first byte at "
+		    "%d ms, %llu byte%s of the body received", addr, sent,
+		    p->first_byte_ms, n, n == 1 ? "" : "s");
 	else if (p->sent_ms >= 0)
 		(void)snprintf(out, outlen, "connected to %s and sent the "
 		    "request at %d ms, no first byte", addr, p->sent_ms);
@@ -405,9 +409,8 @@ proto_progress_describe(const struct proto_progress *p, const char *host,
 		    "request not fully sent", addr, p->tls_ms);
 	else if (p->connected_ms >= 0)
 		(void)snprintf(out, outlen, "connected to %s at %d ms, %s",
-		    addr, p->connected_ms, p->tls_ms < 0 &&
-		    strncmp(host, "https:", 6) == 0 ?
-		    "TLS handshake not finished" : "request not fully sent");
+		    addr, p->connected_ms, tls ? "TLS handshake not finished" :
+		    "request not fully sent");
 	else if (p->resolved_ms >= 0)
 		(void)snprintf(out, outlen, "resolved '%s' at %d ms, still "
 		    "connecting%s%s", host, p->resolved_ms,

@@ -107,11 +107,11 @@ int	 proto_progress_decode(const unsigned char *in, size_t len,
 /*
  * Describe where the call stands, for messages about a killed or timed
  * out attempt: "connected to 10.1.2.3:443 and sent the request at 41 ms,
- * no first byte". host names what was being resolved. Always
- * NUL-terminates out.
+ * no first byte". host names what was being resolved; tls says whether a
+ * handshake was due. Always NUL-terminates out.
  */
 void	 proto_progress_describe(const struct proto_progress *p,
-	    const char *host, char *out, size_t outlen);
+	    const char *host, bool tls, char *out, size_t outlen);
 
 enum proto_class {
 	PROTO_OK,

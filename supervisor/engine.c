@@ -608,7 +608,8 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 
 	memset(&a, 0, sizeof(a));
 	req->n_workers--;
-	proto_progress_describe(&w->progress, cfg->host, where, sizeof(where));
+	proto_progress_describe(&w->progress, cfg->host,
+	    strncmp(cfg->base_url, "https:", 6) == 0, where, sizeof(where));
 	if (req->cancelled) {
 		code = REQ_CANCELLED;
 		retryable = false;

@@ -69,6 +69,7 @@ struct call {
 	int64_t			 t0_us;		/* worker_run started */
 	int64_t			 perform_us;	/* perform started, since t0 */
 	char			 origin[256];	/* scheme://host[:port] */
+	const char		*host;		/* host[:port], inside origin */
 	char			*url;
 	CURL			*curl;
 	struct curl_slist	*headers;
@@ -609,6 +610,7 @@ check_job(struct call *c)
 	len = (size_t)(end - host);
 	(void)snprintf(c->origin, sizeof(c->origin), "%s://%.*s",
 	    c->https ? "https" : "http", len > 200 ? 200 : (int)len, host);
+	c->host = strstr(c->origin, "://") + 3;
 	return 0;
 }
 
@@ -875,15 +877,16 @@ curl_error(struct call *c, CURLcode cc, long status)
 		    curl_easy_strerror(cc));
 		return;
 	}
-	proto_progress_describe(&c->progress, c->origin, where, sizeof(where));
+	proto_progress_describe(&c->progress, c->host, c->https, where,
+	    sizeof(where));
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
 		if (strncmp(c->errbuf, "Operation too slow", 18) == 0)
-			set_result(c, PROTO_TIMEOUT, "attempt timed out after "
-			    "%ld ms, under 1 byte/s for %ld s: %s",
-			    c->result.ms, c->stall_s, where);
+			set_result(c, PROTO_TIMEOUT, "timed out after %ld ms, "
+			    "under 1 byte/s for %ld s: %s", c->result.ms,
+			    c->stall_s, where);
 		else
-			set_result(c, PROTO_TIMEOUT, "attempt timed out after "
-			    "%ld ms: %s", c->result.ms, where);
+			set_result(c, PROTO_TIMEOUT, "timed out after %ld ms: "
+			    "%s", c->result.ms, where);
 		return;
 	}
 	text = c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(cc);

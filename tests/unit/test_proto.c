@@ -327,12 +327,12 @@ test_progress_round_trip(void **state)
 
 /* proto_progress_describe into a string to compare. */
 static void
-expect_describe(const struct proto_progress *p, const char *host,
+expect_describe(const struct proto_progress *p, const char *host, bool tls,
     const char *want)
 {
 	char out[256];
 
-	proto_progress_describe(p, host, out, sizeof(out));
+	proto_progress_describe(p, host, tls, out, sizeof(out));
 	assert_string_equal(out, want);
 }
 
@@ -344,38 +344,49 @@ test_progress_describe(void **state)
 
 	(void)state;
 	proto_progress_init(&p);
-	expect_describe(&p, "https://api.openai.com",
-	    "still resolving 'https://api.openai.com'");
+	expect_describe(&p, "api.openai.com", true,
+	    "still resolving 'api.openai.com'");
 	p.resolved_ms = 3;
-	expect_describe(&p, "https://api.openai.com",
-	    "resolved 'https://api.openai.com' at 3 ms, still connecting");
+	expect_describe(&p, "api.openai.com", true,
+	    "resolved 'api.openai.com' at 3 ms, still connecting");
 	(void)snprintf(p.addr, sizeof(p.addr), "10.1.2.3:443");
-	expect_describe(&p, "https://api.openai.com",
-	    "resolved 'https://api.openai.com' at 3 ms, still connecting to "
+	expect_describe(&p, "api.openai.com", true,
+	    "resolved 'api.openai.com' at 3 ms, still connecting to "
 	    "10.1.2.3:443");
 	p.connected_ms = 9;
-	expect_describe(&p, "https://api.openai.com",
+	expect_describe(&p, "api.openai.com", true,
 	    "connected to 10.1.2.3:443 at 9 ms, TLS handshake not finished");
-	expect_describe(&p, "http://127.0.0.1:8080",
+	expect_describe(&p, "127.0.0.1:8080", false,
 	    "connected to 10.1.2.3:443 at 9 ms, request not fully sent");
 	p.tls_ms = 30;
-	expect_describe(&p, "https://api.openai.com",
+	expect_describe(&p, "api.openai.com", true,
 	    "TLS with 10.1.2.3:443 done at 30 ms, request not fully sent");
 	p.sent_ms = 41;
-	expect_describe(&p, "https://api.openai.com",
+	expect_describe(&p, "api.openai.com", true,
 	    "connected to 10.1.2.3:443 and sent the request at 41 ms, no "
 	    "first byte");
 	p.first_byte_ms = 900;
 	p.body_bytes = 12345;
-	expect_describe(&p, "https://api.openai.com",
+	expect_describe(&p, "api.openai.com", true,
 	    "connected to 10.1.2.3:443, sent the request at 41 ms, first byte "
 	    "at 900 ms, 12345 bytes of the body received");
+	p.body_bytes = 1;
+	expect_describe(&p, "api.openai.com", true,
+	    "connected to 10.1.2.3:443, sent the request at 41 ms, first byte "
+	    "at 900 ms, 1 byte of the body received");
+	/* An answer that came before the upload finished. */
+	p.sent_ms = -1;
+	expect_describe(&p, "api.openai.com", true,
+	    "connected to 10.1.2.3:443, first byte at 900 ms, 1 byte of the "
+	    "body received");
 	/* Without an address the host stands in. */
+	p.sent_ms = 41;
+	p.body_bytes = 12345;
 	p.addr[0] = '\0';
-	expect_describe(&p, "h", "connected to h, sent the request at 41 ms, "
-	    "first byte at 900 ms, 12345 bytes of the body received");
+	expect_describe(&p, "h", true, "connected to h, sent the request at 41 "
+	    "ms, first byte at 900 ms, 12345 bytes of the body received");
 	/* Truncated, but terminated. */
-	proto_progress_describe(&p, "h", small, sizeof(small));
+	proto_progress_describe(&p, "h", true, small, sizeof(small));
 	assert_string_equal(small, "connect");
 }
 
