@@ -85,18 +85,21 @@ out:
 	return rc;
 }
 
-/* Append a JSON string literal for s. */
-static int
-append_json_string(struct buf *out, const char *s)
+int
+proto_append_json_string(struct buf *out, const char *s)
 {
 	json_t *str;
-	char *text;
+	char *text = NULL;
 	int rc = -1;
 
 	str = json_string(s);
 	if (str == NULL) {
-		errno = EINVAL;
-		return -1;
+		/* Not UTF-8: say so rather than lose the line. */
+		str = json_string("(text is not valid UTF-8)");
+		if (str == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
 	}
 	text = json_dumps(str, JSON_ENCODE_ANY);
 	if (text == NULL) {
@@ -116,9 +119,9 @@ proto_job_to_json(const struct job *job, struct buf *out)
 	size_t i;
 
 	if (buf_append(out, "{\"url\":", 7) == -1 ||
-	    append_json_string(out, job->base_url) == -1 ||
+	    proto_append_json_string(out, job->base_url) == -1 ||
 	    buf_append(out, ",\"model\":", 9) == -1 ||
-	    append_json_string(out, job->model) == -1 ||
+	    proto_append_json_string(out, job->model) == -1 ||
 	    buf_printf(out, ",\"input\":%s,\"encoding_format\":\"%s\","
 	    "\"timeout_ms\":%ld,\"max_response\":%zu,\"insecure\":%s,"
 	    "\"attempt\":%u", job->input_json,
@@ -130,18 +133,18 @@ proto_job_to_json(const struct job *job, struct buf *out)
 	    buf_printf(out, ",\"dimensions\":%ld", job->dimensions) == -1)
 		return -1;
 	if (job->cacert != NULL && (buf_append(out, ",\"cacert\":", 10) == -1 ||
-	    append_json_string(out, job->cacert) == -1))
+	    proto_append_json_string(out, job->cacert) == -1))
 		return -1;
 	if (job->request_id != NULL &&
 	    (buf_append(out, ",\"request_id\":", 14) == -1 ||
-	    append_json_string(out, job->request_id) == -1))
+	    proto_append_json_string(out, job->request_id) == -1))
 		return -1;
 	if (job->n_headers > 0) {
 		if (buf_append(out, ",\"headers\":[", 12) == -1)
 			return -1;
 		for (i = 0; i < job->n_headers; i++) {
 			if ((i > 0 && buf_append(out, ",", 1) == -1) ||
-			    append_json_string(out, job->headers[i]) == -1)
+			    proto_append_json_string(out, job->headers[i]) == -1)
 				return -1;
 		}
 		if (buf_append(out, "]", 1) == -1)

@@ -69,6 +69,10 @@ struct job {
 int	 proto_input_normalize(const json_t *input, char **json, size_t *n,
 	    char *err, size_t errlen);
 
+/* Append s as a JSON string literal (quoted and escaped); text that is
+ * not UTF-8 is replaced by a note saying so. Returns 0 or -1 with errno. */
+int	 proto_append_json_string(struct buf *out, const char *s);
+
 /* Append the job as one JSON object (no newline) to out. Returns 0 or -1
  * with errno. The API key is left out. */
 int	 proto_job_to_json(const struct job *job, struct buf *out);

@@ -241,35 +241,6 @@ request_free(struct request *req)
 	free(req);
 }
 
-/* Append s as a JSON string literal. */
-static int
-append_string(struct buf *out, const char *s)
-{
-	json_t *str;
-	char *text = NULL;
-	int rc = -1;
-
-	str = json_string(s);
-	if (str == NULL) {
-		/* Not UTF-8: say so rather than lose the answer. */
-		str = json_string("(message is not valid UTF-8)");
-		if (str == NULL) {
-			errno = ENOMEM;
-			return -1;
-		}
-	}
-	text = json_dumps(str, JSON_ENCODE_ANY);
-	if (text == NULL) {
-		errno = ENOMEM;
-		goto out;
-	}
-	rc = buf_append(out, text, strlen(text));
-out:
-	free(text);
-	json_decref(str);
-	return rc;
-}
-
 int
 answer_format(struct buf *out, const char *id_json, const struct answer *a)
 {
@@ -285,8 +256,8 @@ answer_format(struct buf *out, const char *id_json, const struct answer *a)
 	} else {
 		if (buf_printf(out, "\"error\":{\"code\":\"%s\",\"message\":",
 		    req_code_name(a->code)) == -1 ||
-		    append_string(out, a->message != NULL ? a->message : "") ==
-		    -1)
+		    proto_append_json_string(out, a->message != NULL ?
+		    a->message : "") == -1)
 			goto fail;
 		if (a->http_status > 0 &&
 		    buf_printf(out, ",\"status\":%d", a->http_status) == -1)

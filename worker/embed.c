@@ -20,6 +20,7 @@
 
 #include "base64.h"
 #include "embed.h"
+#include "proto.h"
 
 /*
  * Ryu for float32. pow5_inv_split[q] = floor(2^(pow5bits(q) - 1 + 59) /
@@ -618,30 +619,6 @@ out:
 	return rc;
 }
 
-/* Append s as a JSON string literal. */
-static int
-append_json_string(struct buf *out, const char *s)
-{
-	json_t *str;
-	char *text;
-	int rc;
-
-	str = json_string(s);
-	if (str == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	text = json_dumps(str, JSON_ENCODE_ANY);
-	json_decref(str);
-	if (text == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = buf_append(out, text, strlen(text));
-	free(text);
-	return rc;
-}
-
 int
 embed_format(const struct embed_response *r, const char *model,
     struct buf *out)
@@ -676,7 +653,8 @@ embed_format(const struct embed_response *r, const char *model,
 		buf_commit(out, (size_t)(p - start));
 	}
 	if (buf_append(out, "],\"model\":", 10) == -1 ||
-	    append_json_string(out, r->model != NULL ? r->model : model) == -1)
+	    proto_append_json_string(out, r->model != NULL ? r->model :
+	    model) == -1)
 		return -1;
 	if (r->prompt_tokens < 0 && r->total_tokens < 0)
 		return 0;

@@ -514,30 +514,6 @@ header_cb(char *line, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
-/* Append s as a JSON string literal. Returns 0 or -1 with errno. */
-static int
-append_json_string(struct buf *out, const char *s)
-{
-	json_t *str;
-	char *text;
-	int rc;
-
-	str = json_string(s);
-	if (str == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	text = json_dumps(str, JSON_ENCODE_ANY);
-	json_decref(str);
-	if (text == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = buf_append(out, text, strlen(text));
-	free(text);
-	return rc;
-}
-
 /* Is s free of CR and LF, so that it cannot split a header? */
 static bool
 is_one_line(const char *s)
@@ -625,7 +601,7 @@ build_request(struct call *c)
 	int rc = -1;
 
 	if (buf_append(&c->request, "{\"model\":", 9) == -1 ||
-	    append_json_string(&c->request, job->model) == -1 ||
+	    proto_append_json_string(&c->request, job->model) == -1 ||
 	    buf_printf(&c->request, ",\"input\":%s,\"encoding_format\":\"%s\"",
 	    job->input_json, job->encoding == JOB_ENCODING_FLOAT ?
 	    "float" : "base64") == -1 ||

@@ -601,7 +601,7 @@ test_answer_message_escaping(void **state)
 	/* Not UTF-8: said so, rather than an invalid line. */
 	a.message = "bad \xff\xfe bytes";
 	assert_answer("1", &a, "{\"id\":1,\"ok\":false,\"error\":{\"code\":"
-	    "\"bad_response\",\"message\":\"(message is not valid UTF-8)\","
+	    "\"bad_response\",\"message\":\"(text is not valid UTF-8)\","
 	    "\"retryable\":false},\"attempts\":1,\"ms\":5}\n");
 }
 
