@@ -65,7 +65,8 @@ read_uint(const char **p, const char *end, uint64_t *v)
 	if (s >= end || *s < '0' || *s > '9')
 		return false;
 	for (; s < end && *s >= '0' && *s <= '9'; s++) {
-		if (n > (UINT64_MAX - 9) / 10)
+		if (n > UINT64_MAX / 10 ||
+		    n * 10 > UINT64_MAX - (uint64_t)(*s - '0'))
 			return false;
 		n = n * 10 + (uint64_t)(*s - '0');
 	}

@@ -60,6 +60,7 @@ struct worker {
 	struct timer	 timer;
 	struct buf	 in;		/* frames not yet parsed */
 	struct proto_progress progress;
+	bool		 has_progress;	/* at least one 'P' frame came */
 	bool		 has_result;
 	struct proto_result result;
 	char		*body;		/* 'B' frame, on success */
@@ -391,6 +392,7 @@ parse_frames(struct engine *e, struct worker *w)
 				refuse_frames(e, w, "bad progress frame");
 				return;
 			}
+			w->has_progress = true;
 			break;
 		case PROTO_FRAME_BODY:
 			free(w->body);
@@ -608,8 +610,13 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 
 	memset(&a, 0, sizeof(a));
 	req->n_workers--;
-	proto_progress_describe(&w->progress, cfg->host,
-	    strncmp(cfg->base_url, "https:", 6) == 0, where, sizeof(where));
+	if (w->has_progress)
+		proto_progress_describe(&w->progress, cfg->host,
+		    strncmp(cfg->base_url, "https:", 6) == 0, where,
+		    sizeof(where));
+	else
+		(void)snprintf(where, sizeof(where), "the worker reported no "
+		    "progress");
 	if (req->cancelled) {
 		code = REQ_CANCELLED;
 		retryable = false;
@@ -739,6 +746,7 @@ start_attempt(struct engine *e, struct worker *w, struct request *req,
 	w->attempt = job.attempt;
 	w->started_ms = now;
 	w->budget_ms = budget;
+	w->has_progress = false;
 	w->has_result = false;
 	w->garbage[0] = '\0';
 	buf_init(&w->in, e->frame_max + PROTO_FRAME_HDR);

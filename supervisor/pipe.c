@@ -161,7 +161,7 @@ has_complete_line(const struct pipe_state *ps)
 static void
 read_input(struct pipe_state *ps)
 {
-	char msg[128];
+	char msg[128], *id_json;
 	ssize_t n;
 
 	n = buf_read_fd(&ps->in, STDIN_FILENO, READ_CHUNK);
@@ -180,7 +180,9 @@ read_input(struct pipe_state *ps)
 		 * skip the rest of it, whatever its length. */
 		(void)snprintf(msg, sizeof(msg), "request line longer than "
 		    "%zu bytes (--max-line)", ps->cfg->max_line);
-		answer_invalid(ps, NULL, msg);
+		id_json = request_peek_id(buf_data(&ps->in), buf_len(&ps->in));
+		answer_invalid(ps, id_json, msg);
+		free(id_json);
 		buf_clear(&ps->in);
 		ps->discarding = true;
 		return;

@@ -101,6 +101,26 @@ raw_id(const char *s, size_t len)
 	return NULL;
 }
 
+char *
+request_peek_id(const char *head, size_t len)
+{
+	json_t *v;
+	char *id;
+
+	/* The scanner stops at the first "id" member it meets; whatever it
+	 * returns is checked to be a whole string or number. */
+	id = raw_id(head, len);
+	if (id == NULL)
+		return NULL;
+	v = json_loads(id, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+	if (!json_is_string(v) && !json_is_number(v)) {
+		free(id);
+		id = NULL;
+	}
+	json_decref(v);
+	return id;
+}
+
 /* Read an optional positive number of seconds into *ms. */
 static int
 get_seconds(const json_t *root, const char *key, long *ms, char *err,

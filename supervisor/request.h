@@ -94,6 +94,12 @@ struct request *request_parse(const char *line, size_t len, char **id_json,
 	    char *err, size_t errlen);
 void	 request_free(struct request *req);
 
+/*
+ * The id of a line too long to parse, read from its first len bytes when
+ * "id" comes early enough: the id as JSON text (malloc'd), or NULL.
+ */
+char	*request_peek_id(const char *head, size_t len);
+
 struct answer {
 	enum req_code	 code;
 	const char	*body;		/* REQ_OK: the worker's body fragment */

@@ -196,7 +196,7 @@ parse_lines(struct serve *sv, struct conn *c, int64_t now)
 static void
 read_conn(struct serve *sv, struct conn *c, short revents)
 {
-	char msg[128];
+	char msg[128], *id_json;
 	const char *nl;
 	ssize_t n;
 
@@ -226,7 +226,9 @@ read_conn(struct serve *sv, struct conn *c, short revents)
 	if (errno == ENOBUFS) {
 		(void)snprintf(msg, sizeof(msg), "request line longer than "
 		    "%zu bytes (--max-line)", sv->cfg->max_line);
-		answer_invalid(c, NULL, msg);
+		id_json = request_peek_id(buf_data(&c->in), buf_len(&c->in));
+		answer_invalid(c, id_json, msg);
+		free(id_json);
 		buf_clear(&c->in);
 		c->discarding = true;
 		return;

@@ -85,12 +85,21 @@ def run_integration(suite, bin_dir, env, pattern):
                 out = out.decode(errors="replace")
             out += f"\ntimed out after {SCENARIO_TIMEOUT} s\n"
             ok = False
-        if ok:
-            passed += 1
+        # A scenario that runs a suite of its own reports its counts in
+        # a line "...: N passed, N failed"; others count as one test.
+        inner = re.findall(r"^[^\n]*: (\d+) passed, (\d+) failed",
+                           out, re.M)
+        if inner:
+            n_pass, n_fail = (int(x) for x in inner[-1])
+            if not ok and n_fail == 0:
+                n_fail = 1
         else:
-            failed += 1
+            n_pass, n_fail = (1, 0) if ok else (0, 1)
+        passed += n_pass
+        failed += n_fail
+        detail = f" ({n_pass} passed, {n_fail} failed)" if inner else ""
         record(ok, f"{suite}/integration/{name}",
-               f" ({time.monotonic() - start:.1f} s)", out,
+               f"{detail} ({time.monotonic() - start:.1f} s)", out,
                os.path.join(suite, f"{name}.log"))
 
 
