@@ -11,6 +11,7 @@
 
 #include <bsd/unistd.h>
 
+#include "batch.h"
 #include "config.h"
 #include "log.h"
 #include "pipe.h"
@@ -30,6 +31,7 @@ struct mode {
 
 static const struct mode modes[] = {
 	{ "pipe", pipe_run },
+	{ "batch", batch_run },
 	{ "serve", serve_run },
 	{ NULL, NULL }
 };
