@@ -45,7 +45,7 @@ ASAN_FLAGS = $(SAN_FLAGS) -fsanitize=address,undefined \
 UBSAN_FLAGS = $(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined
 
 .PHONY: all unit-bins check unit integration asan ubsan asan-build \
-	bench demo clean deps
+	ubsan-build bench demo clean deps
 
 all: $(BIN)/embedwatch $(BIN)/embedwatch-worker
 
@@ -107,6 +107,7 @@ ubsan: ubsan-build
 bench: all
 	scripts/install-deps --bench
 	scripts/bench
+	$(PYTHON) scripts/bench-batch.py
 
 demo: all
 	scripts/demo

@@ -91,9 +91,9 @@ enum item_state {
 /* One chunk's vectors, shared by its items until each is written. */
 struct result {
 	unsigned	 refs;
-	size_t		 size;		/* bytes, for the held budget */
-	char		*text;		/* JSON lines: the vectors' text */
-	float		*values;	/* .npy: one row of dim per input */
+	size_t		 size;		/* bytes, counted in held */
+	char		*text;		/* JSON lines: vector texts */
+	float		*values;	/* .npy: a row per input */
 };
 
 struct item {
@@ -102,7 +102,7 @@ struct item {
 	char		*text_json;	/* until answered */
 	size_t		 text_len;
 	struct result	*res;		/* ok */
-	size_t		 off;		/* ok: bytes into text, or values */
+	size_t		 off;		/* ok: into text or values */
 	size_t		 len;		/* ok, JSON lines: bytes */
 	const char	*code;		/* failed */
 	char		*message;	/* failed */
@@ -125,7 +125,7 @@ struct out_file {
 	bool		 regular;	/* blocking writes, fsync */
 	struct buf	 pending;
 	off_t		 written;	/* bytes in the file */
-	bool		 dirty;		/* written since the last fsync */
+	bool		 dirty;		/* written since fsync */
 };
 
 struct batch {
@@ -140,25 +140,25 @@ struct batch {
 	struct buf		 in;
 	bool			 in_open;	/* still reading */
 	bool			 in_eof;	/* read everything */
-	bool			 discarding;	/* inside an over-long line */
-	uint64_t		 next_seq;	/* line number of the next line */
+	bool			 discarding;	/* in a long line */
+	uint64_t		 next_seq;	/* number of the next line */
 
-	bool			 skipping;	/* resuming: before the prefix end */
+	bool			 skipping;	/* resuming */
 	uint64_t		 skip_to;	/* skip lines <= this */
-	uint64_t		 want_seq;	/* 0: find want_id by its id */
-	char			*want_id;	/* id the line want_seq must carry */
-	uint64_t		 err_line;	/* last line in the errors file */
+	uint64_t		 want_seq;	/* 0: look for want_id */
+	char			*want_id;	/* id line want_seq has */
+	uint64_t		 err_line;	/* last one in errors */
 
 	struct item		*items;
 	size_t			 window;
 	uint64_t		 base;		/* next line to write */
 	size_t			 held;
 
-	uint64_t		*form;		/* the chunk being filled */
+	uint64_t		*form;		/* chunk filling up */
 	size_t			 form_n;
 	size_t			 form_bytes;
 	int64_t			 form_since;
-	size_t			 live;		/* chunks the engine holds */
+	size_t			 live;	/* chunks in the engine */
 	size_t			 max_live;
 	struct chunk_list	 resubmit;
 
@@ -167,22 +167,22 @@ struct batch {
 	char			*errors_path;
 	uint64_t		 dim;		/* .npy: 0 until known */
 	bool			 header_written;
-	uint64_t		 nan_pending;	/* .npy rows waiting for dim */
+	uint64_t		 nan_pending;	/* NaN rows owed */
 	int64_t			 synced_ms;
 
 	bool			 stopping;
 	int			 stop_signo;
-	int			 fatal;		/* exit status, or 0 */
+	int			 fatal;		/* exit status or 0 */
 
 	bool			 progress;
 	bool			 drawn;
 	int64_t			 drawn_ms;
 	int64_t			 started_ms;
-	uint64_t		 total;		/* input lines; 0: unknown */
+	uint64_t		 total;		/* lines; 0: unknown */
 	uint64_t		 skipped;
 	uint64_t		 n_ok;
 	uint64_t		 n_failed;
-	uint64_t		 failed_before;	/* in the errors file already */
+	uint64_t		 failed_before;	/* listed already */
 	uint64_t		 calls;
 	uint64_t		 splits;
 };
@@ -340,22 +340,22 @@ append_string(struct buf *out, const char *s)
 static int
 append_floats(struct buf *b, const float *v, size_t n)
 {
-	char *p;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	uint32_t u;
 	size_t i;
+#endif
+	char *p;
 
 	p = buf_reserve(b, n * 4);
 	if (p == NULL)
 		return -1;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 	for (i = 0; i < n; i++) {
-		uint32_t u;
-
 		memcpy(&u, &v[i], 4);
 		u = __builtin_bswap32(u);
 		memcpy(p + 4 * i, &u, 4);
 	}
 #else
-	(void)i;
 	memcpy(p, v, n * 4);
 #endif
 	buf_commit(b, n * 4);
@@ -512,7 +512,8 @@ write_ok(struct batch *bs, struct item *it)
 	if (bs->npy) {
 		if ((bs->nan_pending > 0 && append_nan_rows(bs,
 		    bs->nan_pending) == -1) ||
-		    append_floats(o, it->res->values + it->off, bs->dim) == -1 ||
+		    append_floats(o, it->res->values + it->off,
+		    bs->dim) == -1 ||
 		    buf_printf(&bs->ids.pending, "%s\n", id) == -1)
 			goto nomem;
 		bs->nan_pending = 0;
@@ -1744,20 +1745,28 @@ summarize(struct batch *bs, const struct engine_stats *st, bool interrupted)
 {
 	uint64_t done = bs->n_ok + bs->n_failed;
 	double sec = (double)(clock_ms() - bs->started_ms) / 1000;
+	char where[PATH_MAX + 64], line[PATH_MAX + 512];
 	struct buf cmd;
+	int n;
 
 	clear_progress(bs);
-	log_info("batch %s: %" PRIu64 " inputs written (%" PRIu64 " embedded, "
-	    "%" PRIu64 " failed), %" PRIu64 " skipped as done before; %.1f s, "
-	    "%.0f inputs/s; %" PRIu64 " calls, %" PRIu64 " splits, %" PRIu64
-	    " retries, %" PRIu64 " workers killed",
+	(void)snprintf(where, sizeof(where), "; %" PRIu64 " failed inputs "
+	    "are listed in '%s'", bs->n_failed + bs->failed_before,
+	    bs->errors.path);
+	/* The summary is the run's result, not a log line: always shown. */
+	n = snprintf(line, sizeof(line), "embedwatch: batch %s: %" PRIu64
+	    " inputs written (%" PRIu64 " embedded, %" PRIu64 " failed), %"
+	    PRIu64 " skipped as done before; %.1f s, %.0f inputs/s; %" PRIu64
+	    " calls, %" PRIu64 " splits, %" PRIu64 " retries, %" PRIu64
+	    " workers killed%s\n",
 	    interrupted ? "stopped" : "done", done, bs->n_ok, bs->n_failed,
 	    bs->skipped, sec, sec > 0 ? (double)done / sec : 0.0,
 	    bs->calls, bs->splits, (uint64_t)st->retries,
-	    (uint64_t)st->workers_killed);
-	if (bs->n_failed + bs->failed_before > 0)
-		log_info("%" PRIu64 " failed inputs are listed in '%s'",
-		    bs->n_failed + bs->failed_before, bs->errors.path);
+	    (uint64_t)st->workers_killed,
+	    bs->n_failed + bs->failed_before > 0 ? where : "");
+	if (n > 0)
+		(void)io_write_all(STDERR_FILENO, line, (size_t)n <
+		    sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	if (!interrupted)
 		return;
 	buf_init(&cmd, 1 << 20);

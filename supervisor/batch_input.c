@@ -260,8 +260,8 @@ parse_jsonl(const char *line, size_t len, struct batch_input *in, char *err,
 	}
 	text = json_object_get(root, "text");
 	if (text == NULL || !json_is_string(text)) {
-		(void)snprintf(err, errlen, text == NULL ? "line has no 'text'" :
-		    "'text' must be a string");
+		(void)snprintf(err, errlen, text == NULL ?
+		    "line has no 'text'" : "'text' must be a string");
 		goto out;
 	}
 	if (json_string_length(text) == 0) {

@@ -21,8 +21,8 @@
 #include <stdint.h>
 
 struct batch_input {
-	char	*id_json;	/* malloc'd; NULL: the id could not be read */
-	char	*text_json;	/* malloc'd JSON string literal, with quotes */
+	char	*id_json;	/* malloc'd; NULL: unreadable */
+	char	*text_json;	/* malloc'd JSON string literal */
 	size_t	 text_len;	/* its length */
 };
 

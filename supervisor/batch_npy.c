@@ -126,14 +126,16 @@ batch_npy_parse(const char *p, size_t len, uint64_t *rows, uint64_t *dim,
 	v++;
 	if (!read_uint(&v, end, rows) || v >= end || *v++ != ',' ||
 	    !read_uint(&v, end, dim)) {
-		(void)snprintf(err, errlen, ".npy array is not two-dimensional");
+		(void)snprintf(err, errlen, ".npy array is not "
+		    "two-dimensional");
 		return -1;
 	}
 	if (v < end && *v == ',')
 		for (v++; v < end && *v == ' '; v++)
 			continue;
 	if (v >= end || *v != ')') {
-		(void)snprintf(err, errlen, ".npy array is not two-dimensional");
+		(void)snprintf(err, errlen, ".npy array is not "
+		    "two-dimensional");
 		return -1;
 	}
 	*data_off = hdr + dict_len;

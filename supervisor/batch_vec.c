@@ -223,8 +223,8 @@ batch_vec_parse(const char *text, size_t len, float *out, size_t max,
 		}
 		used = parse_number(p, end, &out[n]);
 		if (used == 0) {
-			(void)snprintf(err, errlen, "embedding value %zu is not "
-			    "a finite float32 number", n);
+			(void)snprintf(err, errlen, "embedding value %zu is "
+			    "not a finite float32 number", n);
 			return -1;
 		}
 		n++;

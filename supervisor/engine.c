@@ -86,6 +86,7 @@ struct engine {
 	struct timers		 timers;
 	struct timer		 drain_timer;
 	bool			 shutting_down;
+	bool			 kicked;	/* submitted since the last run */
 	size_t			 frame_max;
 	int64_t			 started_ms;
 	struct engine_stats	 stats;
@@ -324,6 +325,7 @@ engine_submit(struct engine *e, struct request *req, int64_t now)
 	timer_init(&req->timer, req, TIMER_REQUEST);
 	e->stats.requests++;
 	e->n_live++;
+	e->kicked = true;
 	make_ready(e, req, false);
 	count_waiting(e, req, 1);
 	arm(e, &req->timer, req->deadline_at_ms);
@@ -840,6 +842,7 @@ engine_run_due(struct engine *e, int64_t now)
 		start_attempt(e, &e->slots[i], req, now);
 	}
 	e->stats.queued = e->n_waiting;
+	e->kicked = false;
 }
 
 int
@@ -847,6 +850,9 @@ engine_timeout_ms(const struct engine *e, int64_t now)
 {
 	int64_t next;
 
+	/* Something submitted since engine_run_due may start at once. */
+	if (e->kicked)
+		return 0;
 	next = timers_next(&e->timers);
 	if (next < 0)
 		return -1;

@@ -98,8 +98,8 @@ bool	 engine_is_idle(const struct engine *e);
  * start attempts on free slots. */
 void	 engine_run_due(struct engine *e, int64_t now);
 
-/* Milliseconds until the engine next needs engine_run_due, or -1. Valid
- * right after engine_run_due, which leaves nothing startable behind. */
+/* Milliseconds until the engine next needs engine_run_due, or -1; 0 if
+ * a request was submitted since the last engine_run_due. */
 int	 engine_timeout_ms(const struct engine *e, int64_t now);
 
 /* Fill pfd with the result pipes to watch; returns how many (<= room).
