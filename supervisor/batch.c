@@ -1189,6 +1189,8 @@ loop(struct batch *bs, int sig_fd)
 			pfd[n++].events = POLLOUT;
 		}
 		n_eng = engine_pollfds(bs->engine, pfd + n, max - n);
+		/* Fresh time: spawning in this turn may have taken a while. */
+		now = clock_ms();
 		timeout = engine_timeout_ms(bs->engine, now);
 		if (!STAILQ_EMPTY(&bs->resubmit) ||
 		    (can_take_line(bs) && has_complete_line(bs)) ||

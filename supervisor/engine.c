@@ -346,6 +346,11 @@ kill_worker(struct engine *e, struct worker *w, enum kill_reason why)
 	if (kill(-w->pid, SIGKILL) == -1 && kill(w->pid, SIGKILL) == -1)
 		log_warn("cannot kill worker %ld: %s", (long)w->pid,
 		    strerror(errno));
+	else
+		log_debug("request %s: killed worker %ld (%s)",
+		    w->req->id_json, (long)w->pid, why == KILL_DEADLINE ?
+		    "deadline" : why == KILL_CANCEL ? "cancel" :
+		    why == KILL_SHUTDOWN ? "shutdown" : "protocol error");
 	w->killed = why;
 	/* One that already delivered its result was finishing anyway. */
 	if (!w->has_result)
@@ -695,9 +700,14 @@ start_attempt(struct engine *e, struct worker *w, struct request *req,
 	int fd;
 	pid_t pid;
 
+	/* The attempt's clock starts now, not at the top of the loop turn:
+	 * the spawns before this one took time. */
+	now = clock_ms();
 	budget = req->timeout_ms > 0 ? req->timeout_ms : cfg->timeout_ms;
 	if (budget > req->deadline_at_ms - now)
 		budget = (long)(req->deadline_at_ms - now);
+	if (budget < 1)
+		budget = 1;
 	(void)snprintf(id_title, sizeof(id_title), "%s", req->id_json);
 
 	memset(&job, 0, sizeof(job));

@@ -276,6 +276,8 @@ loop(struct pipe_state *ps, int sig_fd)
 			pfd[n++].events = POLLOUT;
 		}
 		n_eng = engine_pollfds(ps->engine, pfd + n, max - n);
+		/* Fresh time: spawning in this turn may have taken a while. */
+		now = clock_ms();
 		timeout = engine_timeout_ms(ps->engine, now);
 		if (!ps->in_open && buf_len(&ps->in) > 0 &&
 		    !engine_is_full(ps->engine))

@@ -582,6 +582,8 @@ loop(struct serve *sv, int sig_fd)
 		}
 		n_eng = engine_pollfds(sv->engine, pfd + n, max - n);
 
+		/* Fresh time: spawning in this turn may have taken a while. */
+		now = clock_ms();
 		timeout = engine_timeout_ms(sv->engine, now);
 		wake = sv->next_status_ms;
 		if (notify_watchdog_ms() > 0 && sv->next_ping_ms < wake)
