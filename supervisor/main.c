@@ -4,6 +4,7 @@
  * (never exits because one request failed), finish (inside the mode:
  * stop reading, drain, kill, reap, flush).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,12 @@ main(int argc, char **argv)
 		return status == CONFIG_DONE ? 0 : status;
 	}
 	log_init("embedwatch", cfg.log_level, cfg.log_json);
+	if (cfg.log_file != NULL && log_open_file(cfg.log_file) == -1) {
+		log_error("cannot open log file '%s': %s", cfg.log_file,
+		    strerror(errno));
+		config_free(&cfg);
+		return EXIT_CANTCREAT;
+	}
 	if (cfg.worker_path == NULL &&
 	    worker_global_init(cfg.cacert, err, sizeof(err)) == -1) {
 		log_error("cannot initialise the worker: %s", err);

@@ -70,6 +70,8 @@ struct serve {
 	struct engine		*engine;
 	int			 listen_fd;
 	bool			 own_socket;	/* we made the path: unlink it */
+	dev_t			 sock_dev;	/* ... while it is still ours */
+	ino_t			 sock_ino;
 	struct pidfh		*pidfh;
 	struct conn_list	 conns;
 	size_t			 n_conns;
@@ -457,7 +459,11 @@ bind_socket(struct serve *sv, int *status)
 		return -1;
 	}
 	(void)umask(old_mask);
-	sv->own_socket = true;
+	if (lstat(path, &st) == 0) {
+		sv->own_socket = true;
+		sv->sock_dev = st.st_dev;
+		sv->sock_ino = st.st_ino;
+	}
 	if (chmod(path, sv->cfg->socket_mode) == -1 ||
 	    listen(fd, SOMAXCONN) == -1) {
 		log_error("cannot listen on '%s': %s", path, strerror(errno));
@@ -465,6 +471,27 @@ bind_socket(struct serve *sv, int *status)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * Remove the socket path if it is still the one we bound. Race: once we
+ * stop listening, another instance may already have replaced it; its
+ * socket has another inode and is left alone.
+ */
+static void
+remove_socket(struct serve *sv)
+{
+	struct stat st;
+
+	if (!sv->own_socket)
+		return;
+	sv->own_socket = false;
+	if (lstat(sv->cfg->socket_path, &st) == -1 ||
+	    st.st_dev != sv->sock_dev || st.st_ino != sv->sock_ino)
+		return;
+	if (unlink(sv->cfg->socket_path) == -1)
+		log_warn("cannot remove socket '%s': %s", sv->cfg->socket_path,
+		    strerror(errno));
 }
 
 static void
@@ -497,6 +524,9 @@ begin_stop(struct serve *sv, int signo)
 	notify_send("STOPPING=1");
 	(void)close(sv->listen_fd);
 	sv->listen_fd = -1;
+	/* Gone at once, so nobody mistakes a draining server for a stale
+	 * socket file, and a successor can start during the drain. */
+	remove_socket(sv);
 	TAILQ_FOREACH(c, &sv->conns, entry) {
 		c->reading = false;
 		buf_clear(&c->in);
@@ -650,12 +680,7 @@ serve_run(const struct config *cfg, int sig_fd)
 	sv.listen_fd = -1;
 	TAILQ_INIT(&sv.conns);
 
-	/* Init. */
-	if (cfg->log_file != NULL && log_open_file(cfg->log_file) == -1) {
-		log_error("cannot open log file '%s': %s", cfg->log_file,
-		    strerror(errno));
-		return EXIT_CANTCREAT;
-	}
+	/* Init (main already sent the log to --log-file). */
 	if (notify_init() == -1)
 		log_warn("ignoring NOTIFY_SOCKET: %s", strerror(errno));
 	if (cfg->pidfile != NULL) {
@@ -721,9 +746,7 @@ out:
 	engine_free(sv.engine);
 	if (sv.listen_fd != -1)
 		(void)close(sv.listen_fd);
-	if (sv.own_socket && unlink(cfg->socket_path) == -1)
-		log_warn("cannot remove socket '%s': %s", cfg->socket_path,
-		    strerror(errno));
+	remove_socket(&sv);
 	if (sv.pidfh != NULL)
 		(void)pidfile_remove(sv.pidfh);
 	notify_close();
