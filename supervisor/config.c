@@ -49,6 +49,8 @@ static const char usage_text[] =
 "  --deadline SEC        whole request, all attempts and backoff (120)\n"
 "  --retries N           extra attempts after a retryable failure (3)\n"
 "  --jobs N              workers at once (8)\n"
+"  --warm N              keep N workers forked ahead, waiting for a call,\n"
+"                        so a call does not wait for its fork (0; <= jobs)\n"
 "  --queue N             requests waiting for a worker before input\n"
 "                        stops being read (1024)\n"
 "  --drain SEC           on SIGTERM, time in-flight calls get (= timeout)\n"
@@ -90,7 +92,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_BASE_URL = 256, OPT_MODEL, OPT_KEY_FILE, OPT_TIMEOUT,
-	OPT_DEADLINE, OPT_RETRIES, OPT_JOBS, OPT_QUEUE, OPT_DRAIN,
+	OPT_DEADLINE, OPT_RETRIES, OPT_JOBS, OPT_WARM, OPT_QUEUE, OPT_DRAIN,
 	OPT_DIMENSIONS, OPT_ENCODING, OPT_HEADER, OPT_CACERT, OPT_INSECURE,
 	OPT_MAX_LINE, OPT_MAX_RESPONSE, OPT_WORKER_MEMORY, OPT_WORKER,
 	OPT_EXEC_WORKER, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_VERSION, OPT_HELP,
@@ -110,6 +112,7 @@ static const struct option options[] = {
 	{ "deadline", required_argument, NULL, OPT_DEADLINE },
 	{ "retries", required_argument, NULL, OPT_RETRIES },
 	{ "jobs", required_argument, NULL, OPT_JOBS },
+	{ "warm", required_argument, NULL, OPT_WARM },
 	{ "queue", required_argument, NULL, OPT_QUEUE },
 	{ "drain", required_argument, NULL, OPT_DRAIN },
 	{ "dimensions", required_argument, NULL, OPT_DIMENSIONS },
@@ -484,6 +487,12 @@ parse_option(struct config *cfg, int opt, const char *arg)
 			    "'%s'", arg);
 		cfg->jobs = (unsigned)n;
 		return 0;
+	case OPT_WARM:
+		if (parse_count(arg, 0, 4096, &n) == -1)
+			return fail(EXIT_USAGE, "--warm wants 0 to 4096, not "
+			    "'%s'", arg);
+		cfg->warm = (unsigned)n;
+		return 0;
 	case OPT_QUEUE:
 		if (parse_count(arg, 1, 10000000, &n) == -1)
 			return fail(EXIT_USAGE, "--queue wants 1 to 10000000, "
@@ -700,6 +709,9 @@ config_load(struct config *cfg, const char *mode, int argc, char **argv)
 		return rc;
 	if (cfg->drain_ms < 0)
 		cfg->drain_ms = cfg->timeout_ms;
+	if (cfg->warm > cfg->jobs)
+		return fail(EXIT_USAGE, "--warm %u is more than --jobs %u",
+		    cfg->warm, cfg->jobs);
 	if (cfg->worker_path != NULL && access(cfg->worker_path, X_OK) == -1)
 		return fail(EXIT_CONFIG, "cannot execute worker '%s': %s",
 		    cfg->worker_path, strerror(errno));

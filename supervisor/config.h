@@ -42,6 +42,7 @@ struct config {
 	long		 drain_ms;
 	unsigned	 retries;
 	unsigned	 jobs;
+	unsigned	 warm;		/* workers forked ahead, waiting */
 	size_t		 queue_max;	/* requests waiting for a worker */
 	long		 dimensions;	/* 0: not sent */
 	enum job_encoding encoding;

@@ -31,6 +31,8 @@
 #include "spawn.h"
 #include "timers.h"
 
+#define WARM_PER_TURN	4	/* warm forks per loop turn */
+
 enum timer_kind {
 	TIMER_WORKER,		/* owner: struct worker, kill at deadline */
 	TIMER_REQUEST,		/* owner: struct request, queue deadline or
@@ -48,6 +50,9 @@ enum kill_reason {
 
 struct worker {
 	bool		 in_use;
+	bool		 warm;		/* forked ahead, no request yet */
+	int		 job_fd;	/* warm worker's stdin; -1 once closed */
+	struct buf	 job_out;	/* job bytes not yet written to it */
 	pid_t		 pid;		/* 0 once reaped */
 	int		 fd;		/* result pipe; -1 after EOF */
 	int		 wait_status;
@@ -76,7 +81,9 @@ struct engine {
 	struct worker		*slots;
 	size_t			 n_slots;
 	size_t			 n_busy;	/* slots in use */
+	size_t			 n_warm;	/* of which waiting for a call */
 	size_t			*poll_slot;	/* pollfd index -> slot */
+	bool			*poll_job;	/* ... and which of its pipes */
 	size_t			 n_polled;
 	struct engine_queue	 default_queue;
 	TAILQ_HEAD(, engine_queue) ring;	/* lines with requests ready */
@@ -105,6 +112,7 @@ engine_new(const struct config *cfg, engine_answer_fn answer, void *arg)
 	e->answer = answer;
 	e->answer_arg = arg;
 	e->spawn.worker_path = cfg->worker_path;
+	e->spawn.api_key = cfg->api_key;
 	e->spawn.memory = cfg->worker_memory;
 	e->spawn.fail_every = cfg->fault_fork_every;
 	e->n_slots = cfg->jobs;
@@ -118,16 +126,19 @@ engine_new(const struct config *cfg, engine_answer_fn answer, void *arg)
 	TAILQ_INIT(&e->backoff);
 	timer_init(&e->drain_timer, e, TIMER_DRAIN);
 	e->slots = calloc(e->n_slots, sizeof(*e->slots));
-	e->poll_slot = calloc(e->n_slots, sizeof(*e->poll_slot));
-	if (e->slots == NULL || e->poll_slot == NULL ||
+	e->poll_slot = calloc(2 * e->n_slots, sizeof(*e->poll_slot));
+	e->poll_job = calloc(2 * e->n_slots, sizeof(*e->poll_job));
+	if (e->slots == NULL || e->poll_slot == NULL || e->poll_job == NULL ||
 	    timers_init(&e->timers, 2 * e->n_slots + cfg->queue_max + 64) == -1) {
 		free(e->slots);
 		free(e->poll_slot);
+		free(e->poll_job);
 		free(e);
 		return NULL;
 	}
 	for (i = 0; i < e->n_slots; i++) {
 		e->slots[i].fd = -1;
+		e->slots[i].job_fd = -1;
 		timer_init(&e->slots[i].timer, &e->slots[i], TIMER_WORKER);
 	}
 	return e;
@@ -136,7 +147,7 @@ engine_new(const struct config *cfg, engine_answer_fn answer, void *arg)
 size_t
 engine_max_workers(const struct engine *e)
 {
-	return e->n_slots;
+	return 2 * e->n_slots;		/* result pipes and job pipes */
 }
 
 const struct engine_stats *
@@ -154,7 +165,7 @@ engine_is_full(const struct engine *e)
 bool
 engine_is_idle(const struct engine *e)
 {
-	return e->n_live == 0 && e->n_busy == 0;
+	return e->n_live == 0 && e->n_busy == e->n_warm;
 }
 
 void
@@ -348,12 +359,14 @@ kill_worker(struct engine *e, struct worker *w, enum kill_reason why)
 		    strerror(errno));
 	else
 		log_debug("request %s: killed worker %ld (%s)",
-		    w->req->id_json, (long)w->pid, why == KILL_DEADLINE ?
+		    w->req != NULL ? w->req->id_json : "(warm)",
+		    (long)w->pid, why == KILL_DEADLINE ?
 		    "deadline" : why == KILL_CANCEL ? "cancel" :
 		    why == KILL_SHUTDOWN ? "shutdown" : "protocol error");
 	w->killed = why;
-	/* One that already delivered its result was finishing anyway. */
-	if (!w->has_result)
+	/* One that already delivered its result was finishing anyway, and
+	 * an idle warm one was doing nothing. */
+	if (!w->has_result && w->req != NULL)
 		e->stats.workers_killed++;
 }
 
@@ -372,7 +385,7 @@ refuse_frames(struct engine *e, struct worker *w, const char *why)
 {
 	(void)snprintf(w->garbage, sizeof(w->garbage), "%s", why);
 	log_warn("worker %ld for request %s: %s", (long)w->pid,
-	    w->req->id_json, why);
+	    w->req != NULL ? w->req->id_json : "(none yet)", why);
 	close_pipe(w);
 	kill_worker(e, w, KILL_GARBAGE);
 }
@@ -463,18 +476,55 @@ read_worker(struct engine *e, struct worker *w)
 	}
 }
 
+/* Write what the worker's job pipe takes; close it when all is in. */
+static void
+feed_job(struct engine *e, struct worker *w)
+{
+	ssize_t n;
+
+	while (w->job_fd != -1 && buf_len(&w->job_out) > 0) {
+		n = buf_write_fd(&w->job_out, w->job_fd);
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		/* It is gone (EPIPE): its reap and EOF will tell why. */
+		log_debug("worker %ld: cannot write its job: %s", (long)w->pid,
+		    n == 0 ? "no progress" : strerror(errno));
+		break;
+	}
+	(void)e;
+	buf_free(&w->job_out);
+	if (w->job_fd != -1) {
+		(void)close(w->job_fd);
+		w->job_fd = -1;
+	}
+}
+
 size_t
 engine_pollfds(struct engine *e, struct pollfd *pfd, size_t room)
 {
+	struct worker *w;
 	size_t i, n = 0;
 
-	for (i = 0; i < e->n_slots && n < room; i++) {
-		if (!e->slots[i].in_use || e->slots[i].fd == -1)
+	for (i = 0; i < e->n_slots && n + 2 <= room; i++) {
+		w = &e->slots[i];
+		if (!w->in_use)
 			continue;
-		pfd[n].fd = e->slots[i].fd;
-		pfd[n].events = POLLIN;
-		pfd[n].revents = 0;
-		e->poll_slot[n++] = i;
+		if (w->fd != -1) {
+			pfd[n].fd = w->fd;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			e->poll_job[n] = false;
+			e->poll_slot[n++] = i;
+		}
+		if (w->job_fd != -1 && !w->warm) {
+			pfd[n].fd = w->job_fd;
+			pfd[n].events = POLLOUT;
+			pfd[n].revents = 0;
+			e->poll_job[n] = true;
+			e->poll_slot[n++] = i;
+		}
 	}
 	e->n_polled = n;
 	return n;
@@ -490,7 +540,10 @@ engine_handle_pollfds(struct engine *e, const struct pollfd *pfd, size_t n)
 		if (pfd[i].revents == 0)
 			continue;
 		w = &e->slots[e->poll_slot[i]];
-		if (w->fd == pfd[i].fd)
+		if (e->poll_job[i]) {
+			if (w->job_fd == pfd[i].fd)
+				feed_job(e, w);
+		} else if (w->fd == pfd[i].fd)
 			read_worker(e, w);
 	}
 	e->n_polled = 0;
@@ -577,6 +630,15 @@ release_slot(struct engine *e, struct worker *w)
 {
 	timers_disarm(&e->timers, &w->timer);
 	close_pipe(w);
+	if (w->job_fd != -1) {
+		(void)close(w->job_fd);
+		w->job_fd = -1;
+	}
+	buf_free(&w->job_out);
+	if (w->warm) {
+		w->warm = false;
+		e->n_warm--;
+	}
 	buf_free(&w->in);
 	free(w->body);
 	w->body = NULL;
@@ -584,7 +646,7 @@ release_slot(struct engine *e, struct worker *w)
 	w->in_use = false;
 	w->req = NULL;
 	e->n_busy--;
-	e->stats.running = e->n_busy;
+	e->stats.running = e->n_busy - e->n_warm;
 }
 
 /* Wait delay ms, then put req back at the head of its line. */
@@ -615,6 +677,15 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 	long elapsed = (long)(now - w->started_ms), delay;
 	int http_status = 0;
 
+	if (req == NULL) {
+		/* A warm worker that ended before it was given a call. */
+		if (!e->shutting_down) {
+			describe_exit(w, message, sizeof(message));
+			log_warn("warm worker ended idle: %s", message);
+		}
+		release_slot(e, w);
+		return;
+	}
 	memset(&a, 0, sizeof(a));
 	req->n_workers--;
 	if (w->has_progress)
@@ -728,7 +799,22 @@ start_attempt(struct engine *e, struct worker *w, struct request *req,
 	job.request_id = id_title;
 	job.attempt = ++req->attempts;
 
-	if (spawn_worker(&e->spawn, &job, &pid, &fd) == -1) {
+	if (w->warm) {
+		/* Forked ahead: hand it the job; the pipe takes what it can
+		 * now and the rest as the worker reads. */
+		if (proto_job_to_json(&job, &w->job_out) == -1) {
+			(void)snprintf(message, sizeof(message), "cannot "
+			    "write the job: %s", strerror(errno));
+			answer_error(e, req, REQ_WORKER_CRASHED, false, 0,
+			    message, now);
+			return;
+		}
+		w->warm = false;
+		e->n_warm--;
+		feed_job(e, w);
+		pid = w->pid;
+		fd = w->fd;
+	} else if (spawn_worker(&e->spawn, &job, &pid, &fd) == -1) {
 		e->stats.spawn_failures++;
 		(void)snprintf(message, sizeof(message), "cannot spawn worker "
 		    "'%s': %s", cfg->worker_path != NULL ? cfg->worker_path :
@@ -745,14 +831,18 @@ start_attempt(struct engine *e, struct worker *w, struct request *req,
 		}
 		answer_error(e, req, REQ_WORKER_CRASHED, true, 0, message, now);
 		return;
+	} else {
+		w->in_use = true;
+		w->reaped = false;
+		w->job_fd = -1;
+		e->n_busy++;
+		e->stats.workers_started++;
+		buf_init(&w->in, e->frame_max + PROTO_FRAME_HDR);
+		proto_progress_init(&w->progress);
 	}
-	memset(&w->progress, 0, sizeof(w->progress));
-	proto_progress_init(&w->progress);
-	w->in_use = true;
 	w->pid = pid;
 	w->fd = fd;
 	w->wait_status = 0;
-	w->reaped = false;
 	w->killed = KILL_NONE;
 	w->req = req;
 	w->attempt = job.attempt;
@@ -761,14 +851,62 @@ start_attempt(struct engine *e, struct worker *w, struct request *req,
 	w->has_progress = false;
 	w->has_result = false;
 	w->garbage[0] = '\0';
-	buf_init(&w->in, e->frame_max + PROTO_FRAME_HDR);
 	arm(e, &w->timer, now + budget);
 	req->n_workers++;
-	e->n_busy++;
-	e->stats.running = e->n_busy;
-	e->stats.workers_started++;
+	e->stats.running = e->n_busy - e->n_warm;
 	log_debug("request %s attempt %u: worker %ld, %ld ms", req->id_json,
 	    job.attempt, (long)pid, budget);
+}
+
+/* Fork a warm worker into the free slot w. Returns 0 or -1. */
+static int
+start_warm(struct engine *e, struct worker *w)
+{
+	int fd, job_fd;
+	pid_t pid;
+
+	if (spawn_warm(&e->spawn, &pid, &fd, &job_fd) == -1) {
+		e->stats.spawn_failures++;
+		log_warn("cannot fork a warm worker: %s", strerror(errno));
+		return -1;
+	}
+	w->in_use = true;
+	w->warm = true;
+	w->pid = pid;
+	w->fd = fd;
+	w->job_fd = job_fd;
+	w->wait_status = 0;
+	w->reaped = false;
+	w->killed = KILL_NONE;
+	w->req = NULL;
+	w->has_progress = false;
+	w->has_result = false;
+	w->garbage[0] = '\0';
+	proto_progress_init(&w->progress);
+	buf_init(&w->in, e->frame_max + PROTO_FRAME_HDR);
+	buf_init(&w->job_out, PROTO_FRAME_MAX);
+	e->n_busy++;
+	e->n_warm++;
+	e->stats.workers_started++;
+	return 0;
+}
+
+/* The slot for the next attempt: a warm worker if any, else a free one,
+ * else NULL. Cost: O(jobs). */
+static struct worker *
+pick_slot(struct engine *e)
+{
+	struct worker *free_slot = NULL;
+	size_t i;
+
+	for (i = 0; i < e->n_slots; i++) {
+		if (e->slots[i].in_use && e->slots[i].warm &&
+		    !e->slots[i].reaped)
+			return &e->slots[i];
+		if (!e->slots[i].in_use && free_slot == NULL)
+			free_slot = &e->slots[i];
+	}
+	return free_slot;
 }
 
 static void
@@ -822,7 +960,7 @@ engine_run_due(struct engine *e, int64_t now)
 	struct timer *tm;
 	struct request *req;
 	struct worker *w;
-	size_t i;
+	size_t i, started;
 
 	while ((tm = timers_pop_due(&e->timers, now)) != NULL)
 		fire(e, tm, now);
@@ -831,11 +969,9 @@ engine_run_due(struct engine *e, int64_t now)
 		if (w->in_use && w->reaped && w->fd == -1)
 			finish_worker(e, w, now);
 	}
-	i = 0;
 	while (!e->shutting_down) {
-		while (i < e->n_slots && e->slots[i].in_use)
-			i++;
-		if (i == e->n_slots)
+		w = pick_slot(e);
+		if (w == NULL)
 			break;
 		req = next_ready(e);
 		if (req == NULL)
@@ -849,7 +985,17 @@ engine_run_due(struct engine *e, int64_t now)
 			    "deadline passed before a worker was free", now);
 			continue;
 		}
-		start_attempt(e, &e->slots[i], req, now);
+		start_attempt(e, w, req, now);
+	}
+	/* Top the warm pool up, a few forks a turn so the loop stays
+	 * responsive; nothing is waiting for these. */
+	for (i = 0, started = 0; i < e->n_slots && !e->shutting_down &&
+	    e->n_warm < e->cfg->warm && started < WARM_PER_TURN; i++) {
+		if (e->slots[i].in_use)
+			continue;
+		if (start_warm(e, &e->slots[i]) == -1)
+			break;
+		started++;
 	}
 	e->stats.queued = e->n_waiting;
 	e->kicked = false;
@@ -946,7 +1092,8 @@ engine_cancel(struct engine *e, const void *owner, const char *id_json,
 	}
 	for (i = 0; i < e->n_slots; i++) {
 		w = &e->slots[i];
-		if (!w->in_use || !matches(w->req, owner, id_json))
+		if (!w->in_use || w->req == NULL ||
+		    !matches(w->req, owner, id_json))
 			continue;
 		if (!w->req->cancelled)
 			n++;
@@ -1028,5 +1175,6 @@ engine_free(struct engine *e)
 	timers_free(&e->timers);
 	free(e->slots);
 	free(e->poll_slot);
+	free(e->poll_job);
 	free(e);
 }

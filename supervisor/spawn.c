@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "io.h"
+#include "log.h"
 #include "signals.h"
 #include "spawn.h"
 #include "worker.h"
@@ -53,7 +54,34 @@ fail:
 	return -1;
 }
 
-/* The child's side, up to running the worker or exec. Never returns. */
+/* A warm worker in fork mode: read the job, then run it. */
+static int
+run_warm(const struct spawn_opts *opts)
+{
+	struct job *job;
+	char *text, err[256];
+	size_t len;
+	int status;
+
+	text = io_slurp(STDIN_FILENO, (size_t)PROTO_FRAME_MAX, &len);
+	if (text == NULL || len == 0)
+		return WORKER_EXIT_INTERNAL;	/* no job: supervisor gone */
+	job = proto_job_parse(text, len, NULL, err, sizeof(err));
+	free(text);
+	if (job == NULL) {
+		log_error("warm worker: %s", err);
+		return WORKER_EXIT_INTERNAL;
+	}
+	job->api_key = opts->api_key;
+	setproctitle("worker %s attempt %u", job->request_id != NULL ?
+	    job->request_id : "-", job->attempt);
+	status = worker_run(job, STDOUT_FILENO, true);
+	proto_job_free(job);
+	return status;
+}
+
+/* The child's side, up to running the worker or exec. job is NULL for a
+ * warm worker. Never returns. */
 static void __attribute__((noreturn))
 child(const struct spawn_opts *opts, const struct job *job, pid_t parent,
     int stdin_fd, int result_fd, char *const envp[])
@@ -80,6 +108,10 @@ child(const struct spawn_opts *opts, const struct job *job, pid_t parent,
 		(void)setrlimit(RLIMIT_AS, &rl);
 	}
 #endif
+	if (opts->worker_path == NULL && job == NULL) {
+		setproctitle("worker (warm)");
+		_exit(run_warm(opts));
+	}
 	if (opts->worker_path == NULL) {
 		setproctitle("worker %s attempt %u",
 		    job->request_id != NULL ? job->request_id : "-",
@@ -163,6 +195,84 @@ fail:
 		explicit_bzero(key_env, strlen(key_env));
 		free(key_env);
 	}
+	errno = saved;
+	return -1;
+}
+
+/* The environment of an exec'd worker: a PATH and the key. */
+static int
+exec_env(const struct spawn_opts *opts, char *envp[3], char **key_env)
+{
+	envp[0] = (char *)(uintptr_t)"PATH=/usr/local/bin:/usr/bin:/bin";
+	envp[1] = NULL;
+	envp[2] = NULL;
+	*key_env = NULL;
+	if (opts->api_key == NULL)
+		return 0;
+	if (asprintf(key_env, "EMBEDWATCH_API_KEY=%s", opts->api_key) == -1) {
+		*key_env = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	envp[1] = *key_env;
+	return 0;
+}
+
+static void
+free_key_env(char *key_env)
+{
+	if (key_env != NULL) {
+		explicit_bzero(key_env, strlen(key_env));
+		free(key_env);
+	}
+}
+
+int
+spawn_warm(const struct spawn_opts *opts, pid_t *pidp, int *result_fdp,
+    int *job_fdp)
+{
+	static unsigned long n_spawns;
+	int pipefd[2] = { -1, -1 }, jobfd[2] = { -1, -1 }, saved;
+	char *envp[3], *key_env = NULL;
+	pid_t parent, pid;
+
+	if (opts->fail_every > 0 && ++n_spawns % opts->fail_every == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) == -1 || pipe2(jobfd, O_CLOEXEC) == -1)
+		goto fail;
+	if (io_set_nonblock(pipefd[0], true) == -1 ||
+	    io_set_nonblock(jobfd[1], true) == -1)
+		goto fail;
+	if (opts->worker_path != NULL && exec_env(opts, envp, &key_env) == -1)
+		goto fail;
+	parent = getpid();
+	pid = fork();
+	if (pid == -1)
+		goto fail;
+	if (pid == 0)
+		child(opts, NULL, parent, jobfd[0], pipefd[1], envp);
+	/* Race: as in spawn_worker, both of us set the group. */
+	(void)setpgid(pid, pid);
+	(void)close(pipefd[1]);
+	(void)close(jobfd[0]);
+	free_key_env(key_env);
+	*pidp = pid;
+	*result_fdp = pipefd[0];
+	*job_fdp = jobfd[1];
+	return 0;
+fail:
+	saved = errno;
+	if (pipefd[0] != -1)
+		(void)close(pipefd[0]);
+	if (pipefd[1] != -1)
+		(void)close(pipefd[1]);
+	if (jobfd[0] != -1)
+		(void)close(jobfd[0]);
+	if (jobfd[1] != -1)
+		(void)close(jobfd[1]);
+	free_key_env(key_env);
 	errno = saved;
 	return -1;
 }

@@ -24,6 +24,7 @@
 
 struct spawn_opts {
 	const char	*worker_path;	/* NULL: fork mode */
+	const char	*api_key;	/* for warm workers; NULL: none */
 	rlim_t		 memory;	/* RLIMIT_AS; 0: none */
 	unsigned	 fail_every;	/* test hook: fail every Nth spawn */
 };
@@ -35,5 +36,16 @@ struct spawn_opts {
  */
 int	 spawn_worker(const struct spawn_opts *opts, const struct job *job,
 	    pid_t *pid, int *result_fd);
+
+/*
+ * Start a warm worker: set up like any other, it then waits for its job
+ * as JSON on its stdin, so the fork (or exec) is paid before a request
+ * needs it: the caller writes the job (proto_job_to_json) to *job_fd,
+ * the non-blocking write end of its stdin, and closes it; the worker reads
+ * to EOF. Returns 0 with *pid and *result_fd as spawn_worker, or -1 with
+ * errno.
+ */
+int	 spawn_warm(const struct spawn_opts *opts, pid_t *pid, int *result_fd,
+	    int *job_fd);
 
 #endif
