@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import select
 import shlex
 import shutil
@@ -503,7 +504,10 @@ class Bench:
         # Answered (or, with the stuck worker, killed) before timing.
         write_all(p.stdin.fileno(), request_line("warm", "warm up"))
         lines.read(1, 30)
+        settle = 2.0 if "--warm" in extra else 0.3   # pool refilled
+        time.sleep(settle)
         late_ms = []
+        own_ms = []     # "killed at N ms": from the worker's own start
         codes = collections.Counter()
         killed = 0
         odd = []
@@ -519,10 +523,13 @@ class Bench:
                 if not a["ok"] and a["error"]["code"] != "timeout":
                     odd.append(a["error"]["message"])
                 # The supervisor's SIGKILL, not libcurl's own timeout.
-                killed += " killed at " in a.get("error", {}).get(
-                    "message", "")
+                msg = a.get("error", {}).get("message", "")
+                killed += " killed at " in msg
+                m = re.search(r" killed at (\d+) ms", msg)
+                if m:
+                    own_ms.append(int(m.group(1)) - 1000)
                 late_ms.append((t - (sent + 1.0)) * 1000)
-            time.sleep(0.3)
+            time.sleep(settle)
         self.end_pipe(p)
         check(set(codes) == {"timeout"},
               f"kill precision ({label}): answers other than timeouts: "
@@ -535,7 +542,9 @@ class Bench:
                      [a.replace(ROOT + "/", "") for a in extra]),
             f"p50 {p50:+.2f} ms, p99 {p99:+.2f} ms (min {min(late_ms):+.2f},"
             f" max {max(late_ms):+.2f}; n={len(late_ms)}, {killed} "
-            "SIGKILLed)",
+            "SIGKILLed)" + (f"; from each worker's own start: p50 "
+                            f"{pct(own_ms, 50):+.0f} ms, p99 "
+                            f"{pct(own_ms, 99):+.0f} ms" if own_ms else ""),
             "p99 ≤ 10 ms", p99 <= 10))
         log(f"kill precision {label}: p50 {p50:+.2f} ms p99 {p99:+.2f} ms "
             f"min {min(late_ms):+.2f} max {max(late_ms):+.2f}, {killed} "
@@ -543,9 +552,10 @@ class Bench:
 
     # -- 2. added latency -------------------------------------------
 
-    def latency(self):
+    def latency(self, extra=(), label=""):
         n, warm = self.opts.latency_calls, 20
-        p, lines, argv = self.start_pipe(["--base-url", self.http_url])
+        p, lines, argv = self.start_pipe(["--base-url", self.http_url] +
+                                         list(extra))
         self.command("2", argv)
         ew_ms = []
         for i in range(warm + n):
@@ -583,7 +593,7 @@ class Bench:
         added = pct(ew_ms, 50) - pct(curl_ms, 50)
         added_p99 = pct(ew_ms, 99) - pct(curl_ms, 99)
         self.rows.append((
-            "2. Latency, embedwatch call",
+            f"2. Latency, embedwatch call{label}",
             f"{n} sequential calls, plain HTTP, request written → answer "
             "read", f"p50 {pct(ew_ms, 50):.3f} ms, p99 "
             f"{pct(ew_ms, 99):.3f} ms", "", None))
@@ -593,7 +603,7 @@ class Bench:
             f"p50 {pct(curl_ms, 50):.3f} ms, p99 {pct(curl_ms, 99):.3f} ms",
             "", None))
         self.rows.append((
-            "2. Added latency per call", "difference of the medians "
+            f"2. Added latency per call{label}", "difference of the medians "
             "(p99 difference for reference)",
             f"p50 {added:+.3f} ms (p99 {added_p99:+.3f} ms)", "p50 ≤ 1 ms",
             added <= 1))
@@ -641,10 +651,10 @@ class Bench:
         check(p.returncode == 0, f"{argv[0]} exited {p.returncode}:\n{err}")
         return wall, rusage_cpu(ru), own, server, busy
 
-    def throughput_embedwatch(self, scheme, jobs):
+    def throughput_embedwatch(self, scheme, jobs, extra=()):
         n = self.opts.calls
         url = self.http_url if scheme == "http" else self.https_url
-        args = ["--base-url", url, "--jobs", str(jobs)]
+        args = ["--base-url", url, "--jobs", str(jobs)] + list(extra)
         if scheme == "https":
             args += ["--cacert", self.bundle]
         argv = [self.ew, "pipe"] + args
@@ -667,8 +677,9 @@ class Bench:
         os.unlink(out)
         check(ok == n and seen == set(range(n)),
               f"{scheme} --jobs {jobs}: {ok} ok answers for {n} requests")
-        return self.tput_row("embedwatch pipe", f"--jobs {jobs}", scheme,
-                             ok, wall, cpu, own, server, busy)
+        return self.tput_row("embedwatch pipe", " ".join(
+            [f"--jobs {jobs}"] + list(extra)), scheme, ok, wall, cpu, own,
+            server, busy)
 
     def throughput_curl(self, scheme, parallel, n):
         url = self.http_url if scheme == "http" else self.https_url
@@ -715,6 +726,12 @@ class Bench:
                 f"{base['rate']:.0f} calls/s ({base['cpu_ms']:.2f} ms "
                 "CPU/call)", "≥ 1,000 calls/s" if jobs == 16 else "",
                 ew["rate"] >= 1000 if jobs == 16 else None))
+        ew = self.throughput_embedwatch("http", 16, ["--warm", "16"])
+        self.rows.append((
+            "3. Throughput, plain HTTP, --jobs 16 --warm 16",
+            f"{n} calls from a file, 16 workers forked ahead",
+            f"{ew['rate']:.0f} calls/s ({ew['cpu_ms']:.2f} ms CPU/call)",
+            "≥ 1,000 calls/s", ew["rate"] >= 1000))
 
     def throughput_tls(self):
         n = self.opts.calls
@@ -874,8 +891,13 @@ class Bench:
             self.kill_precision("a", "built-in fork worker", [])
             self.kill_precision("b", "SIGKILL path (exec'd stuck worker)",
                                 ["--worker", STUCK_WORKER])
+            self.kill_precision("c", "built-in fork worker, --warm 100",
+                                ["--warm", "100"])
+            self.kill_precision("d", "SIGKILL path, --warm 100",
+                                ["--worker", STUCK_WORKER, "--warm", "100"])
         if "2" in items:
             self.latency()
+            self.latency(["--warm", "8"], ", --warm 8")
         if "3" in items:
             self.throughput()
         if "4" in items:

@@ -94,6 +94,7 @@ struct engine {
 	struct timer		 drain_timer;
 	bool			 shutting_down;
 	bool			 kicked;	/* submitted since the last run */
+	int64_t			 warm_after_ms;	/* no warm forks before this */
 	size_t			 frame_max;
 	int64_t			 started_ms;
 	struct engine_stats	 stats;
@@ -990,11 +991,14 @@ engine_run_due(struct engine *e, int64_t now)
 	/* Top the warm pool up, a few forks a turn so the loop stays
 	 * responsive; nothing is waiting for these. */
 	for (i = 0, started = 0; i < e->n_slots && !e->shutting_down &&
-	    e->n_warm < e->cfg->warm && started < WARM_PER_TURN; i++) {
+	    e->n_warm < e->cfg->warm && started < WARM_PER_TURN &&
+	    now >= e->warm_after_ms; i++) {
 		if (e->slots[i].in_use)
 			continue;
-		if (start_warm(e, &e->slots[i]) == -1)
+		if (start_warm(e, &e->slots[i]) == -1) {
+			e->warm_after_ms = now + 1000;	/* try again later */
 			break;
+		}
 		started++;
 	}
 	e->stats.queued = e->n_waiting;
@@ -1010,6 +1014,10 @@ engine_timeout_ms(const struct engine *e, int64_t now)
 	if (e->kicked)
 		return 0;
 	next = timers_next(&e->timers);
+	/* The warm pool is short and there is room to fork. */
+	if (!e->shutting_down && e->n_warm < e->cfg->warm &&
+	    e->n_busy < e->n_slots && (next < 0 || e->warm_after_ms < next))
+		next = e->warm_after_ms;
 	if (next < 0)
 		return -1;
 	if (next <= now)
