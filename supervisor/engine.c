@@ -51,6 +51,7 @@ enum kill_reason {
 struct worker {
 	bool		 in_use;
 	bool		 warm;		/* forked ahead, no request yet */
+	bool		 served;	/* was given a request */
 	int		 job_fd;	/* warm worker's stdin; -1 once closed */
 	struct buf	 job_out;	/* job bytes not yet written to it */
 	pid_t		 pid;		/* 0 once reaped */
@@ -343,6 +344,8 @@ engine_submit(struct engine *e, struct request *req, int64_t now)
 	arm(e, &req->timer, req->deadline_at_ms);
 }
 
+static void conclude(struct engine *, struct worker *, int64_t);
+
 /* SIGKILL a worker's process group, if it is still ours to signal. */
 static void
 kill_worker(struct engine *e, struct worker *w, enum kill_reason why)
@@ -367,8 +370,13 @@ kill_worker(struct engine *e, struct worker *w, enum kill_reason why)
 	w->killed = why;
 	/* One that already delivered its result was finishing anyway, and
 	 * an idle warm one was doing nothing. */
-	if (!w->has_result && w->req != NULL)
-		e->stats.workers_killed++;
+	if (w->has_result || w->req == NULL)
+		return;
+	e->stats.workers_killed++;
+	/* SIGKILL cannot be caught: the outcome is known now. (After a
+	 * protocol error the exit status is wanted: that waits.) */
+	if (why != KILL_GARBAGE)
+		conclude(e, w, clock_ms());
 }
 
 static void
@@ -664,9 +672,15 @@ schedule_retry(struct engine *e, struct request *req, long delay,
 	arm(e, &req->timer, now + delay);
 }
 
-/* Both events are in: decide what the attempt means for its request. */
+/*
+ * Decide what the attempt on w means for its request: answer it or
+ * schedule a retry, then detach the request from w. Called once both of
+ * the worker's events are in, or at once when we SIGKILL it (the outcome
+ * is known then, and the answer need not wait for the kernel to tear the
+ * process down). The slot itself is released by finish_worker.
+ */
 static void
-finish_worker(struct engine *e, struct worker *w, int64_t now)
+conclude(struct engine *e, struct worker *w, int64_t now)
 {
 	const struct config *cfg = e->cfg;
 	struct request *req = w->req;
@@ -678,16 +692,8 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 	long elapsed = (long)(now - w->started_ms), delay;
 	int http_status = 0;
 
-	if (req == NULL) {
-		/* A warm worker that ended before it was given a call. */
-		if (!e->shutting_down) {
-			describe_exit(w, message, sizeof(message));
-			log_warn("warm worker ended idle: %s", message);
-		}
-		release_slot(e, w);
-		return;
-	}
 	memset(&a, 0, sizeof(a));
+	w->req = NULL;
 	req->n_workers--;
 	if (w->has_progress)
 		proto_progress_describe(&w->progress, cfg->host,
@@ -737,10 +743,8 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 		a.body = w->body;
 		a.body_len = w->body_len;
 		finish_request(e, req, &a, now);
-		release_slot(e, w);
 		return;
 	}
-	release_slot(e, w);
 	if (retryable && code != REQ_SHUTTING_DOWN && code != REQ_CANCELLED &&
 	    !e->shutting_down &&
 	    req->attempts < max_attempts) {
@@ -758,6 +762,21 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 		    "another attempt before the deadline");
 	}
 	answer_error(e, req, code, retryable, http_status, message, now);
+}
+
+/* Both events are in: conclude if not done yet, then free the slot. */
+static void
+finish_worker(struct engine *e, struct worker *w, int64_t now)
+{
+	char message[512];
+
+	if (w->req != NULL)
+		conclude(e, w, now);
+	else if (!w->served && !e->shutting_down) {
+		describe_exit(w, message, sizeof(message));
+		log_warn("warm worker ended idle: %s", message);
+	}
+	release_slot(e, w);
 }
 
 /* Start the next attempt of req on slot w. */
@@ -846,6 +865,7 @@ start_attempt(struct engine *e, struct worker *w, struct request *req,
 	w->wait_status = 0;
 	w->killed = KILL_NONE;
 	w->req = req;
+	w->served = true;
 	w->attempt = job.attempt;
 	w->started_ms = now;
 	w->budget_ms = budget;
@@ -880,6 +900,7 @@ start_warm(struct engine *e, struct worker *w)
 	w->reaped = false;
 	w->killed = KILL_NONE;
 	w->req = NULL;
+	w->served = false;
 	w->has_progress = false;
 	w->has_result = false;
 	w->garbage[0] = '\0';
