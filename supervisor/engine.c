@@ -1,13 +1,16 @@
 /*
  * engine: see engine.h.
  *
- * Life of an attempt: a request leaves the ready queue for a free slot;
- * spawn_worker forks the worker and the slot arms a kill timer at the
- * attempt's deadline (the configured timeout, cut short by what is left
- * of the request's deadline). The worker's frames arrive on its result
- * pipe; its exit arrives as SIGCHLD. When both the pipe's EOF and the
- * reap are in, in either order, engine_run_due finishes the slot: it
- * answers the request, or arms a backoff timer for another attempt.
+ * Life of an attempt: a request leaves its line for a slot: a warm
+ * worker, forked ahead, gets the job on its stdin; otherwise spawn_worker
+ * forks one. The slot arms a kill timer at the attempt's deadline (the
+ * configured timeout from the worker's own start, cut short by what is
+ * left of the request's deadline). The worker's frames arrive on its
+ * result pipe. The attempt is concluded (the request answered, or a retry
+ * scheduled) as soon as its outcome is known: at its result frame, or
+ * when we SIGKILL it, or, for a worker that died without a result, once it
+ * is reaped. The slot is freed only when both its pipe's EOF and its reap
+ * are in, in either order, so no pid or descriptor is reused early.
  *
  * Cost: engine_run_due and engine_pollfds walk the slot table, O(jobs)
  * per loop turn; reaping finds a pid by a walk of the slot table too.
@@ -445,7 +448,12 @@ parse_frames(struct engine *e, struct worker *w)
 				return;
 			}
 			w->has_result = true;
-			break;
+			/* The outcome is known: answer now, and let the slot
+			 * wait for the exit and the reap on its own. */
+			buf_consume(&w->in, PROTO_FRAME_HDR + len);
+			if (w->req != NULL)
+				conclude(e, w, clock_ms());
+			continue;
 		default:
 			break;
 		}

@@ -19,7 +19,10 @@
  *
  * Invariants: a slot's pid is 0 once reaped, and nothing signals a slot
  * whose pid is 0; a slot is freed only in engine_run_due, once both its
- * result pipe reached EOF and its process was reaped.
+ * result pipe reached EOF and its process was reaped. Answers may come
+ * earlier (from engine_handle_pollfds at a worker's result, or wherever a
+ * worker is killed): the answer callback must not call back into the
+ * engine except engine_submit.
  */
 #ifndef EMBEDWATCH_ENGINE_H
 #define EMBEDWATCH_ENGINE_H

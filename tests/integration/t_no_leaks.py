@@ -11,6 +11,8 @@ def scenario():
         p = h.Pipe(api, "--jobs", "8", "--timeout", "1", "--retries", "1")
         p.send({"id": "warm", "input": "warm up"})
         p.read_answers(1, 30 * h.SLACK)
+        # An answer may come before its worker has exited and been reaped.
+        h.wait_until(lambda: h.children(p.pid) == [], 10, "the reap")
         fds = sorted(os.listdir(f"/proc/{p.pid}/fd"))
         for rnd in range(3):
             reqs = [{"id": f"{rnd}-{i}", "input": f"r{rnd} {i} {k}"}
@@ -19,6 +21,8 @@ def scenario():
             p.read_answers(len(reqs), 120 * h.SLACK)
             h.wait_until(lambda: h.children(p.pid) == [], 10,
                          "no children between rounds")
+            h.wait_until(lambda: sorted(os.listdir(f"/proc/{p.pid}/fd")) ==
+                         fds, 10, "the last pipes to close")
             now = sorted(os.listdir(f"/proc/{p.pid}/fd"))
             h.check(now == fds, "same descriptors as at start", fds, now)
         p.close()
