@@ -57,6 +57,9 @@ def scenario():
                                 ["activated"])
                     h.check(inode in socket_inodes(srv.pid),
                             "serve holds the activated socket")
+                    # The first worker may outlive its answer briefly.
+                    h.wait_until(lambda: h.children(srv.pid) == [],
+                                 10 * h.SLACK, "the first worker's reap")
                     c.send({"id": 2, "input": "hang @fault:hang"})
                     h.wait_until(lambda: len(h.children(srv.pid)) == 1,
                                  10 * h.SLACK, "a worker")
