@@ -108,6 +108,7 @@ bench: all
 	scripts/install-deps --bench
 	scripts/bench
 	$(PYTHON) scripts/bench-batch.py
+	$(PYTHON) scripts/bench-serve.py
 
 demo: all
 	scripts/demo

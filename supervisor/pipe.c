@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "io.h"
+#include "lines.h"
 #include "log.h"
 #include "pipe.h"
 #include "request.h"
@@ -36,10 +37,9 @@
 struct pipe_state {
 	const struct config	*cfg;
 	struct engine		*engine;
-	struct buf		 in;		/* bytes of unparsed lines */
+	struct lines		 in;		/* stdin, line by line */
 	struct buf		 out;		/* answers not yet written */
 	bool			 in_open;	/* still reading stdin */
-	bool			 discarding;	/* inside an over-long line */
 	bool			 out_broken;	/* stdout is gone */
 	uint64_t		 lost;		/* answers we could not write */
 };
@@ -129,83 +129,43 @@ handle_line(struct pipe_state *ps, const char *line, size_t len, int64_t now)
 static void
 parse_lines(struct pipe_state *ps, int64_t now)
 {
-	const char *data, *nl;
+	const char *line;
 	size_t len;
 
-	while (!engine_is_full(ps->engine)) {
-		data = buf_data(&ps->in);
-		len = buf_len(&ps->in);
-		nl = memchr(data, '\n', len);
-		if (nl == NULL) {
-			if (!ps->in_open && len > 0 && !ps->discarding) {
-				/* The last line had no newline. */
-				handle_line(ps, data, len, now);
-				buf_clear(&ps->in);
-			}
-			return;
-		}
-		if (ps->discarding)
-			ps->discarding = false;
-		else
-			handle_line(ps, data, (size_t)(nl - data), now);
-		buf_consume(&ps->in, (size_t)(nl - data) + 1);
-	}
-}
-
-static bool
-has_complete_line(const struct pipe_state *ps)
-{
-	return memchr(buf_data(&ps->in), '\n', buf_len(&ps->in)) != NULL;
+	while (!engine_is_full(ps->engine) &&
+	    lines_next(&ps->in, &line, &len))
+		handle_line(ps, line, len, now);
 }
 
 static void
 read_input(struct pipe_state *ps)
 {
 	char msg[128], *id_json;
-	ssize_t n;
+	const char *head;
+	size_t len;
 
-	n = buf_read_fd(&ps->in, STDIN_FILENO, READ_CHUNK);
-	if (n > 0)
+	switch (lines_read(&ps->in, STDIN_FILENO, READ_CHUNK)) {
+	case LINES_OK:
+	case LINES_AGAIN:
 		return;
-	if (n == 0) {
+	case LINES_EOF:
 		ps->in_open = false;
-		if (ps->discarding)
-			buf_clear(&ps->in);
 		return;
-	}
-	if (errno == EAGAIN)
-		return;
-	if (errno == ENOBUFS) {
-		/* No newline within --max-line bytes: refuse the line and
-		 * skip the rest of it, whatever its length. */
+	case LINES_TOO_LONG:
 		(void)snprintf(msg, sizeof(msg), "request line longer than "
 		    "%zu bytes (--max-line)", ps->cfg->max_line);
-		id_json = request_peek_id(buf_data(&ps->in), buf_len(&ps->in));
+		head = lines_head(&ps->in, &len);
+		id_json = request_peek_id(head, len);
+		engine_count(ps->engine, REQ_INVALID_REQUEST);
 		answer_invalid(ps, id_json, msg);
 		free(id_json);
-		buf_clear(&ps->in);
-		ps->discarding = true;
+		return;
+	case LINES_ERROR:
+		log_error("cannot read stdin: %s", strerror(errno));
+		ps->in_open = false;
+		lines_close(&ps->in);
 		return;
 	}
-	log_error("cannot read stdin: %s", strerror(errno));
-	ps->in_open = false;
-}
-
-/* While discarding an over-long line, drop everything up to its end. */
-static void
-skip_discarded(struct pipe_state *ps)
-{
-	const char *nl;
-
-	if (!ps->discarding)
-		return;
-	nl = memchr(buf_data(&ps->in), '\n', buf_len(&ps->in));
-	if (nl == NULL) {
-		buf_clear(&ps->in);
-		return;
-	}
-	buf_consume(&ps->in, (size_t)(nl - buf_data(&ps->in)) + 1);
-	ps->discarding = false;
 }
 
 static void
@@ -223,6 +183,7 @@ write_output(struct pipe_state *ps, int64_t now)
 		    n == 0 ? "no progress" : strerror(errno));
 		ps->out_broken = true;
 		ps->in_open = false;
+		lines_close(&ps->in);
 		buf_free(&ps->out);
 		engine_shutdown(ps->engine, now, 0);
 	}
@@ -232,7 +193,7 @@ static bool
 want_input(const struct pipe_state *ps)
 {
 	return ps->in_open && !engine_is_full(ps->engine) &&
-	    !has_complete_line(ps) && buf_len(&ps->out) < OUT_HIGH_WATER;
+	    !lines_ready(&ps->in) && buf_len(&ps->out) < OUT_HIGH_WATER;
 }
 
 static int
@@ -252,12 +213,10 @@ loop(struct pipe_state *ps, int sig_fd)
 	}
 	for (;;) {
 		now = clock_ms();
-		skip_discarded(ps);
 		parse_lines(ps, now);
 		engine_run_due(ps->engine, now);
 		write_output(ps, now);
-		if (!ps->in_open && buf_len(&ps->in) == 0 &&
-		    engine_is_idle(ps->engine) &&
+		if (lines_done(&ps->in) && engine_is_idle(ps->engine) &&
 		    (buf_len(&ps->out) == 0 || ps->out_broken))
 			break;
 
@@ -279,7 +238,7 @@ loop(struct pipe_state *ps, int sig_fd)
 		/* Fresh time: spawning in this turn may have taken a while. */
 		now = clock_ms();
 		timeout = engine_timeout_ms(ps->engine, now);
-		if (!ps->in_open && buf_len(&ps->in) > 0 &&
+		if (!lines_done(&ps->in) && !ps->in_open &&
 		    !engine_is_full(ps->engine))
 			timeout = 0;
 
@@ -302,7 +261,7 @@ loop(struct pipe_state *ps, int sig_fd)
 				    ps->in_open ? "no more input; draining" :
 				    "stopping in-flight work now");
 				ps->in_open = false;
-				buf_clear(&ps->in);
+				lines_close(&ps->in);
 				engine_shutdown(ps->engine, clock_ms(),
 				    ps->cfg->drain_ms);
 			}
@@ -327,7 +286,7 @@ pipe_run(const struct config *cfg, int sig_fd)
 	memset(&ps, 0, sizeof(ps));
 	ps.cfg = cfg;
 	ps.in_open = true;
-	buf_init(&ps.in, cfg->max_line + 1);
+	lines_init(&ps.in, cfg->max_line);
 	buf_init(&ps.out, SIZE_MAX / 2);
 	ps.engine = engine_new(cfg, on_answer, &ps);
 	if (ps.engine == NULL) {
@@ -365,7 +324,7 @@ pipe_run(const struct config *cfg, int sig_fd)
 		    (unsigned long long)(ps.lost + (buf_len(&ps.out) > 0)));
 		status = EXIT_OUTPUT_LOST;
 	}
-	buf_free(&ps.in);
+	lines_free(&ps.in);
 	buf_free(&ps.out);
 	return status;
 }

@@ -37,6 +37,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "io.h"
+#include "lines.h"
 #include "log.h"
 #include "notify.h"
 #include "request.h"
@@ -54,10 +55,9 @@ struct conn {
 	int		 fd;		/* -1 once closed */
 	unsigned long	 no;		/* for logs */
 	uid_t		 uid;
-	struct buf	 in;
+	struct lines	 in;
 	struct buf	 out;
 	bool		 reading;	/* the peer may still send */
-	bool		 discarding;	/* inside an over-long line */
 	bool		 hung_up;	/* answers go nowhere */
 	size_t		 n_live;	/* requests the engine holds */
 	struct engine_queue queue;
@@ -109,7 +109,7 @@ hang_up(struct serve *sv, struct conn *c, const char *why)
 	c->fd = -1;
 	c->hung_up = true;
 	c->reading = false;
-	buf_free(&c->in);
+	lines_free(&c->in);
 	buf_free(&c->out);
 	(void)engine_cancel(sv->engine, c, NULL, clock_ms());
 }
@@ -173,69 +173,44 @@ handle_line(struct serve *sv, struct conn *c, const char *line, size_t len,
 static void
 parse_lines(struct serve *sv, struct conn *c, int64_t now)
 {
-	const char *data, *nl;
+	const char *line;
 	size_t len;
 
-	while (c->fd != -1 && !engine_queue_is_full(&c->queue)) {
-		data = buf_data(&c->in);
-		len = buf_len(&c->in);
-		nl = memchr(data, '\n', len);
-		if (nl == NULL) {
-			if (!c->reading && len > 0 && !c->discarding) {
-				handle_line(sv, c, data, len, now);
-				buf_clear(&c->in);
-			}
-			return;
-		}
-		if (c->discarding)
-			c->discarding = false;
-		else
-			handle_line(sv, c, data, (size_t)(nl - data), now);
-		buf_consume(&c->in, (size_t)(nl - data) + 1);
-	}
+	while (c->fd != -1 && !engine_queue_is_full(&c->queue) &&
+	    lines_next(&c->in, &line, &len))
+		handle_line(sv, c, line, len, now);
 }
 
 static void
 read_conn(struct serve *sv, struct conn *c, short revents)
 {
 	char msg[128], *id_json;
-	const char *nl;
-	ssize_t n;
+	const char *head;
+	size_t len;
 
-	n = buf_read_fd(&c->in, c->fd, READ_CHUNK);
-	if (n > 0) {
-		if (c->discarding) {
-			nl = memchr(buf_data(&c->in), '\n', buf_len(&c->in));
-			if (nl == NULL)
-				buf_clear(&c->in);
-			else {
-				buf_consume(&c->in,
-				    (size_t)(nl - buf_data(&c->in)) + 1);
-				c->discarding = false;
-			}
-		}
+	switch (lines_read(&c->in, c->fd, READ_CHUNK)) {
+	case LINES_OK:
+	case LINES_AGAIN:
 		return;
-	}
-	if (n == 0) {
+	case LINES_EOF:
 		if ((revents & POLLHUP) != 0)
 			hang_up(sv, c, "hung up");
 		else
 			c->reading = false;	/* half-closed: answer, then close */
 		return;
-	}
-	if (errno == EAGAIN)
-		return;
-	if (errno == ENOBUFS) {
+	case LINES_TOO_LONG:
 		(void)snprintf(msg, sizeof(msg), "request line longer than "
 		    "%zu bytes (--max-line)", sv->cfg->max_line);
-		id_json = request_peek_id(buf_data(&c->in), buf_len(&c->in));
+		head = lines_head(&c->in, &len);
+		id_json = request_peek_id(head, len);
+		engine_count(sv->engine, REQ_INVALID_REQUEST);
 		answer_invalid(c, id_json, msg);
 		free(id_json);
-		buf_clear(&c->in);
-		c->discarding = true;
+		return;
+	case LINES_ERROR:
+		hang_up(sv, c, strerror(errno));
 		return;
 	}
-	hang_up(sv, c, strerror(errno));
 }
 
 static void
@@ -257,8 +232,7 @@ static bool
 wants_input(const struct serve *sv, const struct conn *c)
 {
 	return c->reading && !sv->stopping && c->fd != -1 &&
-	    !engine_queue_is_full(&c->queue) &&
-	    memchr(buf_data(&c->in), '\n', buf_len(&c->in)) == NULL &&
+	    !engine_queue_is_full(&c->queue) && !lines_ready(&c->in) &&
 	    buf_len(&c->out) < OUT_HIGH_WATER;
 }
 
@@ -273,11 +247,11 @@ sweep_conns(struct serve *sv)
 		if (c->n_live > 0)
 			continue;
 		if (c->fd != -1 && (c->reading || buf_len(&c->out) > 0 ||
-		    buf_len(&c->in) > 0))
+		    !lines_done(&c->in)))
 			continue;
 		if (c->fd != -1)
 			(void)close(c->fd);
-		buf_free(&c->in);
+		lines_free(&c->in);
 		buf_free(&c->out);
 		TAILQ_REMOVE(&sv->conns, c, entry);
 		sv->n_conns--;
@@ -356,7 +330,7 @@ accept_conns(struct serve *sv)
 		c->no = ++sv->next_no;
 		c->uid = cred.uid;
 		c->reading = true;
-		buf_init(&c->in, sv->cfg->max_line + 1);
+		lines_init(&c->in, sv->cfg->max_line);
 		buf_init(&c->out, SIZE_MAX / 2);
 		engine_queue_init(&c->queue, sv->cfg->conn_queue,
 		    sv->cfg->conn_inflight);
@@ -529,7 +503,7 @@ begin_stop(struct serve *sv, int signo)
 	remove_socket(sv);
 	TAILQ_FOREACH(c, &sv->conns, entry) {
 		c->reading = false;
-		buf_clear(&c->in);
+		lines_close(&c->in);
 	}
 	engine_shutdown(sv->engine, now, sv->cfg->drain_ms);
 }
@@ -737,7 +711,7 @@ serve_run(const struct config *cfg, int sig_fd)
 			if (c->fd != -1)
 				(void)close(c->fd);
 		}
-		buf_free(&c->in);
+		lines_free(&c->in);
 		buf_free(&c->out);
 		TAILQ_REMOVE(&sv.conns, c, entry);
 		free(c);

@@ -1,0 +1,58 @@
+/*
+ * lines: a bounded reader of newline-terminated lines, for the modes that
+ * read the pipe protocol (pipe on stdin, serve on each connection).
+ *
+ * At most max_line bytes are ever held for one line. A line that grows
+ * past it is reported once (LINES_TOO_LONG, with its first bytes still
+ * readable for an id) and the rest of it, however long, is skipped. After
+ * EOF, a last line without a newline is still a line.
+ */
+#ifndef EMBEDWATCH_LINES_H
+#define EMBEDWATCH_LINES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+struct lines {
+	struct buf	 buf;		/* private */
+	bool		 discarding;	/* private: inside an over-long line */
+	bool		 eof;		/* private */
+	size_t		 consume;	/* private: length of the line handed out */
+};
+
+enum lines_status {
+	LINES_OK,		/* read something (maybe not a whole line) */
+	LINES_AGAIN,		/* nothing to read now */
+	LINES_EOF,		/* the peer is done sending */
+	LINES_TOO_LONG,		/* a line passed max_line: see lines_head */
+	LINES_ERROR		/* errno says why */
+};
+
+void	 lines_init(struct lines *l, size_t max_line);
+
+/* Release the memory; the reader is then closed and empty. */
+void	 lines_free(struct lines *l);
+
+/* One read(2) of up to chunk bytes from fd. */
+enum lines_status lines_read(struct lines *l, int fd, size_t chunk);
+
+/* After LINES_TOO_LONG: the first bytes of the refused line (valid until
+ * the next call), for request_peek_id. */
+const char *lines_head(const struct lines *l, size_t *len);
+
+/* The next complete line, without its newline, valid until the next
+ * call; false when there is none yet. */
+bool	 lines_next(struct lines *l, const char **line, size_t *len);
+
+/* Is a complete line waiting? (Then there is no need to read.) */
+bool	 lines_ready(const struct lines *l);
+
+/* Forget everything buffered and read no more (shutdown). */
+void	 lines_close(struct lines *l);
+
+/* Nothing buffered and nothing more to come. */
+bool	 lines_done(const struct lines *l);
+
+#endif
