@@ -6,6 +6,7 @@
 # -Werror (CI sets it).
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 
 CC	?= cc
