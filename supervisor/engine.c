@@ -787,6 +787,30 @@ finish_worker(struct engine *e, struct worker *w, int64_t now)
 	release_slot(e, w);
 }
 
+/* Put a freshly started worker in the free slot w, without a request. */
+static void
+occupy(struct engine *e, struct worker *w, pid_t pid, int fd, int job_fd)
+{
+	w->in_use = true;
+	w->warm = false;
+	w->served = false;
+	w->pid = pid;
+	w->fd = fd;
+	w->job_fd = job_fd;
+	w->wait_status = 0;
+	w->reaped = false;
+	w->killed = KILL_NONE;
+	w->req = NULL;
+	w->has_progress = false;
+	w->has_result = false;
+	w->garbage[0] = '\0';
+	proto_progress_init(&w->progress);
+	buf_init(&w->in, e->frame_max + PROTO_FRAME_HDR);
+	buf_init(&w->job_out, PROTO_FRAME_MAX);
+	e->n_busy++;
+	e->stats.workers_started++;
+}
+
 /* Start the next attempt of req on slot w. */
 static void
 start_attempt(struct engine *e, struct worker *w, struct request *req,
@@ -859,27 +883,13 @@ start_attempt(struct engine *e, struct worker *w, struct request *req,
 		}
 		answer_error(e, req, REQ_WORKER_CRASHED, true, 0, message, now);
 		return;
-	} else {
-		w->in_use = true;
-		w->reaped = false;
-		w->job_fd = -1;
-		e->n_busy++;
-		e->stats.workers_started++;
-		buf_init(&w->in, e->frame_max + PROTO_FRAME_HDR);
-		proto_progress_init(&w->progress);
-	}
-	w->pid = pid;
-	w->fd = fd;
-	w->wait_status = 0;
-	w->killed = KILL_NONE;
+	} else
+		occupy(e, w, pid, fd, -1);
 	w->req = req;
 	w->served = true;
 	w->attempt = job.attempt;
 	w->started_ms = now;
 	w->budget_ms = budget;
-	w->has_progress = false;
-	w->has_result = false;
-	w->garbage[0] = '\0';
 	arm(e, &w->timer, now + budget);
 	req->n_workers++;
 	e->stats.running = e->n_busy - e->n_warm;
@@ -899,25 +909,9 @@ start_warm(struct engine *e, struct worker *w)
 		log_warn("cannot fork a warm worker: %s", strerror(errno));
 		return -1;
 	}
-	w->in_use = true;
+	occupy(e, w, pid, fd, job_fd);
 	w->warm = true;
-	w->pid = pid;
-	w->fd = fd;
-	w->job_fd = job_fd;
-	w->wait_status = 0;
-	w->reaped = false;
-	w->killed = KILL_NONE;
-	w->req = NULL;
-	w->served = false;
-	w->has_progress = false;
-	w->has_result = false;
-	w->garbage[0] = '\0';
-	proto_progress_init(&w->progress);
-	buf_init(&w->in, e->frame_max + PROTO_FRAME_HDR);
-	buf_init(&w->job_out, PROTO_FRAME_MAX);
-	e->n_busy++;
 	e->n_warm++;
-	e->stats.workers_started++;
 	return 0;
 }
 

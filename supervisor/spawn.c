@@ -126,79 +126,6 @@ child(const struct spawn_opts *opts, const struct job *job, pid_t parent,
 	_exit(EXEC_FAILED);
 }
 
-int
-spawn_worker(const struct spawn_opts *opts, const struct job *job,
-    pid_t *pidp, int *result_fdp)
-{
-	static unsigned long n_spawns;
-	int pipefd[2] = { -1, -1 }, stdin_fd = -1, saved;
-	char *envp[3] = { NULL, NULL, NULL };
-	char *key_env = NULL;
-	pid_t parent, pid;
-
-	if (opts->fail_every > 0 && ++n_spawns % opts->fail_every == 0) {
-		errno = EAGAIN;
-		return -1;
-	}
-	if (pipe2(pipefd, O_CLOEXEC) == -1)
-		goto fail;
-	if (io_set_nonblock(pipefd[0], true) == -1)
-		goto fail;
-	if (opts->worker_path != NULL) {
-		stdin_fd = job_memfd(job);
-		if (stdin_fd == -1)
-			goto fail;
-		envp[0] = (char *)(uintptr_t)"PATH=/usr/local/bin:/usr/bin:/bin";
-		if (job->api_key != NULL) {
-			if (asprintf(&key_env, "EMBEDWATCH_API_KEY=%s",
-			    job->api_key) == -1) {
-				key_env = NULL;
-				errno = ENOMEM;
-				goto fail;
-			}
-			envp[1] = key_env;
-		}
-	} else {
-		stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (stdin_fd == -1)
-			goto fail;
-	}
-
-	parent = getpid();
-	pid = fork();
-	if (pid == -1)
-		goto fail;
-	if (pid == 0)
-		child(opts, job, parent, stdin_fd, pipefd[1], envp);
-	/* Race: whichever of us runs setpgid first creates the group; the
-	 * other's call is a no-op or fails harmlessly (EACCES after exec). */
-	(void)setpgid(pid, pid);
-
-	(void)close(pipefd[1]);
-	(void)close(stdin_fd);
-	if (key_env != NULL) {
-		explicit_bzero(key_env, strlen(key_env));
-		free(key_env);
-	}
-	*pidp = pid;
-	*result_fdp = pipefd[0];
-	return 0;
-fail:
-	saved = errno;
-	if (pipefd[0] != -1)
-		(void)close(pipefd[0]);
-	if (pipefd[1] != -1)
-		(void)close(pipefd[1]);
-	if (stdin_fd != -1)
-		(void)close(stdin_fd);
-	if (key_env != NULL) {
-		explicit_bzero(key_env, strlen(key_env));
-		free(key_env);
-	}
-	errno = saved;
-	return -1;
-}
-
 /* The environment of an exec'd worker: a PATH and the key. */
 static int
 exec_env(const struct spawn_opts *opts, char *envp[3], char **key_env)
@@ -227,23 +154,31 @@ free_key_env(char *key_env)
 	}
 }
 
-int
-spawn_warm(const struct spawn_opts *opts, pid_t *pidp, int *result_fdp,
-    int *job_fdp)
+/* The test hook: does this spawn fail, as every fail_every-th one does? */
+static bool
+hook_fails(const struct spawn_opts *opts)
 {
 	static unsigned long n_spawns;
-	int pipefd[2] = { -1, -1 }, jobfd[2] = { -1, -1 }, saved;
-	char *envp[3], *key_env = NULL;
+
+	return opts->fail_every > 0 && ++n_spawns % opts->fail_every == 0;
+}
+
+/*
+ * Fork the child with stdin_fd as its stdin; job is NULL for a warm
+ * worker. stdin_fd is the caller's and closed here, in every case.
+ * Returns 0 with the pid and the read end of the result pipe, or -1 with
+ * errno and nothing left behind.
+ */
+static int
+start(const struct spawn_opts *opts, const struct job *job, int stdin_fd,
+    pid_t *pidp, int *result_fdp)
+{
+	int pipefd[2] = { -1, -1 }, saved;
+	char *envp[3] = { NULL, NULL, NULL }, *key_env = NULL;
 	pid_t parent, pid;
 
-	if (opts->fail_every > 0 && ++n_spawns % opts->fail_every == 0) {
-		errno = EAGAIN;
-		return -1;
-	}
-	if (pipe2(pipefd, O_CLOEXEC) == -1 || pipe2(jobfd, O_CLOEXEC) == -1)
-		goto fail;
-	if (io_set_nonblock(pipefd[0], true) == -1 ||
-	    io_set_nonblock(jobfd[1], true) == -1)
+	if (pipe2(pipefd, O_CLOEXEC) == -1 ||
+	    io_set_nonblock(pipefd[0], true) == -1)
 		goto fail;
 	if (opts->worker_path != NULL && exec_env(opts, envp, &key_env) == -1)
 		goto fail;
@@ -252,15 +187,15 @@ spawn_warm(const struct spawn_opts *opts, pid_t *pidp, int *result_fdp,
 	if (pid == -1)
 		goto fail;
 	if (pid == 0)
-		child(opts, NULL, parent, jobfd[0], pipefd[1], envp);
-	/* Race: as in spawn_worker, both of us set the group. */
+		child(opts, job, parent, stdin_fd, pipefd[1], envp);
+	/* Race: whichever of us runs setpgid first creates the group; the
+	 * other's call is a no-op or fails harmlessly (EACCES after exec). */
 	(void)setpgid(pid, pid);
 	(void)close(pipefd[1]);
-	(void)close(jobfd[0]);
+	(void)close(stdin_fd);
 	free_key_env(key_env);
 	*pidp = pid;
 	*result_fdp = pipefd[0];
-	*job_fdp = jobfd[1];
 	return 0;
 fail:
 	saved = errno;
@@ -268,11 +203,57 @@ fail:
 		(void)close(pipefd[0]);
 	if (pipefd[1] != -1)
 		(void)close(pipefd[1]);
-	if (jobfd[0] != -1)
-		(void)close(jobfd[0]);
-	if (jobfd[1] != -1)
-		(void)close(jobfd[1]);
+	(void)close(stdin_fd);
 	free_key_env(key_env);
 	errno = saved;
 	return -1;
+}
+
+int
+spawn_worker(const struct spawn_opts *opts, const struct job *job,
+    pid_t *pidp, int *result_fdp)
+{
+	int stdin_fd;
+
+	if (hook_fails(opts)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (opts->worker_path != NULL)
+		stdin_fd = job_memfd(job);
+	else
+		stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (stdin_fd == -1)
+		return -1;
+	return start(opts, job, stdin_fd, pidp, result_fdp);
+}
+
+int
+spawn_warm(const struct spawn_opts *opts, pid_t *pidp, int *result_fdp,
+    int *job_fdp)
+{
+	int jobfd[2], saved;
+
+	if (hook_fails(opts)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (pipe2(jobfd, O_CLOEXEC) == -1)
+		return -1;
+	if (io_set_nonblock(jobfd[1], true) == -1) {
+		saved = errno;
+		(void)close(jobfd[0]);
+		(void)close(jobfd[1]);
+		errno = saved;
+		return -1;
+	}
+	/* start closes the read end whatever happens. */
+	if (start(opts, NULL, jobfd[0], pidp, result_fdp) == -1) {
+		saved = errno;
+		(void)close(jobfd[1]);
+		errno = saved;
+		return -1;
+	}
+	*job_fdp = jobfd[1];
+	return 0;
 }
