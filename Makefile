@@ -25,13 +25,20 @@ endif
 # pkg-config runs at recipe time, after install-deps had its chance.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
-EW_CPPFLAGS = -D_GNU_SOURCE -Ishared -Iworker -Isupervisor $(PKG_CFLAGS) \
-	      $(CPPFLAGS)
+# Each tree sees only what it may include: shared/ itself; worker/ itself
+# and shared/; the supervisor its own layers (as "layer/module.h"), shared/
+# and the worker's entry point for fork mode. tests/check-layers holds the
+# supervisor's layers to their order.
+INC_shared	= -Ishared
+INC_worker	= -Ishared -Iworker
+INC_supervisor	= -Ishared -Isupervisor -Iworker
+INC_tests	= $(INC_supervisor)
+EW_CPPFLAGS = -D_GNU_SOURCE $(PKG_CFLAGS) $(CPPFLAGS)
 EW_CFLAGS  = -std=c11 $(WARN) -MMD -MP $(CFLAGS)
 
 SHARED_SRC	= $(wildcard shared/*.c)
 WORKER_SRC	= $(filter-out worker/main.c,$(wildcard worker/*.c))
-SUP_SRC		= $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
+SUP_SRC		= $(wildcard supervisor/*/*.c)
 LIB_SRC		= $(SHARED_SRC) $(WORKER_SRC) $(SUP_SRC)
 UNIT_SRC	= $(wildcard tests/unit/test_*.c)
 
@@ -58,7 +65,8 @@ $(DEPS_STAMP): scripts/install-deps
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(EW_CPPFLAGS) $(EW_CFLAGS) -c -o $@ $<
+	$(CC) $(INC_$(firstword $(subst /, ,$<))) $(EW_CPPFLAGS) $(EW_CFLAGS) \
+	    -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -12,12 +12,12 @@
 
 #include <bsd/unistd.h>
 
-#include "batch.h"
-#include "config.h"
+#include "batch/batch.h"
+#include "config/config.h"
 #include "log.h"
-#include "pipe.h"
-#include "serve.h"
-#include "signals.h"
+#include "pipe/pipe.h"
+#include "serve/serve.h"
+#include "core/signals.h"
 #include "worker.h"
 
 extern char **environ;

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "batch_file.h"
+#include "batch/file.h"
 #include "buf.h"
 
 /* A temporary file holding len bytes of data; unlinked at once. */

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "batch_input.h"
+#include "batch/input.h"
 
 #define LINE(s)	s, sizeof(s) - 1
 

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "batch_npy.h"
+#include "batch/npy.h"
 
 static void
 test_header_layout(void **state)

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "batch_vec.h"
+#include "batch/vec.h"
 #include "embed.h"
 
 #define BODY(s)	s, sizeof(s) - 1

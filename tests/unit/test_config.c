@@ -26,7 +26,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "config/config.h"
 
 static const char *const env_names[] = {
 	"EMBEDWATCH_BASE_URL", "OPENAI_BASE_URL", "EMBEDWATCH_MODEL",

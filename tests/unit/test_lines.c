@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "lines.h"
+#include "protocol/lines.h"
 
 struct pipe_fds {
 	int	 r;

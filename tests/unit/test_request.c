@@ -27,7 +27,7 @@
 
 #include "buf.h"
 #include "proto.h"
-#include "request.h"
+#include "engine/request.h"
 
 static char err[512];
 static char not_set;	/* proves request_parse wrote *id_json */

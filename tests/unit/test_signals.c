@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "signals.h"
+#include "core/signals.h"
 
 /* A fresh signal descriptor with nothing pending. */
 static int

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "timers.h"
+#include "core/timers.h"
 
 /* A small deterministic generator, so a failing sequence can be replayed. */
 static uint64_t rng_state = 0x2545f4914f6cdd1dULL;

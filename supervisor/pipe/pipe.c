@@ -22,13 +22,13 @@
 
 #include "buf.h"
 #include "clock.h"
-#include "engine.h"
+#include "engine/engine.h"
 #include "io.h"
-#include "lines.h"
+#include "protocol/lines.h"
 #include "log.h"
-#include "pipe.h"
-#include "request.h"
-#include "signals.h"
+#include "pipe/pipe.h"
+#include "engine/request.h"
+#include "core/signals.h"
 
 #define READ_CHUNK		(64 * 1024)
 #define OUT_HIGH_WATER		(4 * 1024 * 1024)

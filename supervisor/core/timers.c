@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "timers.h"
+#include "core/timers.h"
 
 int
 timers_init(struct timers *t, size_t cap)

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "batch_file.h"
+#include "batch/file.h"
 
 #define BLOCK	(64 * 1024)
 

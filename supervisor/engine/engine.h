@@ -32,8 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "request.h"
+#include "config/config.h"
+#include "engine/request.h"
 
 struct engine;
 

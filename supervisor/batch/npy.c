@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "batch_npy.h"
+#include "batch/npy.h"
 
 #define MAGIC		"\x93NUMPY"
 #define MAGIC_LEN	6

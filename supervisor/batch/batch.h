@@ -23,7 +23,7 @@
 #ifndef EMBEDWATCH_BATCH_H
 #define EMBEDWATCH_BATCH_H
 
-#include "config.h"
+#include "config/config.h"
 
 /* Run the batch described by cfg. sig_fd is the signals descriptor.
  * Returns the process exit status: 0 every input embedded; 3 some failed

@@ -20,8 +20,8 @@
 #include "buf.h"
 #include "io.h"
 #include "log.h"
-#include "signals.h"
-#include "spawn.h"
+#include "core/signals.h"
+#include "core/spawn.h"
 #include "worker.h"
 
 #define EXEC_FAILED	127

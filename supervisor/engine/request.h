@@ -25,7 +25,7 @@
 #include <sys/queue.h>
 
 #include "buf.h"
-#include "timers.h"
+#include "core/timers.h"
 
 struct engine_queue;
 

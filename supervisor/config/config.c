@@ -19,7 +19,7 @@
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "io.h"
 
 #ifndef EMBEDWATCH_VERSION

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch_vec.h"
+#include "batch/vec.h"
 
 #define NUMBER_MAX	64	/* longest number text we hand to strtof */
 

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "proto.h"
-#include "retry.h"
+#include "engine/policy.h"
 
 #define SAMPLES	4000
 

@@ -27,12 +27,12 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "engine.h"
+#include "engine/engine.h"
 #include "log.h"
 #include "proto.h"
-#include "retry.h"
-#include "spawn.h"
-#include "timers.h"
+#include "engine/policy.h"
+#include "core/spawn.h"
+#include "core/timers.h"
 
 #define WARM_PER_TURN	4	/* warm forks per loop turn */
 

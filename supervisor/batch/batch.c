@@ -56,18 +56,18 @@
 #include <bsd/stdlib.h>
 #include <jansson.h>
 
-#include "batch.h"
-#include "batch_file.h"
-#include "batch_input.h"
-#include "batch_npy.h"
-#include "batch_vec.h"
+#include "batch/batch.h"
+#include "batch/file.h"
+#include "batch/input.h"
+#include "batch/npy.h"
+#include "batch/vec.h"
 #include "buf.h"
 #include "clock.h"
-#include "engine.h"
+#include "engine/engine.h"
 #include "io.h"
 #include "log.h"
-#include "request.h"
-#include "signals.h"
+#include "engine/request.h"
+#include "core/signals.h"
 
 #define READ_CHUNK		(256 * 1024)
 #define CHUNKS_PER_JOB		2

@@ -7,7 +7,7 @@
 
 #include <bsd/stdlib.h>
 
-#include "retry.h"
+#include "engine/policy.h"
 
 enum req_code
 retry_code_of(const struct proto_result *r)

@@ -35,14 +35,14 @@
 
 #include "buf.h"
 #include "clock.h"
-#include "engine.h"
+#include "engine/engine.h"
 #include "io.h"
-#include "lines.h"
+#include "protocol/lines.h"
 #include "log.h"
-#include "notify.h"
-#include "request.h"
-#include "serve.h"
-#include "signals.h"
+#include "core/notify.h"
+#include "engine/request.h"
+#include "serve/serve.h"
+#include "core/signals.h"
 
 #define READ_CHUNK		(64 * 1024)
 #define OUT_HIGH_WATER		(4 * 1024 * 1024)

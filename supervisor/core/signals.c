@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "io.h"
-#include "signals.h"
+#include "core/signals.h"
 
 int
 sig_init(void)

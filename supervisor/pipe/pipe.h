@@ -5,7 +5,7 @@
 #ifndef EMBEDWATCH_PIPE_H
 #define EMBEDWATCH_PIPE_H
 
-#include "config.h"
+#include "config/config.h"
 
 /* Run until stdin ends and every request is answered, or until SIGTERM
  * or SIGINT and the drain. sig_fd is the signals descriptor. Returns the

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "lines.h"
+#include "protocol/lines.h"
 
 void
 lines_init(struct lines *l, size_t max_line)

@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "proto.h"
-#include "request.h"
+#include "engine/request.h"
 
 static const char *const code_names[] = {
 	"ok", "invalid_request", "timeout", "network", "http", "rate_limited",

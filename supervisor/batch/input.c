@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "batch_input.h"
+#include "batch/input.h"
 
 void
 batch_input_clear(struct batch_input *in)

@@ -4,13 +4,13 @@
  * (arc4random), never shorter than what the server asked for with
  * Retry-After or retry-after-ms. Pure functions; the engine applies them.
  */
-#ifndef EMBEDWATCH_RETRY_H
-#define EMBEDWATCH_RETRY_H
+#ifndef EMBEDWATCH_POLICY_H
+#define EMBEDWATCH_POLICY_H
 
 #include <stdbool.h>
 
 #include "proto.h"
-#include "request.h"
+#include "engine/request.h"
 
 /* The protocol code for a worker's result. */
 enum req_code retry_code_of(const struct proto_result *r);

@@ -16,7 +16,7 @@
 #include <bsd/stdlib.h>
 
 #include "log.h"
-#include "notify.h"
+#include "core/notify.h"
 
 static int			notify_fd = -1;
 static struct sockaddr_un	notify_addr;

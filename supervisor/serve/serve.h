@@ -6,7 +6,7 @@
 #ifndef EMBEDWATCH_SERVE_H
 #define EMBEDWATCH_SERVE_H
 
-#include "config.h"
+#include "config/config.h"
 
 /* Serve until SIGTERM or SIGINT and the drain. sig_fd is the signals
  * descriptor. Returns the process exit status. */
