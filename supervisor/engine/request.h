@@ -1,20 +1,15 @@
 /*
- * request: the pipe protocol's request lines and answer lines.
+ * request: what the engine is asked to do and what it answers.
  *
- * A request line is one JSON object: {"id": "q1" or 7, "input": "text" or
- * ["a", "b"], optional "model", "dimensions", "timeout", "deadline" (in
- * seconds)}. request_parse validates it completely, so a request that
- * reaches the engine can always be sent. Two control lines share the
- * format: {"op":"cancel","id":X} (answered through request X, which ends
- * with code cancelled) and {"op":"stats"} (answered with counters).
- * An answer is one line:
- *   {"id":..,"ok":true,"embeddings":[[..]],"model":..,"usage":{..},
- *    "attempts":1,"ms":41}
- *   {"id":..,"ok":false,"error":{"code":..,"message":..,"retryable":..},
- *    "attempts":4,"ms":30012}
+ * A struct request is made by a mode (protocol/jsonl parses one from a
+ * request line; batch builds one per chunk), handed to engine_submit,
+ * and from then on owned by the engine until its answer callback
+ * returns, when the engine frees it with request_free. The fields above
+ * "Private to the engine" are the mode's to fill before submitting and
+ * read-only afterwards; the rest only the engine touches.
  *
- * The engine-private fields of struct request are documented in engine.h;
- * only the engine touches them.
+ * A struct answer is borrowed by the answer callback: its strings are
+ * valid only while the callback runs.
  */
 #ifndef EMBEDWATCH_REQUEST_H
 #define EMBEDWATCH_REQUEST_H
@@ -24,7 +19,6 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "buf.h"
 #include "core/timers.h"
 
 struct engine_queue;
@@ -84,22 +78,6 @@ struct request {
 	bool		 cancelled;
 };
 
-/*
- * Parse one request line (without its newline). Returns a request to
- * release with request_free, or NULL with a message in err; then *id_json
- * is the id as JSON text if it could be read (malloc'd, caller frees),
- * else NULL.
- */
-struct request *request_parse(const char *line, size_t len, char **id_json,
-	    char *err, size_t errlen);
-void	 request_free(struct request *req);
-
-/*
- * The id of a line too long to parse, read from its first len bytes when
- * "id" comes early enough: the id as JSON text (malloc'd), or NULL.
- */
-char	*request_peek_id(const char *head, size_t len);
-
 struct answer {
 	enum req_code	 code;
 	const char	*body;		/* REQ_OK: the worker's body fragment */
@@ -111,9 +89,7 @@ struct answer {
 	long		 ms;
 };
 
-/* Append one answer line for the id (JSON text; NULL means null) to out.
- * Returns 0 or -1 with errno. */
-int	 answer_format(struct buf *out, const char *id_json,
-	    const struct answer *a);
+/* Release a request and the strings it owns; NULL is a no-op. */
+void	 request_free(struct request *req);
 
 #endif

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "pipe/pipe.h"
 #include "engine/request.h"
+#include "protocol/jsonl.h"
 #include "core/signals.h"
 
 #define READ_CHUNK		(64 * 1024)
@@ -51,7 +52,7 @@ emit(struct pipe_state *ps, const char *id_json, const struct answer *a)
 		ps->lost++;
 		return;
 	}
-	if (answer_format(&ps->out, id_json, a) == -1) {
+	if (jsonl_format_answer(&ps->out, id_json, a) == -1) {
 		/* Only memory can fail here; the request still needs its
 		 * one answer, so say so in the smallest line there is. */
 		log_error("cannot format answer for %s: %s",
@@ -98,7 +99,7 @@ handle_line(struct pipe_state *ps, const char *line, size_t len, int64_t now)
 
 	if (is_blank(line, len))
 		return;
-	req = request_parse(line, len, &id_json, err, sizeof(err));
+	req = jsonl_parse_request(line, len, &id_json, err, sizeof(err));
 	if (req == NULL) {
 		engine_count(ps->engine, REQ_INVALID_REQUEST);
 		answer_invalid(ps, id_json, err);
@@ -155,7 +156,7 @@ read_input(struct pipe_state *ps)
 		(void)snprintf(msg, sizeof(msg), "request line longer than "
 		    "%zu bytes (--max-line)", ps->cfg->max_line);
 		head = lines_head(&ps->in, &len);
-		id_json = request_peek_id(head, len);
+		id_json = jsonl_peek_id(head, len);
 		engine_count(ps->engine, REQ_INVALID_REQUEST);
 		answer_invalid(ps, id_json, msg);
 		free(id_json);

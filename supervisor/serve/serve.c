@@ -41,6 +41,7 @@
 #include "log.h"
 #include "core/notify.h"
 #include "engine/request.h"
+#include "protocol/jsonl.h"
 #include "serve/serve.h"
 #include "core/signals.h"
 
@@ -92,7 +93,7 @@ on_answer(void *arg, struct request *req, const struct answer *a)
 	c->n_live--;
 	if (c->hung_up || c->fd == -1)
 		return;
-	if (answer_format(&c->out, req->id_json, a) == -1)
+	if (jsonl_format_answer(&c->out, req->id_json, a) == -1)
 		log_error("client %lu: cannot format answer for %s: %s", c->no,
 		    req->id_json, strerror(errno));
 }
@@ -122,7 +123,7 @@ answer_invalid(struct conn *c, const char *id_json, const char *msg)
 	memset(&a, 0, sizeof(a));
 	a.code = REQ_INVALID_REQUEST;
 	a.message = msg;
-	if (answer_format(&c->out, id_json, &a) == -1)
+	if (jsonl_format_answer(&c->out, id_json, &a) == -1)
 		log_error("client %lu: cannot format answer: %s", c->no,
 		    strerror(errno));
 }
@@ -140,7 +141,7 @@ handle_line(struct serve *sv, struct conn *c, const char *line, size_t len,
 			break;
 	if (i == len)
 		return;
-	req = request_parse(line, len, &id_json, err, sizeof(err));
+	req = jsonl_parse_request(line, len, &id_json, err, sizeof(err));
 	if (req == NULL) {
 		engine_count(sv->engine, REQ_INVALID_REQUEST);
 		answer_invalid(c, id_json, err);
@@ -202,7 +203,7 @@ read_conn(struct serve *sv, struct conn *c, short revents)
 		(void)snprintf(msg, sizeof(msg), "request line longer than "
 		    "%zu bytes (--max-line)", sv->cfg->max_line);
 		head = lines_head(&c->in, &len);
-		id_json = request_peek_id(head, len);
+		id_json = jsonl_peek_id(head, len);
 		engine_count(sv->engine, REQ_INVALID_REQUEST);
 		answer_invalid(c, id_json, msg);
 		free(id_json);

@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "proto.h"
 #include "engine/request.h"
+#include "protocol/jsonl.h"
 
 static char err[512];
 static char not_set;	/* proves request_parse wrote *id_json */
@@ -40,7 +41,7 @@ parse_ok(const char *line)
 	char *id_json = &not_set;
 
 	err[0] = '\0';
-	req = request_parse(line, strlen(line), &id_json, err, sizeof(err));
+	req = jsonl_parse_request(line, strlen(line), &id_json, err, sizeof(err));
 	if (req == NULL) {
 		if (id_json != &not_set)
 			free(id_json);
@@ -64,7 +65,7 @@ refuse(const char *line, size_t len, const char *want_id,
 	char *id_json = &not_set;
 
 	err[0] = '\0';
-	req = request_parse(line, len, &id_json, err, sizeof(err));
+	req = jsonl_parse_request(line, len, &id_json, err, sizeof(err));
 	if (req != NULL) {
 		request_free(req);
 		fail_msg("accepted %.*s", (int)len, line);
@@ -193,7 +194,7 @@ test_len_is_respected(void **state)
 	char *id_json;
 
 	(void)state;
-	req = request_parse(line, strlen(line) - 7, &id_json, err,
+	req = jsonl_parse_request(line, strlen(line) - 7, &id_json, err,
 	    sizeof(err));
 	assert_non_null(req);
 	assert_null(id_json);
@@ -493,7 +494,7 @@ assert_answer(const char *id_json, const struct answer *a, const char *want)
 	struct buf out;
 
 	buf_init(&out, 1 << 16);
-	assert_int_equal(answer_format(&out, id_json, a), 0);
+	assert_int_equal(jsonl_format_answer(&out, id_json, a), 0);
 	assert_int_equal(buf_len(&out), strlen(want));
 	assert_string_equal(buf_data(&out), want);
 	buf_free(&out);
@@ -617,8 +618,8 @@ test_answer_appends(void **state)
 	a.message = "bye";
 	buf_init(&out, 4096);
 	assert_int_equal(buf_append(&out, "prev\n", 5), 0);
-	assert_int_equal(answer_format(&out, "1", &a), 0);
-	assert_int_equal(answer_format(&out, "2", &a), 0);
+	assert_int_equal(jsonl_format_answer(&out, "1", &a), 0);
+	assert_int_equal(jsonl_format_answer(&out, "2", &a), 0);
 	assert_string_equal(buf_data(&out), "prev\n"
 	    "{\"id\":1,\"ok\":false,\"error\":{\"code\":\"shutting_down\","
 	    "\"message\":\"bye\",\"retryable\":false},\"attempts\":0,"
@@ -637,7 +638,7 @@ check_no_half_line(const struct answer *a)
 	size_t full, cap;
 
 	buf_init(&out, 1 << 16);
-	assert_int_equal(answer_format(&out, "\"id\"", a), 0);
+	assert_int_equal(jsonl_format_answer(&out, "\"id\"", a), 0);
 	full = buf_len(&out);
 	buf_free(&out);
 	for (cap = 3; cap < full + 2; cap++) {
@@ -646,7 +647,7 @@ check_no_half_line(const struct answer *a)
 		/* A dead prefix too, so truncation counts live bytes. */
 		buf_consume(&out, 1);
 		errno = 0;
-		assert_int_equal(answer_format(&out, "\"id\"", a), -1);
+		assert_int_equal(jsonl_format_answer(&out, "\"id\"", a), -1);
 		assert_int_equal(errno, ENOBUFS);
 		assert_int_equal(buf_len(&out), 2);
 		assert_string_equal(buf_data(&out), "b\n");
@@ -654,7 +655,7 @@ check_no_half_line(const struct answer *a)
 	}
 	buf_init(&out, full + 2);
 	assert_int_equal(buf_append(&out, "b\n", 2), 0);
-	assert_int_equal(answer_format(&out, "\"id\"", a), 0);
+	assert_int_equal(jsonl_format_answer(&out, "\"id\"", a), 0);
 	assert_int_equal(buf_len(&out), full + 2);
 	buf_free(&out);
 }

@@ -1,0 +1,274 @@
+/*
+ * jsonl: see jsonl.h.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "proto.h"
+#include "engine/request.h"
+#include "protocol/jsonl.h"
+
+/* Skip a JSON string starting at its opening quote; returns the index
+ * just past the closing quote. The text was validated by jansson. */
+static size_t
+skip_string(const char *s, size_t i, size_t len)
+{
+	for (i++; i < len && s[i] != '"'; i++)
+		if (s[i] == '\\')
+			i++;
+	return i + 1;
+}
+
+/* Skip one JSON value starting at i; returns the index just past it. */
+static size_t
+skip_value(const char *s, size_t i, size_t len)
+{
+	int depth = 0;
+
+	if (s[i] == '"')
+		return skip_string(s, i, len);
+	if (s[i] != '{' && s[i] != '[') {
+		/* A number or a literal runs to the next delimiter. */
+		while (i < len && strchr(",}] \t\r\n", s[i]) == NULL)
+			i++;
+		return i;
+	}
+	for (; i < len; i++) {
+		if (s[i] == '"')
+			i = skip_string(s, i, len) - 1;
+		else if (s[i] == '{' || s[i] == '[')
+			depth++;
+		else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
+			return i + 1;
+	}
+	return i;
+}
+
+/*
+ * Find the raw text of the top-level member "id" of a JSON object that
+ * jansson already accepted, so that a number id is echoed exactly as it
+ * was sent (1e3 stays 1e3, 0.1 stays 0.1). Returns a malloc'd copy, or
+ * NULL if not found (an escaped key spelling) or out of memory.
+ */
+static char *
+raw_id(const char *s, size_t len)
+{
+	size_t i = 0, key, end;
+
+	while (i < len && s[i] != '{')
+		i++;
+	for (i++; i < len;) {
+		while (i < len && s[i] != '"' && s[i] != '}')
+			i++;
+		if (i >= len || s[i] == '}')
+			return NULL;
+		key = i;
+		i = skip_string(s, i, len);
+		end = i;
+		while (i < len && s[i] != ':')
+			i++;
+		for (i++; i < len && (s[i] == ' ' || s[i] == '\t' ||
+		    s[i] == '\r' || s[i] == '\n'); i++)
+			continue;
+		if (end - key == 4 && memcmp(s + key, "\"id\"", 4) == 0) {
+			end = skip_value(s, i, len);
+			return strndup(s + i, end - i);
+		}
+		i = skip_value(s, i, len);
+		while (i < len && s[i] != ',' && s[i] != '}')
+			i++;
+		if (i < len && s[i] == '}')
+			return NULL;
+		i++;
+	}
+	return NULL;
+}
+
+char *
+jsonl_peek_id(const char *head, size_t len)
+{
+	json_t *v;
+	char *id;
+
+	/* The scanner stops at the first "id" member it meets; whatever it
+	 * returns is checked to be a whole string or number. */
+	id = raw_id(head, len);
+	if (id == NULL)
+		return NULL;
+	v = json_loads(id, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+	if (!json_is_string(v) && !json_is_number(v)) {
+		free(id);
+		id = NULL;
+	}
+	json_decref(v);
+	return id;
+}
+
+/* Read an optional positive number of seconds into *ms. */
+static int
+get_seconds(const json_t *root, const char *key, long *ms, char *err,
+    size_t errlen)
+{
+	const json_t *v;
+	double sec;
+
+	v = json_object_get(root, key);
+	if (v == NULL || json_is_null(v))
+		return 0;
+	sec = json_is_number(v) ? json_number_value(v) : -1;
+	if (!isfinite(sec) || sec * 1000 < 1 || sec > 86400) {
+		(void)snprintf(err, errlen, "'%s' must be a number of seconds "
+		    "from 0.001 to 86400", key);
+		return -1;
+	}
+	*ms = (long)llround(sec * 1000);
+	return 0;
+}
+
+struct request *
+jsonl_parse_request(const char *line, size_t len, char **id_json, char *err,
+    size_t errlen)
+{
+	struct request *req = NULL;
+	json_t *root;
+	json_error_t jerr;
+	const json_t *v;
+
+	*id_json = NULL;
+	/* Integers as reals: an id beyond int64 is still an id. */
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES |
+	    JSON_DECODE_INT_AS_REAL, &jerr);
+	if (root == NULL) {
+		(void)snprintf(err, errlen, "request is not JSON: %s at "
+		    "column %d", jerr.text, jerr.column);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		(void)snprintf(err, errlen, "request is not a JSON object");
+		goto fail;
+	}
+	req = calloc(1, sizeof(*req));
+	if (req == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	v = json_object_get(root, "id");
+	if (v != NULL && (json_is_string(v) || json_is_number(v))) {
+		*id_json = json_is_number(v) ? raw_id(line, len) : NULL;
+		if (*id_json == NULL)
+			*id_json = json_dumps(v, JSON_ENCODE_ANY |
+			    JSON_COMPACT);
+		if (*id_json == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	v = json_object_get(root, "op");
+	if (v == NULL || (json_is_string(v) &&
+	    strcmp(json_string_value(v), "embed") == 0))
+		req->op = REQ_OP_EMBED;
+	else if (json_is_string(v) &&
+	    strcmp(json_string_value(v), "cancel") == 0)
+		req->op = REQ_OP_CANCEL;
+	else if (json_is_string(v) &&
+	    strcmp(json_string_value(v), "stats") == 0)
+		req->op = REQ_OP_STATS;
+	else {
+		(void)snprintf(err, errlen, "unknown 'op'; known ones are "
+		    "\"embed\", \"cancel\" and \"stats\"");
+		goto fail;
+	}
+	v = json_object_get(root, "id");
+	if (*id_json == NULL && (v != NULL || req->op != REQ_OP_STATS)) {
+		(void)snprintf(err, errlen, v == NULL ? "request has no 'id'" :
+		    "'id' must be a string or a number");
+		goto fail;
+	}
+	if (req->op != REQ_OP_EMBED)
+		goto done;
+	v = json_object_get(root, "input");
+	if (v == NULL) {
+		(void)snprintf(err, errlen, "request has no 'input'");
+		goto fail;
+	}
+	if (proto_input_normalize(v, &req->input_json, &req->n_inputs, err,
+	    errlen) == -1)
+		goto fail;
+	v = json_object_get(root, "model");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			(void)snprintf(err, errlen,
+			    "'model' must be a non-empty string");
+			goto fail;
+		}
+		req->model = strdup(json_string_value(v));
+		if (req->model == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	v = json_object_get(root, "dimensions");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_number(v) || json_number_value(v) < 1 ||
+		    json_number_value(v) > 100000 ||
+		    json_number_value(v) != floor(json_number_value(v))) {
+			(void)snprintf(err, errlen, "'dimensions' must be an "
+			    "integer from 1 to 100000");
+			goto fail;
+		}
+		req->dimensions = (long)json_number_value(v);
+	}
+	if (get_seconds(root, "timeout", &req->timeout_ms, err, errlen) == -1 ||
+	    get_seconds(root, "deadline", &req->deadline_ms, err, errlen) == -1)
+		goto fail;
+done:
+	req->id_json = *id_json;
+	*id_json = NULL;
+	json_decref(root);
+	return req;
+fail:
+	request_free(req);
+	json_decref(root);
+	return NULL;
+}
+
+int
+jsonl_format_answer(struct buf *out, const char *id_json, const struct answer *a)
+{
+	size_t mark = buf_len(out);
+
+	if (buf_printf(out, "{\"id\":%s,\"ok\":%s,",
+	    id_json != NULL ? id_json : "null",
+	    a->code == REQ_OK ? "true" : "false") == -1)
+		goto fail;
+	if (a->code == REQ_OK) {
+		if (buf_append(out, a->body, a->body_len) == -1)
+			goto fail;
+	} else {
+		if (buf_printf(out, "\"error\":{\"code\":\"%s\",\"message\":",
+		    req_code_name(a->code)) == -1 ||
+		    proto_append_json_string(out, a->message != NULL ?
+		    a->message : "") == -1)
+			goto fail;
+		if (a->http_status > 0 &&
+		    buf_printf(out, ",\"status\":%d", a->http_status) == -1)
+			goto fail;
+		if (buf_printf(out, ",\"retryable\":%s}",
+		    a->retryable ? "true" : "false") == -1)
+			goto fail;
+	}
+	if (buf_printf(out, ",\"attempts\":%u,\"ms\":%ld}\n", a->attempts,
+	    a->ms) == -1)
+		goto fail;
+	return 0;
+fail:
+	/* Never leave half a line behind. */
+	buf_truncate(out, mark);
+	return -1;
+}
