@@ -1,8 +1,10 @@
 /*
  * embedwatch: the supervisor. Parses the command line and runs one mode
- * in three phases: init (may exit with a clear message), the mode's loop
- * (never exits because one request failed), finish (inside the mode:
- * stop reading, drain, kill, reap, flush).
+ * in three phases: init (may exit with a clear message: the config, the
+ * log, the worker's TLS store, the loop and signals, then the mode's own
+ * files and sockets), the loop (core/loop, the only one; it never stops
+ * because one request failed), finish (the mode's: stop reading, drain,
+ * kill, reap, flush, and the exit status).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,14 +29,16 @@ static const char usage_short[] =
 
 struct mode {
 	const char	*name;
-	int		(*run)(const struct config *, int);
+	void		*(*init)(const struct config *, struct loop *,
+			    struct signals *, int *);
+	int		 (*finish)(void *, int);
 };
 
 static const struct mode modes[] = {
-	{ "pipe", pipe_run },
-	{ "batch", batch_run },
-	{ "serve", serve_run },
-	{ NULL, NULL }
+	{ "pipe", pipe_init, pipe_finish },
+	{ "batch", batch_init, batch_finish },
+	{ "serve", serve_init, serve_finish },
+	{ NULL, NULL, NULL }
 };
 
 int
@@ -42,8 +46,11 @@ main(int argc, char **argv)
 {
 	const struct mode *m;
 	struct config cfg;
+	struct signals *sigs = NULL;
+	struct loop *loop = NULL;
 	char err[256];
-	int sig_fd, status;
+	void *state;
+	int status;
 
 	setproctitle_init(argc, argv, environ);
 	if (argc < 2) {
@@ -84,11 +91,14 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return EXIT_CONFIG;
 	}
-	sig_fd = sig_init();
-	if (sig_fd == -1) {
-		log_error("cannot set up signals: %m");
-		config_free(&cfg);
-		return EXIT_SOFTWARE;
+	loop = loop_new();
+	if (loop != NULL)
+		sigs = sig_open(loop);
+	if (sigs == NULL) {
+		log_error("cannot set up the loop and signals: %s",
+		    strerror(errno));
+		status = EXIT_SOFTWARE;
+		goto out;
 	}
 	log_debug("%s: %s, model %s, %u jobs, timeout %ld ms, deadline "
 	    "%ld ms, %s worker%s%s", m->name, cfg.base_url, cfg.model, cfg.jobs,
@@ -96,11 +106,14 @@ main(int argc, char **argv)
 	    cfg.worker_path != NULL ? "exec" : "forked",
 	    cfg.worker_path != NULL ? " " : "",
 	    cfg.worker_path != NULL ? cfg.worker_path : "");
+	state = m->init(&cfg, loop, sigs, &status);
 
 	/* Loop and finish. */
-	status = m->run(&cfg, sig_fd);
-
-	(void)close(sig_fd);
+	if (state != NULL)
+		status = m->finish(state, loop_run(loop));
+out:
+	sig_close(sigs);
+	loop_free(loop);
 	if (cfg.worker_path == NULL)
 		worker_global_cleanup();
 	config_free(&cfg);

@@ -130,7 +130,15 @@ struct out_file {
 
 struct batch {
 	const struct config	*cfg;
+	struct loop		*loop;
+	struct signals		*sigs;
 	struct engine		*engine;
+	bool			 in_watched;	/* in_fd is on the loop */
+	bool			 out_watched;	/* out.fd is */
+	int			 out_flags;	/* out.fd's, to restore; -1 */
+	struct timer		 linger_timer;
+	struct timer		 progress_timer;
+	struct timer		 checkpoint_timer;
 	bool			 jsonl_in;
 	bool			 npy;
 
@@ -1113,16 +1121,16 @@ clear_progress(struct batch *bs)
 /* --- the loop ---------------------------------------------------------- */
 
 static void
-on_terminate(struct batch *bs, const struct sig_events *ev)
+on_terminate(void *arg, int signo)
 {
+	struct batch *bs = arg;
+
 	if (!bs->stopping) {
 		log_info("%s: no more input; letting calls in flight finish "
-		    "for up to %ld ms", strsignal(ev->last_signo),
-		    bs->cfg->drain_ms);
-		bs->stop_signo = ev->last_signo;
+		    "for up to %ld ms", strsignal(signo), bs->cfg->drain_ms);
+		bs->stop_signo = signo;
 	} else
-		log_info("%s: stopping calls in flight now",
-		    strsignal(ev->last_signo));
+		log_info("%s: stopping calls in flight now", strsignal(signo));
 	bs->stopping = true;
 	bs->in_open = false;
 	buf_clear(&bs->in);
@@ -1139,100 +1147,106 @@ is_finished(const struct batch *bs)
 	    (buf_len(&bs->out.pending) == 0 || bs->fatal != 0);
 }
 
-static int
-loop(struct batch *bs, int sig_fd)
+static void
+on_input_fd(void *arg, int fd, short revents)
 {
-	struct sig_events ev;
-	struct pollfd *pfd;
-	size_t n, max, i_in, i_out, n_eng;
-	int64_t now;
-	int timeout, r;
+	struct batch *bs = arg;
 
-	max = 3 + engine_max_workers(bs->engine);
-	pfd = calloc(max, sizeof(*pfd));
-	if (pfd == NULL) {
-		log_error("cannot allocate the poll set: %s", strerror(errno));
-		return -1;
+	(void)fd;
+	(void)revents;
+	if (bs->in_open)
+		read_input(bs);
+}
+
+static void
+on_output_fd(void *arg, int fd, short revents)
+{
+	struct batch *bs = arg;
+
+	(void)fd;
+	(void)revents;
+	if (bs->fatal == 0)
+		(void)flush_file(bs, &bs->out, false);
+}
+
+/* A timer that only makes the loop turn: the hooks do the work. */
+static void
+wake_up(void *owner, int64_t now)
+{
+	(void)owner;
+	(void)now;
+}
+
+/* Watch fd (pipe semantics: unwatched when nothing is wanted). */
+static void
+watch(struct batch *bs, int fd, bool *watched, bool want, short events,
+    loop_fd_fn fn)
+{
+	if (want && !*watched) {
+		if (loop_watch(bs->loop, fd, events, fn, bs) == -1) {
+			log_error("cannot watch '%s': %s", fd == bs->in_fd ?
+			    bs->in_path : bs->out.path, strerror(errno));
+			stop_now(bs, EXIT_SOFTWARE);
+			return;
+		}
+		*watched = true;
+	} else if (!want && *watched) {
+		loop_unwatch(bs->loop, fd);
+		*watched = false;
 	}
-	for (;;) {
-		now = clock_ms();
-		skip_discarded(bs);
-		parse_lines(bs, now);
-		maybe_submit_form(bs, now);
-		engine_run_due(bs->engine, now);
-		if (!STAILQ_EMPTY(&bs->resubmit)) {
-			/* Halves of chunks split just now: start them. */
-			resubmit_splits(bs, now);
-			engine_run_due(bs->engine, now);
-		}
-		emit_ready(bs);
-		if (bs->fatal == 0)
-			(void)flush_all(bs, false);
-		if (bs->fatal == 0)
-			checkpoint(bs, now, false);
-		draw_progress(bs, now, false);
-		if (is_finished(bs))
-			break;
+}
 
-		n = 0;
-		pfd[n].fd = sig_fd;
-		pfd[n++].events = POLLIN;
-		i_in = i_out = SIZE_MAX;
-		if (want_input(bs)) {
-			i_in = n;
-			pfd[n].fd = bs->in_fd;
-			pfd[n++].events = POLLIN;
-		}
-		if (buf_len(&bs->out.pending) > 0 && bs->fatal == 0) {
-			i_out = n;
-			pfd[n].fd = bs->out.fd;
-			pfd[n++].events = POLLOUT;
-		}
-		n_eng = engine_pollfds(bs->engine, pfd + n, max - n);
-		/* Fresh time: spawning in this turn may have taken a while. */
-		now = clock_ms();
-		timeout = engine_timeout_ms(bs->engine, now);
-		if (!STAILQ_EMPTY(&bs->resubmit) ||
-		    (can_take_line(bs) && has_complete_line(bs)) ||
-		    (!bs->in_open && buf_len(&bs->in) > 0 && !bs->stopping &&
-		    can_take_line(bs)))
-			timeout = 0;
-		if (is_lingering(bs) && (timeout == -1 ||
-		    timeout > LINGER_MS))
-			timeout = LINGER_MS;
-		if (bs->progress && (timeout == -1 || timeout > PROGRESS_MS))
-			timeout = PROGRESS_MS;
-		if (bs->out.dirty && (timeout == -1 ||
-		    timeout > CHECKPOINT_MS))
-			timeout = CHECKPOINT_MS;
+/* Arm tm in ms unless it is armed already. */
+static void
+arm_within(struct batch *bs, struct timer *tm, bool want, int64_t now,
+    long ms)
+{
+	if (want && !timer_is_armed(tm))
+		loop_arm(bs->loop, tm, now + ms);
+}
 
-		r = poll(pfd, n + n_eng, timeout);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			log_error("poll: %s", strerror(errno));
-			free(pfd);
-			return -1;
-		}
-		if (pfd[0].revents != 0) {
-			memset(&ev, 0, sizeof(ev));
-			if (sig_read(sig_fd, &ev) == -1)
-				log_error("cannot read signals: %s",
-				    strerror(errno));
-			if (ev.child)
-				engine_reap(bs->engine);
-			if (ev.terminate)
-				on_terminate(bs, &ev);
-		}
-		if (i_in != SIZE_MAX && pfd[i_in].revents != 0 && bs->in_open)
-			read_input(bs);
-		if (i_out != SIZE_MAX && pfd[i_out].revents != 0 &&
-		    bs->fatal == 0)
-			(void)flush_file(bs, &bs->out, false);
-		engine_handle_pollfds(bs->engine, pfd + n, n_eng);
+/* LOOP_INPUT: lines in, chunks out to the engine. */
+static void
+take_input(void *arg, int64_t now)
+{
+	struct batch *bs = arg;
+
+	skip_discarded(bs);
+	parse_lines(bs, now);
+	maybe_submit_form(bs, now);
+	/* Halves of chunks split since the last turn: start them. */
+	resubmit_splits(bs, now);
+}
+
+/* LOOP_OUTPUT: records out, progress, and what to wait for next. */
+static void
+give_output(void *arg, int64_t now)
+{
+	struct batch *bs = arg;
+
+	emit_ready(bs);
+	if (bs->fatal == 0)
+		(void)flush_all(bs, false);
+	if (bs->fatal == 0)
+		checkpoint(bs, now, false);
+	draw_progress(bs, now, false);
+	if (is_finished(bs)) {
+		loop_stop(bs->loop);
+		return;
 	}
-	free(pfd);
-	return 0;
+	watch(bs, bs->in_fd, &bs->in_watched, want_input(bs), POLLIN,
+	    on_input_fd);
+	watch(bs, bs->out.fd, &bs->out_watched, buf_len(&bs->out.pending) > 0
+	    && bs->fatal == 0, POLLOUT, on_output_fd);
+	if (!STAILQ_EMPTY(&bs->resubmit) ||
+	    (can_take_line(bs) && has_complete_line(bs)) ||
+	    (!bs->in_open && buf_len(&bs->in) > 0 && !bs->stopping &&
+	    can_take_line(bs)))
+		loop_wake(bs->loop);
+	arm_within(bs, &bs->linger_timer, is_lingering(bs), now, LINGER_MS);
+	arm_within(bs, &bs->progress_timer, bs->progress, now, PROGRESS_MS);
+	arm_within(bs, &bs->checkpoint_timer, bs->out.dirty, now,
+	    CHECKPOINT_MS);
 }
 
 /* --- init: files and resume -------------------------------------------- */
@@ -1805,134 +1819,198 @@ finish_files(struct batch *bs)
 		checkpoint(bs, clock_ms(), true);
 }
 
-int
-batch_run(const struct config *cfg, int sig_fd)
+/* Release everything init set up; the engine is already gone. */
+static void
+cleanup(struct batch *bs)
 {
-	struct engine_stats stats;
-	struct batch bs;
 	uint64_t seq;
-	int out_flags = -1, status = 0;
-	bool interrupted;
 
-	memset(&bs, 0, sizeof(bs));
-	bs.cfg = cfg;
-	bs.in_fd = bs.out.fd = bs.ids.fd = bs.errors.fd = -1;
-	bs.next_seq = bs.base = 1;
-	bs.in_open = true;
-	bs.started_ms = bs.synced_ms = clock_ms();
-	STAILQ_INIT(&bs.resubmit);
-	buf_init(&bs.in, cfg->max_line + 1);
-	buf_init(&bs.out.pending, SIZE_MAX / 2);
-	buf_init(&bs.ids.pending, SIZE_MAX / 2);
-	buf_init(&bs.errors.pending, SIZE_MAX / 2);
+	if (bs->out_flags != -1 && (bs->out_flags & O_NONBLOCK) == 0)
+		(void)io_set_nonblock(bs->out.fd, false);
+	abandon_unsent(bs);
+	if (bs->items != NULL)
+		for (seq = 0; seq < bs->window; seq++)
+			item_reset(bs, &bs->items[seq]);
+	close_file(&bs->out);
+	close_file(&bs->ids);
+	close_file(&bs->errors);
+	if (bs->in_fd != -1 && bs->in_fd != STDIN_FILENO)
+		(void)close(bs->in_fd);
+	buf_free(&bs->in);
+	free(bs->items);
+	free(bs->form);
+	free(bs->want_id);
+	free(bs->ids_path);
+	free(bs->errors_path);
+	free(bs);
+}
 
-	bs.jsonl_in = cfg->batch_input_format == BATCH_IN_JSONL ||
+/* Open the files and size the ring. Returns 0 or an exit status. */
+static int
+open_all(struct batch *bs)
+{
+	const struct config *cfg = bs->cfg;
+	int status;
+
+	bs->jsonl_in = cfg->batch_input_format == BATCH_IN_JSONL ||
 	    (cfg->batch_input_format == BATCH_IN_AUTO &&
 	    (has_suffix(cfg->batch_input, ".jsonl") ||
 	    has_suffix(cfg->batch_input, ".ndjson")));
-	bs.npy = cfg->batch_format == BATCH_OUT_NPY ||
+	bs->npy = cfg->batch_format == BATCH_OUT_NPY ||
 	    (cfg->batch_format == BATCH_OUT_AUTO &&
 	    cfg->batch_output != NULL && has_suffix(cfg->batch_output, ".npy"));
-	if (bs.npy && cfg->batch_output == NULL) {
+	if (bs->npy && cfg->batch_output == NULL) {
 		log_error("--format npy needs an output file (-o OUT.npy)");
-		status = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
 	if (cfg->resume && cfg->batch_output == NULL) {
 		log_error("--resume needs the output file of the run to go on "
 		    "with (-o OUT)");
-		status = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
-	bs.progress = cfg->progress == 1 ||
+	bs->progress = cfg->progress == 1 ||
 	    (cfg->progress == -1 && isatty(STDERR_FILENO));
-
-	status = open_input(&bs);
+	status = open_input(bs);
 	if (status != 0)
-		goto out;
-	status = open_outputs(&bs);
+		return status;
+	status = open_outputs(bs);
 	if (status != 0)
-		goto out;
-	count_total(&bs);
-
-	bs.max_live = (size_t)cfg->jobs * CHUNKS_PER_JOB;
-	bs.window = bs.max_live * cfg->batch_size * 2;
-	if (bs.window < WINDOW_MIN)
-		bs.window = WINDOW_MIN;
-	if (bs.window > WINDOW_MAX)
-		bs.window = WINDOW_MAX;
-	if (bs.window < (size_t)cfg->batch_size * 2)
-		bs.window = (size_t)cfg->batch_size * 2;
-	bs.items = calloc(bs.window, sizeof(*bs.items));
-	bs.form = calloc(cfg->batch_size, sizeof(*bs.form));
-	bs.engine = engine_new(cfg, on_answer, &bs);
-	if (bs.items == NULL || bs.form == NULL || bs.engine == NULL) {
+		return status;
+	count_total(bs);
+	bs->max_live = (size_t)cfg->jobs * CHUNKS_PER_JOB;
+	bs->window = bs->max_live * cfg->batch_size * 2;
+	if (bs->window < WINDOW_MIN)
+		bs->window = WINDOW_MIN;
+	if (bs->window > WINDOW_MAX)
+		bs->window = WINDOW_MAX;
+	if (bs->window < (size_t)cfg->batch_size * 2)
+		bs->window = (size_t)cfg->batch_size * 2;
+	bs->items = calloc(bs->window, sizeof(*bs->items));
+	bs->form = calloc(cfg->batch_size, sizeof(*bs->form));
+	if (bs->items == NULL || bs->form == NULL) {
 		log_error("cannot start: %s", strerror(errno));
-		status = EXIT_SOFTWARE;
-		goto out;
+		return EXIT_SOFTWARE;
 	}
-	if (!bs.out.regular) {
-		out_flags = io_set_nonblock(bs.out.fd, true);
-		if (out_flags == -1) {
-			log_error("cannot use output '%s': %s", bs.out.path,
+	return 0;
+}
+
+void *
+batch_init(const struct config *cfg, struct loop *l, struct signals *sigs,
+    int *status)
+{
+	struct batch *bs;
+
+	*status = EXIT_SOFTWARE;
+	bs = calloc(1, sizeof(*bs));
+	if (bs == NULL) {
+		log_error("cannot start: %s", strerror(errno));
+		return NULL;
+	}
+	bs->cfg = cfg;
+	bs->loop = l;
+	bs->sigs = sigs;
+	bs->in_fd = bs->out.fd = bs->ids.fd = bs->errors.fd = -1;
+	bs->out_flags = -1;
+	bs->next_seq = bs->base = 1;
+	bs->in_open = true;
+	bs->started_ms = bs->synced_ms = clock_ms();
+	STAILQ_INIT(&bs->resubmit);
+	buf_init(&bs->in, cfg->max_line + 1);
+	buf_init(&bs->out.pending, SIZE_MAX / 2);
+	buf_init(&bs->ids.pending, SIZE_MAX / 2);
+	buf_init(&bs->errors.pending, SIZE_MAX / 2);
+	loop_timer_init(&bs->linger_timer, wake_up, bs);
+	loop_timer_init(&bs->progress_timer, wake_up, bs);
+	loop_timer_init(&bs->checkpoint_timer, wake_up, bs);
+
+	*status = open_all(bs);
+	if (*status != 0)
+		goto fail;
+	*status = EXIT_SOFTWARE;
+	bs->engine = engine_new(cfg, l, sigs, NULL, on_answer, bs);
+	if (bs->engine == NULL || loop_add_hook(l, LOOP_INPUT, take_input,
+	    bs) == -1 || loop_add_hook(l, LOOP_OUTPUT, give_output, bs) == -1) {
+		log_error("cannot start: %s", strerror(errno));
+		goto fail;
+	}
+	if (!bs->out.regular) {
+		bs->out_flags = io_set_nonblock(bs->out.fd, true);
+		if (bs->out_flags == -1) {
+			log_error("cannot use output '%s': %s", bs->out.path,
 			    strerror(errno));
-			status = EXIT_CANTCREAT;
-			goto out;
+			*status = EXIT_CANTCREAT;
+			goto fail;
 		}
 	}
 	log_debug("batch: input '%s' (%s), output '%s' (%s), %u texts and "
-	    "%zu bytes a call, window %zu", bs.in_path, bs.jsonl_in ?
-	    "jsonl" : "text", bs.out.path, bs.npy ? "npy" : "jsonl",
-	    cfg->batch_size, cfg->batch_bytes, bs.window);
+	    "%zu bytes a call, window %zu", bs->in_path, bs->jsonl_in ?
+	    "jsonl" : "text", bs->out.path, bs->npy ? "npy" : "jsonl",
+	    cfg->batch_size, cfg->batch_bytes, bs->window);
+	sig_on(sigs, SIGTERM, on_terminate, bs);
+	sig_on(sigs, SIGINT, on_terminate, bs);
+	return bs;
+fail:
+	loop_remove_hook(l, LOOP_INPUT, take_input, bs);
+	loop_remove_hook(l, LOOP_OUTPUT, give_output, bs);
+	engine_free(bs->engine);
+	cleanup(bs);
+	return NULL;
+}
 
-	if (loop(&bs, sig_fd) == -1 && bs.fatal == 0)
-		bs.fatal = EXIT_SOFTWARE;
-	stats = *engine_stats(bs.engine);
-	if (bs.skipping && bs.fatal == 0 && bs.in_eof) {
-		if (bs.want_id != NULL && bs.want_seq == 0)
-			log_error("cannot resume: '%s' ends with id %s, which "
-			    "input '%s' does not hold", bs.out.path,
-			    bs.want_id, bs.in_path);
-		else
-			log_error("cannot resume: input '%s' has %" PRIu64
-			    " lines, fewer than the %" PRIu64 " that '%s' "
-			    "accounts for", bs.in_path, bs.next_seq - 1,
-			    bs.skip_to, bs.out.path);
-		bs.fatal = EXIT_CONFIG;
-	}
+/* The run could not go on from where OUT ended: say why. */
+static void
+check_resumed(struct batch *bs)
+{
+	if (!bs->skipping || bs->fatal != 0 || !bs->in_eof)
+		return;
+	if (bs->want_id != NULL && bs->want_seq == 0)
+		log_error("cannot resume: '%s' ends with id %s, which input "
+		    "'%s' does not hold", bs->out.path, bs->want_id,
+		    bs->in_path);
+	else
+		log_error("cannot resume: input '%s' has %" PRIu64 " lines, "
+		    "fewer than the %" PRIu64 " that '%s' accounts for",
+		    bs->in_path, bs->next_seq - 1, bs->skip_to, bs->out.path);
+	bs->fatal = EXIT_CONFIG;
+}
+
+int
+batch_finish(void *state, int loop_status)
+{
+	struct batch *bs = state;
+	struct engine_stats stats;
+	bool interrupted;
+	int status = 0;
+
+	sig_on(bs->sigs, SIGTERM, NULL, NULL);
+	sig_on(bs->sigs, SIGINT, NULL, NULL);
+	loop_remove_hook(bs->loop, LOOP_INPUT, take_input, bs);
+	loop_remove_hook(bs->loop, LOOP_OUTPUT, give_output, bs);
+	loop_disarm(bs->loop, &bs->linger_timer);
+	loop_disarm(bs->loop, &bs->progress_timer);
+	loop_disarm(bs->loop, &bs->checkpoint_timer);
+	if (bs->in_watched)
+		loop_unwatch(bs->loop, bs->in_fd);
+	if (bs->out_watched)
+		loop_unwatch(bs->loop, bs->out.fd);
+	if (loop_status == -1 && bs->fatal == 0)
+		bs->fatal = EXIT_SOFTWARE;
+	stats = *engine_stats(bs->engine);
+	check_resumed(bs);
 
 	/* Finish: kill and reap what still runs, write what is done. */
-	engine_free(bs.engine);
-	bs.engine = NULL;
-	finish_files(&bs);
-	interrupted = bs.stop_signo != 0 && !(bs.in_eof &&
-	    bs.base == bs.next_seq);
-	summarize(&bs, &stats, interrupted);
-	if (bs.fatal != 0)
-		status = bs.fatal;
+	engine_free(bs->engine);
+	bs->engine = NULL;
+	finish_files(bs);
+	interrupted = bs->stop_signo != 0 && !(bs->in_eof &&
+	    bs->base == bs->next_seq);
+	summarize(bs, &stats, interrupted);
+	if (bs->fatal != 0)
+		status = bs->fatal;
 	else if (interrupted)
-		status = 128 + bs.stop_signo;
-	else if (bs.n_failed + bs.failed_before > 0)
+		status = 128 + bs->stop_signo;
+	else if (bs->n_failed + bs->failed_before > 0)
 		status = EXIT_SOME_FAILED;
-out:
-	if (out_flags != -1 && (out_flags & O_NONBLOCK) == 0)
-		(void)io_set_nonblock(bs.out.fd, false);
-	if (bs.engine != NULL)
-		engine_free(bs.engine);
-	abandon_unsent(&bs);
-	if (bs.items != NULL)
-		for (seq = 0; seq < bs.window; seq++)
-			item_reset(&bs, &bs.items[seq]);
-	close_file(&bs.out);
-	close_file(&bs.ids);
-	close_file(&bs.errors);
-	if (bs.in_fd != -1 && bs.in_fd != STDIN_FILENO)
-		(void)close(bs.in_fd);
-	buf_free(&bs.in);
-	free(bs.items);
-	free(bs.form);
-	free(bs.want_id);
-	free(bs.ids_path);
-	free(bs.errors_path);
+	cleanup(bs);
 	return status;
 }

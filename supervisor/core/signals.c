@@ -3,12 +3,15 @@
  * SIGCHLDs, so the reaper always loops waitpid until nothing is left.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "io.h"
+#include "log.h"
 #include "core/signals.h"
 
 int
@@ -61,6 +64,99 @@ sig_read(int fd, struct sig_events *ev)
 			break;
 		}
 	}
+}
+
+enum { SIG_CHLD, SIG_TERM, SIG_INT, SIG_HUP, SIG_N };
+
+struct signals {
+	struct loop	*loop;
+	int		 fd;
+	sig_fn		 fn[SIG_N];
+	void		*arg[SIG_N];
+};
+
+static int
+index_of(int signo)
+{
+	switch (signo) {
+	case SIGCHLD:
+		return SIG_CHLD;
+	case SIGTERM:
+		return SIG_TERM;
+	case SIGINT:
+		return SIG_INT;
+	case SIGHUP:
+		return SIG_HUP;
+	default:
+		return -1;
+	}
+}
+
+static void
+dispatch(struct signals *s, int signo)
+{
+	int i = index_of(signo);
+
+	if (i >= 0 && s->fn[i] != NULL)
+		s->fn[i](s->arg[i], signo);
+}
+
+static void
+on_readable(void *arg, int fd, short revents)
+{
+	struct signals *s = arg;
+	struct sig_events ev;
+
+	(void)revents;
+	if (sig_read(fd, &ev) == -1)
+		log_error("cannot read signals: %s", strerror(errno));
+	/* Children first: a stop then sees the slots as they are. */
+	if (ev.child)
+		dispatch(s, SIGCHLD);
+	if (ev.hangup)
+		dispatch(s, SIGHUP);
+	if (ev.terminate)
+		dispatch(s, ev.last_signo);
+}
+
+struct signals *
+sig_open(struct loop *l)
+{
+	struct signals *s;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->loop = l;
+	s->fd = sig_init();
+	if (s->fd == -1 || loop_watch(l, s->fd, POLLIN, on_readable, s) == -1) {
+		if (s->fd != -1)
+			(void)close(s->fd);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+sig_close(struct signals *s)
+{
+	if (s == NULL)
+		return;
+	loop_unwatch(s->loop, s->fd);
+	(void)close(s->fd);
+	free(s);
+}
+
+void
+sig_on(struct signals *s, int signo, sig_fn fn, void *arg)
+{
+	int i = index_of(signo);
+
+	if (i < 0)
+		return;
+	s->fn[i] = fn;
+	s->arg[i] = arg;
 }
 
 void

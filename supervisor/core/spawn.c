@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bsd/unistd.h>
@@ -256,4 +257,81 @@ spawn_warm(const struct spawn_opts *opts, pid_t *pidp, int *result_fdp,
 	}
 	*job_fdp = jobfd[1];
 	return 0;
+}
+
+int
+spawn_kill(pid_t pid)
+{
+	if (pid <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (kill(-pid, SIGKILL) == 0)
+		return 0;
+	return kill(pid, SIGKILL);
+}
+
+pid_t
+spawn_reap(bool block, bool (*ours)(void *, pid_t), void *arg, int *status)
+{
+	siginfo_t si;
+	pid_t pid;
+
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT |
+		    (block ? 0 : WNOHANG)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		pid = si.si_pid;
+		if (pid == 0)
+			return 0;
+		/* Race: the zombie pins pid and its group until the reap
+		 * below, so this signal cannot reach a stranger. */
+		if (ours != NULL && ours(arg, pid))
+			(void)kill(-pid, SIGKILL);
+		while (waitpid(pid, status, 0) == -1)
+			if (errno != EINTR)
+				return -1;
+		return pid;
+	}
+}
+
+static int
+real_start(void *ctx, const struct job *job, pid_t *pid, int *result_fd)
+{
+	return spawn_worker(ctx, job, pid, result_fd);
+}
+
+static int
+real_start_warm(void *ctx, pid_t *pid, int *result_fd, int *job_fd)
+{
+	return spawn_warm(ctx, pid, result_fd, job_fd);
+}
+
+static int
+real_kill(void *ctx, pid_t pid)
+{
+	(void)ctx;
+	return spawn_kill(pid);
+}
+
+static pid_t
+real_reap(void *ctx, bool block, bool (*ours)(void *, pid_t), void *arg,
+    int *status)
+{
+	(void)ctx;
+	return spawn_reap(block, ours, arg, status);
+}
+
+void
+spawner_init(struct spawner *sp, struct spawn_opts *opts)
+{
+	sp->start = real_start;
+	sp->start_warm = real_start_warm;
+	sp->kill = real_kill;
+	sp->reap = real_reap;
+	sp->ctx = opts;
 }

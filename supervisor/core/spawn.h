@@ -13,10 +13,15 @@
  * the parent did not already die, closes every stray descriptor, drops
  * core dumps and caps its address space. Its stdout is the write end of
  * the result pipe; stderr is shared with the supervisor.
+ *
+ * spawn_kill and spawn_reap are the only places that signal or wait for
+ * children. The engine reaches all four through a struct spawner, so its
+ * unit tests can drive it with fake workers whose frames they write.
  */
 #ifndef EMBEDWATCH_SPAWN_H
 #define EMBEDWATCH_SPAWN_H
 
+#include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -47,5 +52,43 @@ int	 spawn_worker(const struct spawn_opts *opts, const struct job *job,
  */
 int	 spawn_warm(const struct spawn_opts *opts, pid_t *pid, int *result_fd,
 	    int *job_fd);
+
+/*
+ * SIGKILL pid's process group, or pid alone if the group is gone.
+ * Safe exactly while pid is an unreaped child of ours: until it is
+ * reaped, even a zombie keeps its pid and group. Returns 0 or -1 with
+ * errno.
+ */
+int	 spawn_kill(pid_t pid);
+
+/*
+ * Reap one exited child: look at it first (waitid with WNOWAIT) and, if
+ * ours(arg, pid) says it is one of ours, SIGKILL its group while the
+ * zombie still pins the pid, so nothing it left behind outlives it; then
+ * reap it. Strangers are reaped too. block waits for a child to exit.
+ * Returns the pid with its wait status in *status; 0 when none has
+ * exited (without block); -1 with errno (ECHILD: no children).
+ */
+pid_t	 spawn_reap(bool block, bool (*ours)(void *arg, pid_t pid), void *arg,
+	    int *status);
+
+/*
+ * How the engine starts, kills and reaps workers: the functions above
+ * over a struct spawn_opts (spawner_init), or a test's fakes. Each
+ * member behaves as the function of the same name; ctx is passed first.
+ */
+struct spawner {
+	int	(*start)(void *ctx, const struct job *job, pid_t *pid,
+		    int *result_fd);
+	int	(*start_warm)(void *ctx, pid_t *pid, int *result_fd,
+		    int *job_fd);
+	int	(*kill)(void *ctx, pid_t pid);
+	pid_t	(*reap)(void *ctx, bool block,
+		    bool (*ours)(void *arg, pid_t pid), void *arg, int *status);
+	void	*ctx;
+};
+
+/* The real spawner over opts, which must outlive it. */
+void	 spawner_init(struct spawner *sp, struct spawn_opts *opts);
 
 #endif

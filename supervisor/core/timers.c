@@ -24,12 +24,28 @@ timers_free(struct timers *t)
 	t->n = t->cap = 0;
 }
 
+int
+timers_reserve(struct timers *t, size_t cap)
+{
+	struct timer **heap;
+
+	if (cap < t->n)
+		cap = t->n;
+	heap = reallocarray(t->heap, cap > 0 ? cap : 1, sizeof(*heap));
+	if (heap == NULL)
+		return -1;
+	t->heap = heap;
+	t->cap = cap;
+	return 0;
+}
+
 void
 timer_init(struct timer *tm, void *owner, int kind)
 {
 	tm->at_ms = 0;
 	tm->owner = owner;
 	tm->kind = kind;
+	tm->fire = NULL;
 	tm->slot = 0;
 }
 

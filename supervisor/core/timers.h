@@ -2,11 +2,11 @@
  * timers: a binary min-heap of deadlines, in CLOCK_MONOTONIC milliseconds.
  *
  * A struct timer is embedded in whatever it times (a worker, a request)
- * and carries an owner pointer and a kind so the loop can dispatch it.
- * Arming, re-arming and disarming are O(log n); the nearest deadline is
- * O(1). The heap's capacity is fixed at init, so arming never allocates
- * and never fails in the loop as long as callers size it for every
- * timer that can be armed at once.
+ * and carries an owner pointer, a kind and a callback so whoever pops it
+ * can dispatch it (core/loop calls fire). Arming, re-arming and
+ * disarming are O(log n); the nearest deadline is O(1). The heap's
+ * capacity is set at init and changed only by timers_reserve, so
+ * arming never allocates: core/loop reserves more when it is full.
  */
 #ifndef EMBEDWATCH_TIMERS_H
 #define EMBEDWATCH_TIMERS_H
@@ -19,6 +19,7 @@ struct timer {
 	int64_t	 at_ms;
 	void	*owner;
 	int	 kind;
+	void	(*fire)(void *owner, int64_t now_ms);	/* NULL: none */
 	size_t	 slot;		/* private: heap index + 1, 0 when disarmed */
 };
 
@@ -32,7 +33,11 @@ struct timers {
 int	 timers_init(struct timers *t, size_t cap);
 void	 timers_free(struct timers *t);
 
-/* Prepare a timer that is not armed. */
+/* Make room for cap armed timers (never less than are armed). Returns 0
+ * or -1 with errno, leaving the heap as it was. */
+int	 timers_reserve(struct timers *t, size_t cap);
+
+/* Prepare a timer that is not armed, without a callback. */
 void	 timer_init(struct timer *tm, void *owner, int kind);
 bool	 timer_is_armed(const struct timer *tm);
 

@@ -1,7 +1,10 @@
 /*
- * retry: see retry.h.
+ * policy: see policy.h.
  */
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <curl/curl.h>
 
@@ -9,8 +12,13 @@
 
 #include "engine/policy.h"
 
+struct policy {
+	const struct config	*cfg;
+	long			 hedge_ms;	/* -1: off */
+};
+
 enum req_code
-retry_code_of(const struct proto_result *r)
+policy_code_of(const struct proto_result *r)
 {
 	switch (r->class) {
 	case PROTO_OK:
@@ -30,7 +38,7 @@ retry_code_of(const struct proto_result *r)
 }
 
 bool
-retry_is_retryable(enum req_code code, const struct proto_result *r)
+policy_is_retryable(enum req_code code, const struct proto_result *r)
 {
 	switch (code) {
 	case REQ_TIMEOUT:
@@ -67,7 +75,7 @@ retry_is_retryable(enum req_code code, const struct proto_result *r)
 }
 
 long
-retry_backoff_ms(unsigned attempt, long base_ms, long max_ms,
+policy_backoff_ms(unsigned attempt, long base_ms, long max_ms,
     long retry_after_ms)
 {
 	long ceiling = base_ms, delay;
@@ -85,4 +93,75 @@ retry_backoff_ms(unsigned attempt, long base_ms, long max_ms,
 	if (retry_after_ms > delay)
 		delay = retry_after_ms;
 	return delay;
+}
+
+struct policy *
+policy_new(const struct config *cfg)
+{
+	struct policy *p;
+
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->cfg = cfg;
+	p->hedge_ms = -1;
+	return p;
+}
+
+void
+policy_free(struct policy *p)
+{
+	free(p);
+}
+
+unsigned
+policy_max_attempts(const struct policy *p)
+{
+	return p->cfg->retries + 1;
+}
+
+long
+policy_attempt_budget_ms(const struct policy *p, const struct request *req,
+    int64_t now)
+{
+	long budget;
+
+	budget = req->timeout_ms > 0 ? req->timeout_ms : p->cfg->timeout_ms;
+	if (budget > req->deadline_at_ms - now)
+		budget = (long)(req->deadline_at_ms - now);
+	return budget < 1 ? 1 : budget;
+}
+
+bool
+policy_should_retry(const struct policy *p, const struct request *req,
+    const struct policy_failure *f, int64_t now, long *delay_ms, char *note,
+    size_t notelen)
+{
+	const struct config *cfg = p->cfg;
+
+	note[0] = '\0';
+	if (!f->retryable || f->code == REQ_SHUTTING_DOWN ||
+	    f->code == REQ_CANCELLED || f->stopping ||
+	    req->attempts >= policy_max_attempts(p))
+		return false;
+	*delay_ms = policy_backoff_ms(req->attempts, cfg->backoff_base_ms,
+	    cfg->backoff_max_ms, f->retry_after_ms);
+	if (now + *delay_ms < req->deadline_at_ms)
+		return true;
+	(void)snprintf(note, notelen, "; no time left for another attempt "
+	    "before the deadline");
+	return false;
+}
+
+long
+policy_hedge_delay_ms(const struct policy *p, const struct request *req)
+{
+	(void)req;
+	return p->hedge_ms;
+}
+
+void
+policy_set_hedge_delay(struct policy *p, long ms)
+{
+	p->hedge_ms = ms < 0 ? -1 : ms;
 }

@@ -21,7 +21,9 @@
 
 #include "core/timers.h"
 
-struct engine_queue;
+struct attempt;
+struct engine;
+struct fairq_line;
 
 enum req_code {
 	REQ_OK,
@@ -64,17 +66,20 @@ struct request {
 	long		 timeout_ms;	/* 0: the configured timeout */
 	long		 deadline_ms;	/* 0: the configured deadline */
 	void		*owner;		/* the mode's: who gets the answer */
-	struct engine_queue *queue;	/* the mode's fair share; NULL: the
-					 * engine's default line */
+	struct fairq_line *line;	/* the mode's fair share (engine/fairq);
+					 * NULL: the engine's default line */
 
 	/* Private to the engine. */
-	TAILQ_ENTRY(request) entry;
+	TAILQ_ENTRY(request) entry;	/* in its line or the backoff list */
+	LIST_HEAD(, attempt) live;	/* attempts running now */
+	unsigned	 n_live;	/* ... and how many */
 	enum req_state	 state;
 	unsigned	 attempts;	/* attempts started */
-	unsigned	 n_workers;	/* workers running attempts now */
 	int64_t		 received_ms;
 	int64_t		 deadline_at_ms;
 	struct timer	 timer;		/* queue deadline or backoff end */
+	struct timer	 hedge_timer;	/* start one more attempt */
+	struct engine	*engine;	/* for its timers */
 	bool		 cancelled;
 };
 

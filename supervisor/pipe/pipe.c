@@ -1,331 +1,151 @@
 /*
- * pipe: see pipe.h. Called by main after init; runs the loop and the
- * finish phase.
- *
- * Backpressure: complete lines are parsed only while the engine has room
- * in its queue, and stdin is read only when no complete line is waiting
- * and the output backlog is small. So memory is bounded by the queue,
- * one line buffer (--max-line) and the answers of the workers in flight,
- * however fast lines arrive or however slowly stdout is drained.
- *
- * stdout is switched to non-blocking so a slow reader never stalls the
- * loop (and so deadlines are kept); its flags are restored on the way
- * out. stdin is read only after poll says it is readable.
+ * pipe: see pipe.h. One session (protocol/session) over stdin and stdout;
+ * this file adds only the mode's lifecycle: stdout switched to
+ * non-blocking (so a slow reader never stalls the loop, and deadlines
+ * are kept) and restored on the way out, SIGTERM and SIGINT as a drain,
+ * the stop once the session is over and the engine idle, and the exit
+ * status.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
 #include "clock.h"
-#include "engine/engine.h"
 #include "io.h"
-#include "protocol/lines.h"
 #include "log.h"
+#include "engine/engine.h"
 #include "pipe/pipe.h"
-#include "engine/request.h"
-#include "protocol/jsonl.h"
-#include "core/signals.h"
+#include "protocol/session.h"
 
-#define READ_CHUNK		(64 * 1024)
-#define OUT_HIGH_WATER		(4 * 1024 * 1024)
 #define EXIT_OUTPUT_LOST	74	/* EX_IOERR */
 
-struct pipe_state {
+struct pipe_mode {
 	const struct config	*cfg;
+	struct loop		*loop;
+	struct signals		*sigs;
 	struct engine		*engine;
-	struct lines		 in;		/* stdin, line by line */
-	struct buf		 out;		/* answers not yet written */
-	bool			 in_open;	/* still reading stdin */
-	bool			 out_broken;	/* stdout is gone */
-	uint64_t		 lost;		/* answers we could not write */
+	struct session		*session;
+	int			 out_flags;	/* stdout's, to restore */
+	bool			 draining;	/* a first SIGTERM came */
+	bool			 lost;		/* stdout went away */
 };
-
-static void
-emit(struct pipe_state *ps, const char *id_json, const struct answer *a)
-{
-	if (ps->out_broken) {
-		ps->lost++;
-		return;
-	}
-	if (jsonl_format_answer(&ps->out, id_json, a) == -1) {
-		/* Only memory can fail here; the request still needs its
-		 * one answer, so say so in the smallest line there is. */
-		log_error("cannot format answer for %s: %s",
-		    id_json != NULL ? id_json : "null", strerror(errno));
-		ps->lost++;
-	}
-}
 
 static void
 on_answer(void *arg, struct request *req, const struct answer *a)
 {
-	emit(arg, req->id_json, a);
+	(void)arg;
+	session_answer(req->owner, req, a);
 }
 
 static void
-answer_invalid(struct pipe_state *ps, const char *id_json, const char *msg)
+on_terminate(void *arg, int signo)
 {
-	struct answer a;
+	struct pipe_mode *pm = arg;
 
-	memset(&a, 0, sizeof(a));
-	a.code = REQ_INVALID_REQUEST;
-	a.message = msg;
-	log_debug("invalid request %s: %s", id_json != NULL ? id_json : "null",
-	    msg);
-	emit(ps, id_json, &a);
+	log_info("%s: %s", strsignal(signo), pm->draining ?
+	    "stopping in-flight work now" : "no more input; draining");
+	pm->draining = true;
+	session_stop_reading(pm->session);
+	engine_shutdown(pm->engine, clock_ms(), pm->cfg->drain_ms);
 }
 
-static bool
-is_blank(const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-			return false;
-	return true;
-}
-
+/* LOOP_OUTPUT, after the session's own: stop when all is done. */
 static void
-handle_line(struct pipe_state *ps, const char *line, size_t len, int64_t now)
+check_done(void *arg, int64_t now)
 {
-	struct request *req;
-	char err[256], *id_json;
+	struct pipe_mode *pm = arg;
 
-	if (is_blank(line, len))
-		return;
-	req = jsonl_parse_request(line, len, &id_json, err, sizeof(err));
-	if (req == NULL) {
-		engine_count(ps->engine, REQ_INVALID_REQUEST);
-		answer_invalid(ps, id_json, err);
-		free(id_json);
-		return;
+	if (session_output_lost(pm->session) && !pm->lost) {
+		/* Nobody hears the answers: stop the work now. */
+		pm->lost = true;
+		engine_shutdown(pm->engine, now, 0);
 	}
-	switch (req->op) {
-	case REQ_OP_EMBED:
-		req->owner = ps;
-		engine_submit(ps->engine, req, now);
-		return;
-	case REQ_OP_CANCEL:
-		/* Answered through the request it names, if still live. */
-		if (engine_cancel(ps->engine, ps, req->id_json, now) == 0)
-			log_debug("cancel of %s: no such request in flight",
-			    req->id_json);
-		break;
-	case REQ_OP_STATS:
-		if (!ps->out_broken && engine_format_stats(ps->engine,
-		    &ps->out, req->id_json, NULL, now) == -1)
-			log_error("cannot format stats: %s", strerror(errno));
-		break;
-	}
-	request_free(req);
+	if (session_is_over(pm->session) && engine_is_idle(pm->engine))
+		loop_stop(pm->loop);
 }
 
-/* Hand complete lines to the engine while it has room. */
-static void
-parse_lines(struct pipe_state *ps, int64_t now)
+void *
+pipe_init(const struct config *cfg, struct loop *l, struct signals *sigs,
+    int *status)
 {
-	const char *line;
-	size_t len;
+	struct session_params sp;
+	struct pipe_mode *pm;
 
-	while (!engine_is_full(ps->engine) &&
-	    lines_next(&ps->in, &line, &len))
-		handle_line(ps, line, len, now);
-}
-
-static void
-read_input(struct pipe_state *ps)
-{
-	char msg[128], *id_json;
-	const char *head;
-	size_t len;
-
-	switch (lines_read(&ps->in, STDIN_FILENO, READ_CHUNK)) {
-	case LINES_OK:
-	case LINES_AGAIN:
-		return;
-	case LINES_EOF:
-		ps->in_open = false;
-		return;
-	case LINES_TOO_LONG:
-		(void)snprintf(msg, sizeof(msg), "request line longer than "
-		    "%zu bytes (--max-line)", ps->cfg->max_line);
-		head = lines_head(&ps->in, &len);
-		id_json = jsonl_peek_id(head, len);
-		engine_count(ps->engine, REQ_INVALID_REQUEST);
-		answer_invalid(ps, id_json, msg);
-		free(id_json);
-		return;
-	case LINES_ERROR:
-		log_error("cannot read stdin: %s", strerror(errno));
-		ps->in_open = false;
-		lines_close(&ps->in);
-		return;
+	*status = EXIT_SOFTWARE;
+	pm = calloc(1, sizeof(*pm));
+	if (pm == NULL) {
+		log_error("cannot start: %s", strerror(errno));
+		return NULL;
 	}
-}
-
-static void
-write_output(struct pipe_state *ps, int64_t now)
-{
-	ssize_t n;
-
-	while (buf_len(&ps->out) > 0 && !ps->out_broken) {
-		n = buf_write_fd(&ps->out, STDOUT_FILENO);
-		if (n > 0)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		log_error("cannot write answers to stdout: %s; stopping",
-		    n == 0 ? "no progress" : strerror(errno));
-		ps->out_broken = true;
-		ps->in_open = false;
-		lines_close(&ps->in);
-		buf_free(&ps->out);
-		engine_shutdown(ps->engine, now, 0);
+	pm->cfg = cfg;
+	pm->loop = l;
+	pm->sigs = sigs;
+	pm->out_flags = io_set_nonblock(STDOUT_FILENO, true);
+	if (pm->out_flags == -1) {
+		log_error("cannot use stdout: %s", strerror(errno));
+		free(pm);
+		return NULL;
 	}
-}
-
-static bool
-want_input(const struct pipe_state *ps)
-{
-	return ps->in_open && !engine_is_full(ps->engine) &&
-	    !lines_ready(&ps->in) && buf_len(&ps->out) < OUT_HIGH_WATER;
-}
-
-static int
-loop(struct pipe_state *ps, int sig_fd)
-{
-	struct sig_events ev;
-	struct pollfd *pfd;
-	size_t n, max, i_in, i_out, n_eng;
-	int64_t now;
-	int timeout, r;
-
-	max = 3 + engine_max_workers(ps->engine);
-	pfd = calloc(max, sizeof(*pfd));
-	if (pfd == NULL) {
-		log_error("cannot allocate the poll set: %s", strerror(errno));
-		return -1;
+	memset(&sp, 0, sizeof(sp));
+	sp.in_fd = STDIN_FILENO;
+	sp.out_fd = STDOUT_FILENO;
+	sp.name = "stdout";
+	pm->engine = engine_new(cfg, l, sigs, NULL, on_answer, pm);
+	if (pm->engine != NULL)
+		pm->session = session_new(l, pm->engine, cfg, &sp);
+	if (pm->session == NULL || loop_add_hook(l, LOOP_OUTPUT, check_done,
+	    pm) == -1) {
+		log_error("cannot start: %s", strerror(errno));
+		(void)pipe_finish(pm, -1);
+		return NULL;
 	}
-	for (;;) {
-		now = clock_ms();
-		parse_lines(ps, now);
-		engine_run_due(ps->engine, now);
-		write_output(ps, now);
-		if (lines_done(&ps->in) && engine_is_idle(ps->engine) &&
-		    (buf_len(&ps->out) == 0 || ps->out_broken))
-			break;
-
-		n = 0;
-		pfd[n].fd = sig_fd;
-		pfd[n++].events = POLLIN;
-		i_in = i_out = SIZE_MAX;
-		if (want_input(ps)) {
-			i_in = n;
-			pfd[n].fd = STDIN_FILENO;
-			pfd[n++].events = POLLIN;
-		}
-		if (buf_len(&ps->out) > 0 && !ps->out_broken) {
-			i_out = n;
-			pfd[n].fd = STDOUT_FILENO;
-			pfd[n++].events = POLLOUT;
-		}
-		n_eng = engine_pollfds(ps->engine, pfd + n, max - n);
-		/* Fresh time: spawning in this turn may have taken a while. */
-		now = clock_ms();
-		timeout = engine_timeout_ms(ps->engine, now);
-		if (!lines_done(&ps->in) && !ps->in_open &&
-		    !engine_is_full(ps->engine))
-			timeout = 0;
-
-		r = poll(pfd, n + n_eng, timeout);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			log_error("poll: %s", strerror(errno));
-			free(pfd);
-			return -1;
-		}
-		if (pfd[0].revents != 0) {
-			if (sig_read(sig_fd, &ev) == -1)
-				log_error("cannot read signals: %s",
-				    strerror(errno));
-			if (ev.child)
-				engine_reap(ps->engine);
-			if (ev.terminate) {
-				log_info("%s: %s", strsignal(ev.last_signo),
-				    ps->in_open ? "no more input; draining" :
-				    "stopping in-flight work now");
-				ps->in_open = false;
-				lines_close(&ps->in);
-				engine_shutdown(ps->engine, clock_ms(),
-				    ps->cfg->drain_ms);
-			}
-		}
-		if (i_in != SIZE_MAX && pfd[i_in].revents != 0)
-			read_input(ps);
-		if (i_out != SIZE_MAX && pfd[i_out].revents != 0)
-			write_output(ps, clock_ms());
-		engine_handle_pollfds(ps->engine, pfd + n, n_eng);
-	}
-	free(pfd);
-	return 0;
+	sig_on(sigs, SIGTERM, on_terminate, pm);
+	sig_on(sigs, SIGINT, on_terminate, pm);
+	return pm;
 }
 
 int
-pipe_run(const struct config *cfg, int sig_fd)
+pipe_finish(void *state, int loop_status)
 {
-	struct pipe_state ps;
+	struct pipe_mode *pm = state;
 	const struct engine_stats *st;
-	int out_flags, status = 0;
+	int status = loop_status == 0 ? 0 : EXIT_SOFTWARE;
+	uint64_t lost;
 
-	memset(&ps, 0, sizeof(ps));
-	ps.cfg = cfg;
-	ps.in_open = true;
-	lines_init(&ps.in, cfg->max_line);
-	buf_init(&ps.out, SIZE_MAX / 2);
-	ps.engine = engine_new(cfg, on_answer, &ps);
-	if (ps.engine == NULL) {
-		log_error("cannot start: %s", strerror(errno));
-		return EXIT_SOFTWARE;
+	sig_on(pm->sigs, SIGTERM, NULL, NULL);
+	sig_on(pm->sigs, SIGINT, NULL, NULL);
+	loop_remove_hook(pm->loop, LOOP_OUTPUT, check_done, pm);
+	if (pm->engine != NULL) {
+		/* Whatever is still live is killed, reaped and answered. */
+		st = engine_stats(pm->engine);
+		log_info("done: %llu requests, %llu ok, %llu failed; %llu "
+		    "workers, %llu killed, %llu retries",
+		    (unsigned long long)st->requests,
+		    (unsigned long long)st->answered[REQ_OK],
+		    (unsigned long long)(st->requests - st->answered[REQ_OK]),
+		    (unsigned long long)st->workers_started,
+		    (unsigned long long)st->workers_killed,
+		    (unsigned long long)st->retries);
+		engine_free(pm->engine);
 	}
-	out_flags = io_set_nonblock(STDOUT_FILENO, true);
-	if (out_flags == -1) {
-		log_error("cannot use stdout: %s", strerror(errno));
-		engine_free(ps.engine);
-		return EXIT_SOFTWARE;
-	}
-
-	if (loop(&ps, sig_fd) == -1)
-		status = EXIT_SOFTWARE;
-
-	/* Finish: whatever is still live is killed, reaped and answered. */
-	st = engine_stats(ps.engine);
-	log_info("done: %llu requests, %llu ok, %llu failed; %llu workers, "
-	    "%llu killed, %llu retries", (unsigned long long)st->requests,
-	    (unsigned long long)st->answered[REQ_OK],
-	    (unsigned long long)(st->requests - st->answered[REQ_OK]),
-	    (unsigned long long)st->workers_started,
-	    (unsigned long long)st->workers_killed,
-	    (unsigned long long)st->retries);
-	engine_free(ps.engine);
-	(void)io_set_nonblock(STDOUT_FILENO, false);
-	while (buf_len(&ps.out) > 0 && !ps.out_broken &&
-	    buf_write_fd(&ps.out, STDOUT_FILENO) > 0)
-		continue;
-	if ((out_flags & O_NONBLOCK) != 0)
-		(void)io_set_nonblock(STDOUT_FILENO, true);
-	if (ps.out_broken || buf_len(&ps.out) > 0) {
-		log_error("%llu answers could not be written",
-		    (unsigned long long)(ps.lost + (buf_len(&ps.out) > 0)));
-		status = EXIT_OUTPUT_LOST;
-	}
-	lines_free(&ps.in);
-	buf_free(&ps.out);
+	if (pm->session != NULL) {
+		(void)io_set_nonblock(STDOUT_FILENO, false);
+		(void)session_flush(pm->session);
+		if ((pm->out_flags & O_NONBLOCK) != 0)
+			(void)io_set_nonblock(STDOUT_FILENO, true);
+		lost = session_n_lost(pm->session) +
+		    (session_has_output(pm->session) ? 1 : 0);
+		if (session_output_lost(pm->session) || lost > 0) {
+			log_error("%llu answers could not be written",
+			    (unsigned long long)lost);
+			status = EXIT_OUTPUT_LOST;
+		}
+		session_free(pm->session);
+	} else if (pm->out_flags != -1 && (pm->out_flags & O_NONBLOCK) == 0)
+		(void)io_set_nonblock(STDOUT_FILENO, false);
+	free(pm);
 	return status;
 }

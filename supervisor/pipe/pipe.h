@@ -1,15 +1,27 @@
 /*
- * pipe: the `embedwatch pipe` mode. JSON-line requests on stdin, one
- * JSON-line answer per request on stdout, in completion order.
+ * pipe: the pipe mode. JSON lines in on stdin, one answer line per
+ * request out on stdout (protocol/jsonl), in completion order; at EOF
+ * every request is answered and written before the process exits. Exit
+ * status 0, or 74 if stdout went away (its answers are lost and its
+ * workers killed), or 70 after an internal failure.
+ *
+ * main calls pipe_init, runs the loop, then pipe_finish with loop_run's
+ * result; the state between them is opaque.
  */
 #ifndef EMBEDWATCH_PIPE_H
 #define EMBEDWATCH_PIPE_H
 
 #include "config/config.h"
+#include "core/loop.h"
+#include "core/signals.h"
 
-/* Run until stdin ends and every request is answered, or until SIGTERM
- * or SIGINT and the drain. sig_fd is the signals descriptor. Returns the
- * process exit status. */
-int	 pipe_run(const struct config *cfg, int sig_fd);
+/* Register the mode with l and sigs. Returns its state, or NULL after a
+ * message, with the exit status in *status. */
+void	*pipe_init(const struct config *cfg, struct loop *l,
+	    struct signals *sigs, int *status);
+
+/* Kill and reap what still runs, write what is left; free the state.
+ * Returns the exit status. */
+int	 pipe_finish(void *state, int loop_status);
 
 #endif

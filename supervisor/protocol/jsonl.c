@@ -272,3 +272,39 @@ fail:
 	buf_truncate(out, mark);
 	return -1;
 }
+
+int
+jsonl_format_stats(struct buf *out, const char *id_json,
+    const struct engine_stats *st, const char *extra, int64_t now)
+{
+	size_t mark = buf_len(out);
+	int code;
+
+	if (buf_printf(out, "{\"id\":%s,\"ok\":true,\"stats\":{"
+	    "\"requests\":%llu,\"ok\":%llu,\"errors\":{",
+	    id_json != NULL ? id_json : "null",
+	    (unsigned long long)st->requests,
+	    (unsigned long long)st->answered[REQ_OK]) == -1)
+		goto fail;
+	for (code = REQ_OK + 1; code < REQ_N_CODES; code++)
+		if (buf_printf(out, "%s\"%s\":%llu", code > REQ_OK + 1 ?
+		    "," : "", req_code_name((enum req_code)code),
+		    (unsigned long long)st->answered[code]) == -1)
+			goto fail;
+	if (buf_printf(out, "},\"failed\":%llu,\"workers_started\":%llu,"
+	    "\"workers_killed\":%llu,\"spawn_failures\":%llu,"
+	    "\"retries\":%llu,\"in_flight\":%zu,\"queued\":%zu,"
+	    "\"uptime_s\":%lld%s%s}}\n",
+	    (unsigned long long)stats_failed(st),
+	    (unsigned long long)st->workers_started,
+	    (unsigned long long)st->workers_killed,
+	    (unsigned long long)st->spawn_failures,
+	    (unsigned long long)st->retries, st->busy, st->queued,
+	    (long long)((now - st->started_ms) / 1000),
+	    extra != NULL ? "," : "", extra != NULL ? extra : "") == -1)
+		goto fail;
+	return 0;
+fail:
+	buf_truncate(out, mark);
+	return -1;
+}

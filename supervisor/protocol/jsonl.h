@@ -19,9 +19,11 @@
 #define EMBEDWATCH_JSONL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "engine/request.h"
+#include "engine/stats.h"
 
 /*
  * Parse one request line (without its newline). Returns a request to
@@ -42,5 +44,11 @@ char	*jsonl_peek_id(const char *head, size_t len);
  * Returns 0 or -1 with errno. */
 int	 jsonl_format_answer(struct buf *out, const char *id_json,
 	    const struct answer *a);
+
+/* Append the answer line for a {"op":"stats"} request; extra, if not
+ * NULL, is more JSON members for the "stats" object (the mode's own
+ * counters). Returns 0 or -1 with errno. */
+int	 jsonl_format_stats(struct buf *out, const char *id_json,
+	    const struct engine_stats *st, const char *extra, int64_t now);
 
 #endif

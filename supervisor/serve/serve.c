@@ -1,264 +1,90 @@
 /*
- * serve: see serve.h. Called by main after init; does its own init (log
- * file, pidfile, listening socket), runs the loop and the finish phase.
+ * serve: see serve.h. main calls serve_init, runs the loop, then
+ * serve_finish.
  *
- * Each connection speaks the pipe protocol and owns an engine_queue, so
- * workers are shared round-robin between clients and each client has its
- * own caps on running (--conn-inflight) and waiting (--conn-queue)
- * requests: a flooding client fills only its own line, and only its own
- * socket stops being read. Ids are per connection.
+ * Each connection is a session (protocol/session) with a fair line of its
+ * own, so workers are shared round-robin between clients and each client
+ * has its own caps on running (--conn-inflight) and waiting
+ * (--conn-queue) requests, and all of them together at most --queue
+ * waiting: a flooding client fills only its own line, and only its own
+ * socket stops being read. Ids are per connection. This file adds what
+ * is the service's own: accepting (peer credentials, --allow-uid,
+ * --max-clients), the pidfile, systemd notification and watchdog, the
+ * log reopened on SIGHUP, and the drain on SIGTERM.
  *
- * A connection ends in one of two ways. The peer half-closes (EOF on
- * read, no POLLHUP): like stdin EOF in pipe mode, its requests finish and
- * their answers are written before we close. The peer hangs up (POLLHUP,
- * EPIPE, ECONNRESET): its descriptor is closed at once, its requests are
- * cancelled (queued ones dropped, running workers SIGKILLed) and their
- * answers discarded. Invariant: a struct conn lives until its last
- * request is answered (n_live == 0), because the engine holds pointers to
- * its queue; its descriptor may be closed long before.
+ * Invariant: a struct conn lives until its session is over (every
+ * request answered), since the engine holds the session's requests; its
+ * descriptor may be closed long before. Conns are freed in one place,
+ * the LOOP_OUTPUT hook.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <bsd/libutil.h>
-#include <bsd/stdlib.h>
-#include <bsd/string.h>
 
-#include "buf.h"
 #include "clock.h"
-#include "engine/engine.h"
 #include "io.h"
-#include "protocol/lines.h"
 #include "log.h"
 #include "core/notify.h"
-#include "engine/request.h"
-#include "protocol/jsonl.h"
+#include "engine/engine.h"
+#include "protocol/session.h"
+#include "serve/listen.h"
 #include "serve/serve.h"
-#include "core/signals.h"
 
-#define READ_CHUNK		(64 * 1024)
-#define OUT_HIGH_WATER		(4 * 1024 * 1024)
 #define FLUSH_AT_EXIT_MS	2000
 #define STATUS_EVERY_MS		5000
-#define LISTEN_FDS_START	3
+
+struct serve;
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
-	int		 fd;		/* -1 once closed */
+	struct serve	*serve;
+	struct session	*session;
 	unsigned long	 no;		/* for logs */
-	uid_t		 uid;
-	struct lines	 in;
-	struct buf	 out;
-	bool		 reading;	/* the peer may still send */
-	bool		 hung_up;	/* answers go nowhere */
-	size_t		 n_live;	/* requests the engine holds */
-	struct engine_queue queue;
+	char		 name[32];	/* "client 7" */
 };
 
 TAILQ_HEAD(conn_list, conn);
 
 struct serve {
 	const struct config	*cfg;
+	struct loop		*loop;
+	struct signals		*sigs;
 	struct engine		*engine;
-	int			 listen_fd;
-	bool			 own_socket;	/* we made the path: unlink it */
-	dev_t			 sock_dev;	/* ... while it is still ours */
-	ino_t			 sock_ino;
+	struct listener		 listener;
 	struct pidfh		*pidfh;
 	struct conn_list	 conns;
 	size_t			 n_conns;
 	unsigned long		 next_no;
 	uint64_t		 refused;
 	bool			 stopping;
-	int64_t			 flush_until_ms;
-	int64_t			 next_ping_ms;
-	int64_t			 next_status_ms;
+	int64_t			 flush_until_ms;	/* 0: not flushing */
+	struct timer		 flush_timer;
+	struct timer		 ping_timer;
+	struct timer		 status_timer;
 };
 
 static void
 on_answer(void *arg, struct request *req, const struct answer *a)
 {
-	struct conn *c = req->owner;
-
 	(void)arg;
-	c->n_live--;
-	if (c->hung_up || c->fd == -1)
-		return;
-	if (jsonl_format_answer(&c->out, req->id_json, a) == -1)
-		log_error("client %lu: cannot format answer for %s: %s", c->no,
-		    req->id_json, strerror(errno));
+	session_answer(req->owner, req, a);
 }
 
-/* The peer is gone: stop everything that would only serve it. */
-static void
-hang_up(struct serve *sv, struct conn *c, const char *why)
+static int
+stats_extra(void *arg, char *out, size_t len)
 {
-	if (c->fd == -1)
-		return;
-	log_debug("client %lu: %s; cancelling %zu requests", c->no, why,
-	    c->n_live);
-	(void)close(c->fd);
-	c->fd = -1;
-	c->hung_up = true;
-	c->reading = false;
-	lines_free(&c->in);
-	buf_free(&c->out);
-	(void)engine_cancel(sv->engine, c, NULL, clock_ms());
-}
+	struct serve *sv = arg;
 
-static void
-answer_invalid(struct conn *c, const char *id_json, const char *msg)
-{
-	struct answer a;
-
-	memset(&a, 0, sizeof(a));
-	a.code = REQ_INVALID_REQUEST;
-	a.message = msg;
-	if (jsonl_format_answer(&c->out, id_json, &a) == -1)
-		log_error("client %lu: cannot format answer: %s", c->no,
-		    strerror(errno));
-}
-
-static void
-handle_line(struct serve *sv, struct conn *c, const char *line, size_t len,
-    int64_t now)
-{
-	struct request *req;
-	char err[256], *id_json, extra[96];
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
-			break;
-	if (i == len)
-		return;
-	req = jsonl_parse_request(line, len, &id_json, err, sizeof(err));
-	if (req == NULL) {
-		engine_count(sv->engine, REQ_INVALID_REQUEST);
-		answer_invalid(c, id_json, err);
-		free(id_json);
-		return;
-	}
-	switch (req->op) {
-	case REQ_OP_EMBED:
-		req->owner = c;
-		req->queue = &c->queue;
-		c->n_live++;
-		engine_submit(sv->engine, req, now);
-		return;
-	case REQ_OP_CANCEL:
-		(void)engine_cancel(sv->engine, c, req->id_json, now);
-		break;
-	case REQ_OP_STATS:
-		(void)snprintf(extra, sizeof(extra), "\"clients\":%zu,"
-		    "\"clients_refused\":%llu", sv->n_conns,
-		    (unsigned long long)sv->refused);
-		if (engine_format_stats(sv->engine, &c->out, req->id_json,
-		    extra, now) == -1)
-			log_error("cannot format stats: %s", strerror(errno));
-		break;
-	}
-	request_free(req);
-}
-
-/* Hand c's complete lines to the engine while its line has room. */
-static void
-parse_lines(struct serve *sv, struct conn *c, int64_t now)
-{
-	const char *line;
-	size_t len;
-
-	while (c->fd != -1 && !engine_queue_is_full(&c->queue) &&
-	    lines_next(&c->in, &line, &len))
-		handle_line(sv, c, line, len, now);
-}
-
-static void
-read_conn(struct serve *sv, struct conn *c, short revents)
-{
-	char msg[128], *id_json;
-	const char *head;
-	size_t len;
-
-	switch (lines_read(&c->in, c->fd, READ_CHUNK)) {
-	case LINES_OK:
-	case LINES_AGAIN:
-		return;
-	case LINES_EOF:
-		if ((revents & POLLHUP) != 0)
-			hang_up(sv, c, "hung up");
-		else
-			c->reading = false;	/* half-closed: answer, then close */
-		return;
-	case LINES_TOO_LONG:
-		(void)snprintf(msg, sizeof(msg), "request line longer than "
-		    "%zu bytes (--max-line)", sv->cfg->max_line);
-		head = lines_head(&c->in, &len);
-		id_json = jsonl_peek_id(head, len);
-		engine_count(sv->engine, REQ_INVALID_REQUEST);
-		answer_invalid(c, id_json, msg);
-		free(id_json);
-		return;
-	case LINES_ERROR:
-		hang_up(sv, c, strerror(errno));
-		return;
-	}
-}
-
-static void
-write_conn(struct serve *sv, struct conn *c)
-{
-	ssize_t n;
-
-	while (c->fd != -1 && buf_len(&c->out) > 0) {
-		n = buf_write_fd(&c->out, c->fd);
-		if (n > 0)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		hang_up(sv, c, n == 0 ? "stopped reading" : strerror(errno));
-	}
-}
-
-static bool
-wants_input(const struct serve *sv, const struct conn *c)
-{
-	return c->reading && !sv->stopping && c->fd != -1 &&
-	    !engine_queue_is_full(&c->queue) && !lines_ready(&c->in) &&
-	    buf_len(&c->out) < OUT_HIGH_WATER;
-}
-
-/* Free connections that have nothing left to do. */
-static void
-sweep_conns(struct serve *sv)
-{
-	struct conn *c, *next;
-
-	for (c = TAILQ_FIRST(&sv->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		if (c->n_live > 0)
-			continue;
-		if (c->fd != -1 && (c->reading || buf_len(&c->out) > 0 ||
-		    !lines_done(&c->in)))
-			continue;
-		if (c->fd != -1)
-			(void)close(c->fd);
-		lines_free(&c->in);
-		buf_free(&c->out);
-		TAILQ_REMOVE(&sv->conns, c, entry);
-		sv->n_conns--;
-		log_debug("client %lu: closed", c->no);
-		free(c);
-	}
+	return snprintf(out, len, "\"clients\":%zu,\"clients_refused\":%llu",
+	    sv->n_conns, (unsigned long long)sv->refused);
 }
 
 static bool
@@ -293,185 +119,127 @@ refuse(struct serve *sv, int fd, uid_t uid)
 	(void)close(fd);
 }
 
+/* Take the connection fd from a peer with credentials cred. */
 static void
-accept_conns(struct serve *sv)
+add_conn(struct serve *sv, int fd, const struct ucred *cred)
 {
+	struct session_params sp;
+	struct conn *c;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		log_error("cannot take a client: %s", strerror(errno));
+		(void)close(fd);
+		return;
+	}
+	c->serve = sv;
+	c->no = ++sv->next_no;
+	(void)snprintf(c->name, sizeof(c->name), "client %lu", c->no);
+	memset(&sp, 0, sizeof(sp));
+	sp.in_fd = sp.out_fd = fd;
+	sp.is_socket = true;
+	sp.max_waiting = sv->cfg->conn_queue;
+	sp.max_running = sv->cfg->conn_inflight;
+	sp.name = c->name;
+	sp.stats_extra = stats_extra;
+	sp.arg = sv;
+	c->session = session_new(sv->loop, sv->engine, sv->cfg, &sp);
+	if (c->session == NULL) {
+		log_error("cannot take a client: %s", strerror(errno));
+		(void)close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&sv->conns, c, entry);
+	sv->n_conns++;
+	log_debug("client %lu: uid %lu, pid %ld", c->no,
+	    (unsigned long)cred->uid, (long)cred->pid);
+}
+
+static void
+on_listen_fd(void *arg, int fd, short revents)
+{
+	struct serve *sv = arg;
 	struct ucred cred;
 	socklen_t len;
-	struct conn *c;
-	int fd;
+	int cfd;
 
+	(void)revents;
 	while (sv->n_conns < sv->cfg->max_clients) {
-		fd = accept4(sv->listen_fd, NULL, NULL,
-		    SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd == -1) {
+		cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (cfd == -1) {
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("cannot accept: %s", strerror(errno));
 			return;
 		}
 		len = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred,
+		    &len) == -1) {
 			log_warn("cannot read peer credentials: %s",
 			    strerror(errno));
-			(void)close(fd);
+			(void)close(cfd);
 			continue;
 		}
 		if (!uid_allowed(sv->cfg, cred.uid)) {
-			refuse(sv, fd, cred.uid);
+			refuse(sv, cfd, cred.uid);
 			continue;
 		}
-		c = calloc(1, sizeof(*c));
-		if (c == NULL) {
-			log_error("cannot take a client: %s", strerror(errno));
-			(void)close(fd);
-			return;
-		}
-		c->fd = fd;
-		c->no = ++sv->next_no;
-		c->uid = cred.uid;
-		c->reading = true;
-		lines_init(&c->in, sv->cfg->max_line);
-		buf_init(&c->out, SIZE_MAX / 2);
-		engine_queue_init(&c->queue, sv->cfg->conn_queue,
-		    sv->cfg->conn_inflight);
-		TAILQ_INSERT_TAIL(&sv->conns, c, entry);
-		sv->n_conns++;
-		log_debug("client %lu: uid %lu, pid %ld", c->no,
-		    (unsigned long)cred.uid, (long)cred.pid);
+		add_conn(sv, cfd, &cred);
 	}
-}
-
-/* A listening socket from systemd, or -1 if we were not given one. */
-static int
-activated_socket(void)
-{
-	const char *pid, *fds, *errstr;
-	long long n;
-
-	pid = getenv("LISTEN_PID");
-	fds = getenv("LISTEN_FDS");
-	if (pid == NULL || fds == NULL ||
-	    strtonum(pid, 1, INT32_MAX, &errstr) != (long long)getpid())
-		return -1;
-	n = strtonum(fds, 1, 64, &errstr);
-	(void)unsetenv("LISTEN_PID");
-	(void)unsetenv("LISTEN_FDS");
-	(void)unsetenv("LISTEN_FDNAMES");
-	if (errstr != NULL || n != 1) {
-		log_warn("ignoring LISTEN_FDS=%s: one socket expected", fds);
-		return -1;
-	}
-	if (fcntl(LISTEN_FDS_START, F_SETFD, FD_CLOEXEC) == -1 ||
-	    io_set_nonblock(LISTEN_FDS_START, true) == -1)
-		return -1;
-	return LISTEN_FDS_START;
-}
-
-/*
- * Bind the socket path. A socket file nobody answers on is the leftover
- * of a crash and is replaced; one that answers belongs to a live server
- * and is never stolen. Returns the descriptor or -1 after a message,
- * with *status set.
- */
-static int
-bind_socket(struct serve *sv, int *status)
-{
-	const char *path = sv->cfg->socket_path;
-	struct sockaddr_un sa;
-	struct stat st;
-	mode_t old_mask;
-	int fd = -1, probe;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	(void)strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-	*status = EXIT_OSERR;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_error("cannot listen on '%s': it exists and is not "
-			    "a socket", path);
-			*status = EXIT_CONFIG;
-			return -1;
-		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe == -1) {
-			log_error("cannot make a socket: %s", strerror(errno));
-			return -1;
-		}
-		if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			(void)close(probe);
-			log_error("cannot listen on '%s': another server is "
-			    "answering on it", path);
-			*status = EXIT_UNAVAILABLE;
-			return -1;
-		}
-		if (errno != ECONNREFUSED) {
-			log_error("cannot check socket '%s': %s", path,
-			    strerror(errno));
-			(void)close(probe);
-			return -1;
-		}
-		(void)close(probe);
-		log_info("replacing stale socket '%s'", path);
-		if (unlink(path) == -1 && errno != ENOENT) {
-			log_error("cannot remove stale socket '%s': %s", path,
-			    strerror(errno));
-			return -1;
-		}
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1) {
-		log_error("cannot make a socket: %s", strerror(errno));
-		return -1;
-	}
-	/* Race: no moment with looser permissions than asked for. */
-	old_mask = umask((mode_t)(~sv->cfg->socket_mode & 0777));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		(void)umask(old_mask);
-		log_error("cannot bind '%s': %s", path, strerror(errno));
-		(void)close(fd);
-		return -1;
-	}
-	(void)umask(old_mask);
-	if (lstat(path, &st) == 0) {
-		sv->own_socket = true;
-		sv->sock_dev = st.st_dev;
-		sv->sock_ino = st.st_ino;
-	}
-	if (chmod(path, sv->cfg->socket_mode) == -1 ||
-	    listen(fd, SOMAXCONN) == -1) {
-		log_error("cannot listen on '%s': %s", path, strerror(errno));
-		(void)close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * Remove the socket path if it is still the one we bound. Race: once we
- * stop listening, another instance may already have replaced it; its
- * socket has another inode and is left alone.
- */
-static void
-remove_socket(struct serve *sv)
-{
-	struct stat st;
-
-	if (!sv->own_socket)
-		return;
-	sv->own_socket = false;
-	if (lstat(sv->cfg->socket_path, &st) == -1 ||
-	    st.st_dev != sv->sock_dev || st.st_ino != sv->sock_ino)
-		return;
-	if (unlink(sv->cfg->socket_path) == -1)
-		log_warn("cannot remove socket '%s': %s", sv->cfg->socket_path,
-		    strerror(errno));
 }
 
 static void
-report_status(struct serve *sv, int64_t now)
+free_conn(struct serve *sv, struct conn *c)
 {
+	TAILQ_REMOVE(&sv->conns, c, entry);
+	sv->n_conns--;
+	session_free(c->session);
+	log_debug("client %lu: closed", c->no);
+	free(c);
+}
+
+static bool
+all_flushed(const struct serve *sv)
+{
+	const struct conn *c;
+
+	TAILQ_FOREACH(c, &sv->conns, entry)
+		if (session_has_output(c->session))
+			return false;
+	return true;
+}
+
+/* LOOP_OUTPUT: free finished connections, accept only while there is
+ * room, and stop once a drain is done and written. */
+static void
+sweep(void *arg, int64_t now)
+{
+	struct serve *sv = arg;
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&sv->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (session_is_over(c->session))
+			free_conn(sv, c);
+	}
+	if (sv->listener.fd != -1)
+		loop_events(sv->loop, sv->listener.fd,
+		    sv->n_conns < sv->cfg->max_clients ? POLLIN : 0);
+	if (!sv->stopping || !engine_is_idle(sv->engine))
+		return;
+	if (sv->flush_until_ms == 0) {
+		sv->flush_until_ms = now + FLUSH_AT_EXIT_MS;
+		loop_arm(sv->loop, &sv->flush_timer, sv->flush_until_ms);
+	}
+	if (all_flushed(sv) || now >= sv->flush_until_ms)
+		loop_stop(sv->loop);
+}
+
+static void
+report_status(void *owner, int64_t now)
+{
+	struct serve *sv = owner;
 	const struct engine_stats *st = engine_stats(sv->engine);
 
 	notify_send("STATUS=%zu clients, %zu running, %zu queued; %llu "
@@ -479,12 +247,29 @@ report_status(struct serve *sv, int64_t now)
 	    st->queued, (unsigned long long)st->requests,
 	    (unsigned long long)st->answered[REQ_OK],
 	    (unsigned long long)st->workers_killed);
-	sv->next_status_ms = now + STATUS_EVERY_MS;
+	loop_arm(sv->loop, &sv->status_timer, now + STATUS_EVERY_MS);
 }
 
 static void
-begin_stop(struct serve *sv, int signo)
+ping_watchdog(void *owner, int64_t now)
 {
+	struct serve *sv = owner;
+
+	notify_send("WATCHDOG=1");
+	loop_arm(sv->loop, &sv->ping_timer, now + notify_watchdog_ms());
+}
+
+static void
+wake_up(void *owner, int64_t now)
+{
+	(void)owner;
+	(void)now;		/* the sweep decides */
+}
+
+static void
+on_terminate(void *arg, int signo)
+{
+	struct serve *sv = arg;
 	struct conn *c;
 	int64_t now = clock_ms();
 
@@ -497,233 +282,138 @@ begin_stop(struct serve *sv, int signo)
 	log_info("%s: no new clients or requests; draining", strsignal(signo));
 	sv->stopping = true;
 	notify_send("STOPPING=1");
-	(void)close(sv->listen_fd);
-	sv->listen_fd = -1;
+	loop_unwatch(sv->loop, sv->listener.fd);
+	listen_close(&sv->listener);
 	/* Gone at once, so nobody mistakes a draining server for a stale
 	 * socket file, and a successor can start during the drain. */
-	remove_socket(sv);
-	TAILQ_FOREACH(c, &sv->conns, entry) {
-		c->reading = false;
-		lines_close(&c->in);
-	}
+	listen_remove(&sv->listener);
+	TAILQ_FOREACH(c, &sv->conns, entry)
+		session_stop_reading(c->session);
 	engine_shutdown(sv->engine, now, sv->cfg->drain_ms);
 }
 
-static bool
-all_flushed(const struct serve *sv)
+static void
+on_hangup(void *arg, int signo)
 {
-	const struct conn *c;
+	struct serve *sv = arg;
 
-	TAILQ_FOREACH(c, &sv->conns, entry)
-		if (c->fd != -1 && buf_len(&c->out) > 0)
-			return false;
-	return true;
+	(void)signo;
+	if (sv->cfg->log_file != NULL && log_open_file(sv->cfg->log_file) == -1)
+		log_error("cannot reopen log file '%s': %s", sv->cfg->log_file,
+		    strerror(errno));
+	else
+		log_info("SIGHUP: log reopened");
 }
 
+/* Init: the pidfile, the socket, the engine, the loop's events. Returns
+ * 0, or -1 after a message with *status set. */
 static int
-loop(struct serve *sv, int sig_fd)
+start(struct serve *sv, int *status)
 {
-	struct sig_events ev;
-	struct pollfd *pfd = NULL;
-	struct conn **polled = NULL, *c;
-	size_t n, max = 0, i, first_conn, n_eng;
-	int64_t now, wake;
-	int timeout, r, i_listen;
-
-	for (;;) {
-		now = clock_ms();
-		TAILQ_FOREACH(c, &sv->conns, entry)
-			parse_lines(sv, c, now);
-		engine_run_due(sv->engine, now);
-		TAILQ_FOREACH(c, &sv->conns, entry)
-			write_conn(sv, c);
-		sweep_conns(sv);
-		if (notify_watchdog_ms() > 0 && now >= sv->next_ping_ms) {
-			notify_send("WATCHDOG=1");
-			sv->next_ping_ms = now + notify_watchdog_ms();
-		}
-		if (now >= sv->next_status_ms)
-			report_status(sv, now);
-		if (sv->stopping && engine_is_idle(sv->engine)) {
-			if (sv->flush_until_ms == 0)
-				sv->flush_until_ms = now + FLUSH_AT_EXIT_MS;
-			if (all_flushed(sv) || now >= sv->flush_until_ms)
-				break;
-		}
-
-		if (max < 2 + sv->n_conns + engine_max_workers(sv->engine)) {
-			max = 2 + sv->n_conns * 2 + engine_max_workers(
-			    sv->engine);
-			free(pfd);
-			free(polled);
-			pfd = calloc(max, sizeof(*pfd));
-			polled = calloc(max, sizeof(*polled));
-			if (pfd == NULL || polled == NULL) {
-				log_error("cannot allocate the poll set: %s",
-				    strerror(errno));
-				free(pfd);
-				free(polled);
-				return -1;
-			}
-		}
-		n = 0;
-		pfd[n].fd = sig_fd;
-		pfd[n++].events = POLLIN;
-		i_listen = -1;
-		if (sv->listen_fd != -1 && sv->n_conns < sv->cfg->max_clients) {
-			i_listen = (int)n;
-			pfd[n].fd = sv->listen_fd;
-			pfd[n++].events = POLLIN;
-		}
-		first_conn = n;
-		TAILQ_FOREACH(c, &sv->conns, entry) {
-			if (c->fd == -1)
-				continue;
-			polled[n] = c;
-			pfd[n].fd = c->fd;
-			pfd[n].events = (short)((wants_input(sv, c) ? POLLIN :
-			    0) | (buf_len(&c->out) > 0 ? POLLOUT : 0));
-			pfd[n++].revents = 0;
-		}
-		n_eng = engine_pollfds(sv->engine, pfd + n, max - n);
-
-		/* Fresh time: spawning in this turn may have taken a while. */
-		now = clock_ms();
-		timeout = engine_timeout_ms(sv->engine, now);
-		wake = sv->next_status_ms;
-		if (notify_watchdog_ms() > 0 && sv->next_ping_ms < wake)
-			wake = sv->next_ping_ms;
-		if (sv->flush_until_ms > 0 && sv->flush_until_ms < wake)
-			wake = sv->flush_until_ms;
-		if (timeout < 0 || wake - now < timeout)
-			timeout = wake > now ? (int)(wake - now) : 0;
-
-		r = poll(pfd, n + n_eng, timeout);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			log_error("poll: %s", strerror(errno));
-			break;
-		}
-		if (pfd[0].revents != 0) {
-			if (sig_read(sig_fd, &ev) == -1)
-				log_error("cannot read signals: %s",
-				    strerror(errno));
-			if (ev.child)
-				engine_reap(sv->engine);
-			if (ev.hangup && sv->cfg->log_file != NULL &&
-			    log_open_file(sv->cfg->log_file) == -1)
-				log_error("cannot reopen log file '%s': %s",
-				    sv->cfg->log_file, strerror(errno));
-			else if (ev.hangup)
-				log_info("SIGHUP: log reopened");
-			if (ev.terminate)
-				begin_stop(sv, ev.last_signo);
-		}
-		for (i = first_conn; i < n; i++) {
-			c = polled[i];
-			if (pfd[i].revents == 0 || c->fd != pfd[i].fd)
-				continue;
-			if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0
-			    && c->reading)
-				read_conn(sv, c, pfd[i].revents);
-			else if ((pfd[i].revents & (POLLHUP | POLLERR)) != 0)
-				hang_up(sv, c, "hung up");
-			if (c->fd != -1 && (pfd[i].revents & POLLOUT) != 0)
-				write_conn(sv, c);
-		}
-		engine_handle_pollfds(sv->engine, pfd + n, n_eng);
-		if (i_listen != -1 && sv->listen_fd != -1 &&
-		    pfd[i_listen].revents != 0)
-			accept_conns(sv);
-	}
-	free(pfd);
-	free(polled);
-	return 0;
-}
-
-int
-serve_run(const struct config *cfg, int sig_fd)
-{
-	struct serve sv;
-	struct conn *c;
+	const struct config *cfg = sv->cfg;
 	pid_t other;
-	int status = EXIT_OSERR;
 
-	memset(&sv, 0, sizeof(sv));
-	sv.cfg = cfg;
-	sv.listen_fd = -1;
-	TAILQ_INIT(&sv.conns);
-
-	/* Init (main already sent the log to --log-file). */
 	if (notify_init() == -1)
 		log_warn("ignoring NOTIFY_SOCKET: %s", strerror(errno));
 	if (cfg->pidfile != NULL) {
-		sv.pidfh = pidfile_open(cfg->pidfile, 0644, &other);
-		if (sv.pidfh == NULL) {
+		sv->pidfh = pidfile_open(cfg->pidfile, 0644, &other);
+		if (sv->pidfh == NULL) {
 			if (errno == EEXIST) {
 				log_error("already running as pid %ld (pidfile "
 				    "'%s')", (long)other, cfg->pidfile);
-				status = EXIT_UNAVAILABLE;
+				*status = EXIT_UNAVAILABLE;
 			} else
 				log_error("cannot open pidfile '%s': %s",
 				    cfg->pidfile, strerror(errno));
-			goto out;
+			return -1;
 		}
 	}
-	sv.listen_fd = activated_socket();
-	if (sv.listen_fd == -1) {
-		if (cfg->socket_path == NULL) {
-			log_error("serve needs --socket PATH (or systemd "
-			    "socket activation)");
-			status = EXIT_USAGE;
-			goto out;
-		}
-		sv.listen_fd = bind_socket(&sv, &status);
-		if (sv.listen_fd == -1)
-			goto out;
-	}
-	sv.engine = engine_new(cfg, on_answer, &sv);
-	if (sv.engine == NULL) {
+	if (listen_open(&sv->listener, cfg, status) == -1)
+		return -1;
+	*status = EXIT_SOFTWARE;
+	sv->engine = engine_new(cfg, sv->loop, sv->sigs, NULL, on_answer, sv);
+	if (sv->engine == NULL ||
+	    loop_add_hook(sv->loop, LOOP_OUTPUT, sweep, sv) == -1 ||
+	    loop_watch(sv->loop, sv->listener.fd, POLLIN, on_listen_fd,
+	    sv) == -1) {
 		log_error("cannot start: %s", strerror(errno));
-		status = EXIT_SOFTWARE;
-		goto out;
+		return -1;
 	}
-	if (sv.pidfh != NULL && pidfile_write(sv.pidfh) == -1) {
+	if (sv->pidfh != NULL && pidfile_write(sv->pidfh) == -1) {
 		log_error("cannot write pidfile '%s': %s", cfg->pidfile,
 		    strerror(errno));
-		goto out;
+		*status = EXIT_OSERR;
+		return -1;
+	}
+	return 0;
+}
+
+void *
+serve_init(const struct config *cfg, struct loop *l, struct signals *sigs,
+    int *status)
+{
+	struct serve *sv;
+
+	*status = EXIT_OSERR;
+	sv = calloc(1, sizeof(*sv));
+	if (sv == NULL) {
+		log_error("cannot start: %s", strerror(errno));
+		return NULL;
+	}
+	sv->cfg = cfg;
+	sv->loop = l;
+	sv->sigs = sigs;
+	sv->listener.fd = -1;
+	TAILQ_INIT(&sv->conns);
+	loop_timer_init(&sv->flush_timer, wake_up, sv);
+	loop_timer_init(&sv->ping_timer, ping_watchdog, sv);
+	loop_timer_init(&sv->status_timer, report_status, sv);
+	if (start(sv, status) == -1) {
+		(void)serve_finish(sv, -1);
+		return NULL;
 	}
 	log_info("serving on '%s' with %u workers", cfg->socket_path != NULL ?
 	    cfg->socket_path : "(socket from systemd)", cfg->jobs);
 	notify_send("READY=1\nMAINPID=%ld", (long)getpid());
-	report_status(&sv, clock_ms());
+	report_status(sv, clock_ms());
+	if (notify_watchdog_ms() > 0)
+		ping_watchdog(sv, clock_ms());
+	sig_on(sigs, SIGTERM, on_terminate, sv);
+	sig_on(sigs, SIGINT, on_terminate, sv);
+	sig_on(sigs, SIGHUP, on_hangup, sv);
+	return sv;
+}
 
-	/* Loop and finish. */
-	status = loop(&sv, sig_fd) == 0 ? 0 : EXIT_SOFTWARE;
-	log_info("stopped");
-	engine_free(sv.engine);
-	sv.engine = NULL;
-	while ((c = TAILQ_FIRST(&sv.conns)) != NULL) {
-		if (c->fd != -1) {
-			/* One last try; a client that stopped reading
-			 * cannot hold the exit up. */
-			write_conn(&sv, c);
-			if (c->fd != -1)
-				(void)close(c->fd);
-		}
-		lines_free(&c->in);
-		buf_free(&c->out);
-		TAILQ_REMOVE(&sv.conns, c, entry);
-		free(c);
+int
+serve_finish(void *state, int loop_status)
+{
+	struct serve *sv = state;
+	struct conn *c;
+	int status = loop_status == 0 ? 0 : EXIT_SOFTWARE;
+
+	sig_on(sv->sigs, SIGTERM, NULL, NULL);
+	sig_on(sv->sigs, SIGINT, NULL, NULL);
+	sig_on(sv->sigs, SIGHUP, NULL, NULL);
+	loop_remove_hook(sv->loop, LOOP_OUTPUT, sweep, sv);
+	loop_disarm(sv->loop, &sv->flush_timer);
+	loop_disarm(sv->loop, &sv->ping_timer);
+	loop_disarm(sv->loop, &sv->status_timer);
+	if (sv->engine != NULL) {
+		log_info("stopped");
+		engine_free(sv->engine);
 	}
-out:
-	engine_free(sv.engine);
-	if (sv.listen_fd != -1)
-		(void)close(sv.listen_fd);
-	remove_socket(&sv);
-	if (sv.pidfh != NULL)
-		(void)pidfile_remove(sv.pidfh);
+	/* One last try each; a client that stopped reading cannot hold
+	 * the exit up. */
+	while ((c = TAILQ_FIRST(&sv->conns)) != NULL) {
+		(void)session_flush(c->session);
+		free_conn(sv, c);
+	}
+	loop_unwatch(sv->loop, sv->listener.fd);
+	listen_close(&sv->listener);
+	listen_remove(&sv->listener);
+	if (sv->pidfh != NULL)
+		(void)pidfile_remove(sv->pidfh);
 	notify_close();
+	free(sv);
 	return status;
 }

@@ -48,26 +48,26 @@ test_code_of(void **state)
 
 	(void)state;
 	r = result(PROTO_OK, 200, 0, false);
-	assert_int_equal(retry_code_of(&r), REQ_OK);
+	assert_int_equal(policy_code_of(&r), REQ_OK);
 	r = result(PROTO_HTTP, 500, 0, false);
-	assert_int_equal(retry_code_of(&r), REQ_HTTP);
+	assert_int_equal(policy_code_of(&r), REQ_HTTP);
 	r = result(PROTO_HTTP, 404, 0, false);
-	assert_int_equal(retry_code_of(&r), REQ_HTTP);
+	assert_int_equal(policy_code_of(&r), REQ_HTTP);
 	r = result(PROTO_HTTP, 429, 0, false);
-	assert_int_equal(retry_code_of(&r), REQ_RATE_LIMITED);
+	assert_int_equal(policy_code_of(&r), REQ_RATE_LIMITED);
 	r = result(PROTO_HTTP, 429, 0, true);
-	assert_int_equal(retry_code_of(&r), REQ_RATE_LIMITED);
+	assert_int_equal(policy_code_of(&r), REQ_RATE_LIMITED);
 	r = result(PROTO_NETWORK, 0, CURLE_COULDNT_CONNECT, false);
-	assert_int_equal(retry_code_of(&r), REQ_NETWORK);
+	assert_int_equal(policy_code_of(&r), REQ_NETWORK);
 	r = result(PROTO_TIMEOUT, 0, CURLE_OPERATION_TIMEDOUT, false);
-	assert_int_equal(retry_code_of(&r), REQ_TIMEOUT);
+	assert_int_equal(policy_code_of(&r), REQ_TIMEOUT);
 	r = result(PROTO_BAD_RESPONSE, 200, 0, false);
-	assert_int_equal(retry_code_of(&r), REQ_BAD_RESPONSE);
+	assert_int_equal(policy_code_of(&r), REQ_BAD_RESPONSE);
 	r = result(PROTO_INVALID_REQUEST, 0, 0, false);
-	assert_int_equal(retry_code_of(&r), REQ_INVALID_REQUEST);
+	assert_int_equal(policy_code_of(&r), REQ_INVALID_REQUEST);
 	/* A class nobody knows is a worker that did not finish properly. */
 	r = result((enum proto_class)99, 0, 0, false);
-	assert_int_equal(retry_code_of(&r), REQ_WORKER_CRASHED);
+	assert_int_equal(policy_code_of(&r), REQ_WORKER_CRASHED);
 }
 
 /* Through retry_code_of, as the engine does it. */
@@ -78,7 +78,7 @@ retryable(enum proto_class class, int http_status, int curl_code,
 	struct proto_result r;
 
 	r = result(class, http_status, curl_code, quota);
-	return retry_is_retryable(retry_code_of(&r), &r);
+	return policy_is_retryable(policy_code_of(&r), &r);
 }
 
 static void
@@ -90,18 +90,18 @@ test_retryable_codes(void **state)
 	size_t i;
 
 	(void)state;
-	assert_true(retry_is_retryable(REQ_TIMEOUT, NULL));
+	assert_true(policy_is_retryable(REQ_TIMEOUT, NULL));
 	r = result(PROTO_TIMEOUT, 0, CURLE_OPERATION_TIMEDOUT, false);
-	assert_true(retry_is_retryable(REQ_TIMEOUT, &r));
+	assert_true(policy_is_retryable(REQ_TIMEOUT, &r));
 	assert_true(retryable(PROTO_TIMEOUT, 0, CURLE_OPERATION_TIMEDOUT,
 	    false));
-	assert_true(retry_is_retryable(REQ_WORKER_CRASHED, NULL));
+	assert_true(policy_is_retryable(REQ_WORKER_CRASHED, NULL));
 	r = result(PROTO_OK, 0, 0, false);
-	assert_true(retry_is_retryable(REQ_WORKER_CRASHED, &r));
+	assert_true(policy_is_retryable(REQ_WORKER_CRASHED, &r));
 	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
-		assert_false(retry_is_retryable(never[i], NULL));
+		assert_false(policy_is_retryable(never[i], NULL));
 		r = result(PROTO_HTTP, 503, 0, false);
-		assert_false(retry_is_retryable(never[i], &r));
+		assert_false(policy_is_retryable(never[i], &r));
 	}
 	assert_false(retryable(PROTO_BAD_RESPONSE, 200, 0, false));
 	assert_false(retryable(PROTO_INVALID_REQUEST, 0, 0, false));
@@ -125,7 +125,7 @@ test_retryable_http(void **state)
 		if (retryable(PROTO_HTTP, no[i], 0, false))
 			fail_msg("HTTP %d should not be retryable", no[i]);
 	/* Without a result there is no status to judge. */
-	assert_false(retry_is_retryable(REQ_HTTP, NULL));
+	assert_false(policy_is_retryable(REQ_HTTP, NULL));
 }
 
 static void
@@ -134,7 +134,7 @@ test_retryable_429(void **state)
 	(void)state;
 	assert_true(retryable(PROTO_HTTP, 429, 0, false));
 	assert_false(retryable(PROTO_HTTP, 429, 0, true));
-	assert_true(retry_is_retryable(REQ_RATE_LIMITED, NULL));
+	assert_true(policy_is_retryable(REQ_RATE_LIMITED, NULL));
 }
 
 static void
@@ -159,7 +159,7 @@ test_retryable_network(void **state)
 		if (retryable(PROTO_NETWORK, 0, no[i], false))
 			fail_msg("curl code %d (%s) should not be retryable",
 			    no[i], curl_easy_strerror((CURLcode)no[i]));
-	assert_true(retry_is_retryable(REQ_NETWORK, NULL));
+	assert_true(policy_is_retryable(REQ_NETWORK, NULL));
 }
 
 /*
@@ -219,7 +219,7 @@ sample(unsigned attempt, long base, long max, long retry_after, long lo,
 	*min_seen = LONG_MAX;
 	*max_seen = LONG_MIN;
 	for (i = 0; i < SAMPLES; i++) {
-		d = retry_backoff_ms(attempt, base, max, retry_after);
+		d = policy_backoff_ms(attempt, base, max, retry_after);
 		if (d < lo || d > hi)
 			fail_msg("attempt %u base %ld max %ld retry-after %ld: "
 			    "%ld not in [%ld, %ld]", attempt, base, max,
@@ -320,7 +320,7 @@ wide_child(void)
 		c = ceiling_of(cases[i].attempt, cases[i].base, cases[i].max);
 		hi = 0;
 		for (k = 0; k < 64; k++) {
-			d = retry_backoff_ms(cases[i].attempt, cases[i].base,
+			d = policy_backoff_ms(cases[i].attempt, cases[i].base,
 			    cases[i].max, -1);
 			if (d < 0 || d > c) {
 				(void)fprintf(stderr, "case %zu: %ld not in "

@@ -1,0 +1,410 @@
+/*
+ * session: see session.h. Called by pipe and serve; the engine calls
+ * back through session_answer.
+ *
+ * Descriptors: a socket is watched for as long as it is open, with
+ * events 0 when nothing is wanted, so a hang-up is still seen; a pipe
+ * pair is watched only while there is something to read or write, since
+ * a pipe whose writer left reports POLLHUP for ever. Invariants: reading
+ * is false once the input is done or refused; lost is true once the
+ * output is gone, and then out is empty and stays so.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "log.h"
+#include "engine/fairq.h"
+#include "protocol/jsonl.h"
+#include "protocol/lines.h"
+#include "protocol/session.h"
+
+#define READ_CHUNK	(64 * 1024)
+#define OUT_HIGH_WATER	(4 * 1024 * 1024)
+
+struct session {
+	struct loop		*loop;
+	struct engine		*engine;
+	const struct config	*cfg;
+	struct session_params	 p;
+	int			 in_fd;		/* -1 once closed (socket) */
+	struct lines		 in;
+	struct buf		 out;
+	bool			 reading;	/* the peer may still send */
+	bool			 lost;		/* answers go nowhere */
+	bool			 in_watched;	/* pipe pair only */
+	bool			 out_watched;
+	size_t			 n_live;	/* requests the engine holds */
+	uint64_t		 n_lost;
+	struct fairq_line	 line;
+};
+
+static void	on_fd(void *, int, short);
+static void	input_hook(void *, int64_t);
+static void	output_hook(void *, int64_t);
+
+struct session *
+session_new(struct loop *l, struct engine *e, const struct config *cfg,
+    const struct session_params *p)
+{
+	struct session *s;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->loop = l;
+	s->engine = e;
+	s->cfg = cfg;
+	s->p = *p;
+	s->in_fd = p->in_fd;
+	s->reading = true;
+	lines_init(&s->in, cfg->max_line);
+	buf_init(&s->out, SIZE_MAX / 2);
+	fairq_line_init(&s->line, p->max_waiting, p->max_running);
+	if (loop_add_hook(l, LOOP_INPUT, input_hook, s) == -1 ||
+	    loop_add_hook(l, LOOP_OUTPUT, output_hook, s) == -1 ||
+	    (p->is_socket && loop_watch(l, s->in_fd, POLLIN, on_fd, s) == -1)) {
+		session_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Stop using a socket's descriptor, or a pipe pair's. */
+static void
+close_fds(struct session *s)
+{
+	if (s->in_fd == -1)
+		return;
+	loop_unwatch(s->loop, s->in_fd);
+	if (s->p.out_fd != s->in_fd)
+		loop_unwatch(s->loop, s->p.out_fd);
+	if (s->p.is_socket)
+		(void)close(s->in_fd);
+	s->in_fd = -1;
+	s->in_watched = s->out_watched = false;
+}
+
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	close_fds(s);
+	loop_remove_hook(s->loop, LOOP_INPUT, input_hook, s);
+	loop_remove_hook(s->loop, LOOP_OUTPUT, output_hook, s);
+	lines_free(&s->in);
+	buf_free(&s->out);
+	free(s);
+}
+
+/* The output is gone, or the peer: cancel everything that would only
+ * serve it. */
+static void
+lose(struct session *s, const char *why)
+{
+	if (s->lost)
+		return;
+	if (s->p.is_socket)
+		log_debug("%s: %s; cancelling %zu requests", s->p.name, why,
+		    s->n_live);
+	else
+		log_error("cannot write answers to %s: %s; stopping",
+		    s->p.name, why);
+	s->lost = true;
+	s->reading = false;
+	lines_close(&s->in);
+	buf_free(&s->out);
+	if (s->p.is_socket)
+		close_fds(s);
+	/* None live after engine_free: then the engine may be gone. */
+	if (s->n_live > 0)
+		(void)engine_cancel(s->engine, s, NULL, clock_ms());
+}
+
+static void
+emit(struct session *s, const char *id_json, const struct answer *a)
+{
+	if (s->lost) {
+		s->n_lost++;
+		return;
+	}
+	if (jsonl_format_answer(&s->out, id_json, a) == -1) {
+		/* Only memory can fail here. */
+		log_error("%s: cannot format the answer for %s: %s",
+		    s->p.name, id_json != NULL ? id_json : "null",
+		    strerror(errno));
+		s->n_lost++;
+	}
+}
+
+void
+session_answer(struct session *s, const struct request *req,
+    const struct answer *a)
+{
+	s->n_live--;
+	emit(s, req->id_json, a);
+}
+
+static void
+answer_invalid(struct session *s, const char *id_json, const char *msg)
+{
+	struct answer a;
+
+	memset(&a, 0, sizeof(a));
+	a.code = REQ_INVALID_REQUEST;
+	a.message = msg;
+	log_debug("%s: invalid request %s: %s", s->p.name,
+	    id_json != NULL ? id_json : "null", msg);
+	engine_count(s->engine, REQ_INVALID_REQUEST);
+	emit(s, id_json, &a);
+}
+
+static bool
+is_blank(const char *line, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	return true;
+}
+
+static void
+answer_stats(struct session *s, const char *id_json, int64_t now)
+{
+	char extra[256];
+	int n = 0;
+
+	if (s->p.stats_extra != NULL)
+		n = s->p.stats_extra(s->p.arg, extra, sizeof(extra));
+	if (!s->lost && jsonl_format_stats(&s->out, id_json,
+	    engine_stats(s->engine), n > 0 ? extra : NULL, now) == -1)
+		log_error("cannot format stats: %s", strerror(errno));
+}
+
+static void
+handle_line(struct session *s, const char *line, size_t len, int64_t now)
+{
+	struct request *req;
+	char err[256], *id_json;
+
+	if (is_blank(line, len))
+		return;
+	req = jsonl_parse_request(line, len, &id_json, err, sizeof(err));
+	if (req == NULL) {
+		answer_invalid(s, id_json, err);
+		free(id_json);
+		return;
+	}
+	switch (req->op) {
+	case REQ_OP_EMBED:
+		req->owner = s;
+		req->line = &s->line;
+		s->n_live++;
+		engine_submit(s->engine, req, now);
+		return;
+	case REQ_OP_CANCEL:
+		/* Answered through the request it names, if still live. */
+		if (engine_cancel(s->engine, s, req->id_json, now) == 0)
+			log_debug("cancel of %s: no such request in flight",
+			    req->id_json);
+		break;
+	case REQ_OP_STATS:
+		answer_stats(s, req->id_json, now);
+		break;
+	}
+	request_free(req);
+}
+
+static bool
+has_room(const struct session *s)
+{
+	return !engine_is_full(s->engine) && !fairq_line_is_full(&s->line);
+}
+
+/* Hand complete lines to the engine while there is room. */
+static void
+parse_lines(struct session *s, int64_t now)
+{
+	const char *line;
+	size_t len;
+
+	while (!s->lost && has_room(s) && lines_next(&s->in, &line, &len))
+		handle_line(s, line, len, now);
+}
+
+static void
+read_input(struct session *s, short revents)
+{
+	char msg[128], *id_json;
+	const char *head;
+	size_t len;
+
+	switch (lines_read(&s->in, s->in_fd, READ_CHUNK)) {
+	case LINES_OK:
+	case LINES_AGAIN:
+		return;
+	case LINES_EOF:
+		s->reading = false;
+		/* A socket whose peer hung up, not just half-closed. */
+		if (s->p.is_socket && (revents & POLLHUP) != 0)
+			lose(s, "hung up");
+		return;
+	case LINES_TOO_LONG:
+		(void)snprintf(msg, sizeof(msg), "request line longer than "
+		    "%zu bytes (--max-line)", s->cfg->max_line);
+		head = lines_head(&s->in, &len);
+		id_json = jsonl_peek_id(head, len);
+		answer_invalid(s, id_json, msg);
+		free(id_json);
+		return;
+	case LINES_ERROR:
+		if (s->p.is_socket) {
+			lose(s, strerror(errno));
+			return;
+		}
+		log_error("cannot read %s: %s", s->p.name, strerror(errno));
+		s->reading = false;
+		lines_close(&s->in);
+		return;
+	}
+}
+
+bool
+session_flush(struct session *s)
+{
+	ssize_t n;
+
+	while (buf_len(&s->out) > 0 && !s->lost && s->in_fd != -1) {
+		n = buf_write_fd(&s->out, s->p.out_fd);
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return false;
+		lose(s, s->p.is_socket && n == 0 ? "stopped reading" :
+		    n == 0 ? "no progress" : strerror(errno));
+	}
+	return buf_len(&s->out) == 0;
+}
+
+static void
+on_fd(void *arg, int fd, short revents)
+{
+	struct session *s = arg;
+
+	if (fd == s->in_fd && s->reading &&
+	    (revents & (POLLIN | POLLHUP | POLLERR)) != 0)
+		read_input(s, revents);
+	else if (s->p.is_socket && (revents & (POLLHUP | POLLERR)) != 0)
+		lose(s, "hung up");
+	/* A pipe whose reader left says POLLERR, not POLLOUT: the write
+	 * tells why. */
+	if (s->in_fd != -1 && fd == s->p.out_fd &&
+	    (revents & (POLLOUT | POLLERR | POLLHUP)) != 0)
+		(void)session_flush(s);
+	parse_lines(s, clock_ms());
+}
+
+static bool
+wants_input(const struct session *s)
+{
+	return s->reading && s->in_fd != -1 && has_room(s) &&
+	    !lines_ready(&s->in) && buf_len(&s->out) < OUT_HIGH_WATER;
+}
+
+/* Watch (or stop watching) a pipe's descriptor. */
+static void
+watch_pipe(struct session *s, int fd, bool *watched, bool want, short events)
+{
+	if (want && !*watched) {
+		if (loop_watch(s->loop, fd, events, on_fd, s) == -1) {
+			log_error("%s: cannot watch: %s", s->p.name,
+			    strerror(errno));
+			return;
+		}
+		*watched = true;
+	} else if (!want && *watched) {
+		loop_unwatch(s->loop, fd);
+		*watched = false;
+	}
+}
+
+/* Ask the loop for what the session wants next. */
+static void
+update_events(struct session *s)
+{
+	bool in = wants_input(s), out = buf_len(&s->out) > 0 && !s->lost;
+
+	if (s->in_fd == -1)
+		return;
+	if (s->p.is_socket) {
+		loop_events(s->loop, s->in_fd, (short)((in ? POLLIN : 0) |
+		    (out ? POLLOUT : 0)));
+		return;
+	}
+	watch_pipe(s, s->in_fd, &s->in_watched, in, POLLIN);
+	watch_pipe(s, s->p.out_fd, &s->out_watched, out, POLLOUT);
+}
+
+static void
+input_hook(void *arg, int64_t now)
+{
+	struct session *s = arg;
+
+	parse_lines(s, now);
+	/* Lines left after EOF wait only for room, which the engine makes
+	 * in its own turn: look again without sleeping. */
+	if (!s->reading && !s->lost && lines_ready(&s->in) && has_room(s))
+		loop_wake(s->loop);
+}
+
+static void
+output_hook(void *arg, int64_t now)
+{
+	struct session *s = arg;
+
+	(void)now;
+	(void)session_flush(s);
+	if (session_is_over(s) && s->p.is_socket)
+		close_fds(s);
+	update_events(s);
+}
+
+void
+session_stop_reading(struct session *s)
+{
+	s->reading = false;
+	lines_close(&s->in);
+}
+
+bool
+session_is_over(const struct session *s)
+{
+	return !s->reading && lines_done(&s->in) && s->n_live == 0 &&
+	    (buf_len(&s->out) == 0 || s->lost || s->in_fd == -1);
+}
+
+bool
+session_output_lost(const struct session *s)
+{
+	return s->lost;
+}
+
+uint64_t
+session_n_lost(const struct session *s)
+{
+	return s->n_lost;
+}
+
+bool
+session_has_output(const struct session *s)
+{
+	return buf_len(&s->out) > 0 && !s->lost && s->in_fd != -1;
+}
