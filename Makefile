@@ -1,7 +1,10 @@
 # embedwatch: one non-recursive GNU Makefile.
 #   make            build bin/embedwatch and bin/embedwatch-worker
-#   make check      unit + integration tests, plain and under ASan+UBSan
+#   make check      layer check, unit + integration tests, plain and under
+#                   ASan+UBSan
 #   make unit | integration | asan | ubsan | bench | demo | clean
+#   make unit T=test_buf, make integration T=t_fault_hang: only the tests
+#                   named (a comma list; globs such as T='t_fault_*' too)
 # CC, CPPFLAGS, CFLAGS, LDFLAGS and LDLIBS may be overridden; WERROR=1 adds
 # -Werror (CI sets it).
 
@@ -27,8 +30,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
 # Each tree sees only what it may include: shared/ itself; worker/ itself
 # and shared/; the supervisor its own layers (as "layer/module.h"), shared/
-# and the worker's entry point for fork mode. tests/check-layers holds the
-# supervisor's layers to their order.
+# and the worker's entry point for fork mode. tests/check_layers.py holds
+# the supervisor's layers to their order (keep its SEARCH in step).
 INC_shared	= -Ishared
 INC_worker	= -Ishared -Iworker
 INC_supervisor	= -Ishared -Isupervisor -Iworker
@@ -86,22 +89,32 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 
 unit-bins: $(UNIT_BIN)
 
-# The sanitizer builds live in their own directories.
-asan-build:
+# T picks tests by name; `make unit T=test_buf` builds only the binaries T
+# names (make's filter understands one * per name; anything else builds
+# them all and lets tests/run.py pick).
+comma	:= ,
+T_NAMES	 = $(subst *,%,$(subst $(comma), ,$(T)))
+T_BINS	 = $(filter $(addprefix $(BUILD)/tests/,$(T_NAMES)),$(UNIT_BIN))
+UNIT_PICK = $(or $(and $(T),$(T_BINS)),$(UNIT_BIN))
+
+# The sanitizer builds live in their own directories. The sub-make waits
+# for the deps stamp, so that under -j it never runs install-deps beside
+# the top make (two apt-gets at once fail on apt's lock).
+asan-build: $(DEPS_STAMP)
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin CFLAGS="$(ASAN_FLAGS)" \
 	    LDFLAGS="$(ASAN_FLAGS)" all unit-bins
 
-ubsan-build:
+ubsan-build: $(DEPS_STAMP)
 	$(MAKE) BUILD=build/ubsan BIN=build/ubsan/bin CFLAGS="$(UBSAN_FLAGS)" \
 	    LDFLAGS="$(UBSAN_FLAGS)" all unit-bins
 
-RUN_TESTS = $(PYTHON) tests/run.py
+RUN_TESTS = $(PYTHON) tests/run.py $(if $(T),--tests '$(T)')
 
 check: all unit-bins asan-build
 	$(RUN_TESTS) --suite plain:$(BIN):$(BUILD)/tests \
 	    --suite asan:build/asan/bin:build/asan/tests
 
-unit: unit-bins
+unit: $(UNIT_PICK)
 	$(RUN_TESTS) --only unit --suite plain:$(BIN):$(BUILD)/tests
 
 integration: all

@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Run embedwatch's tests and end with one line: `N passed, N failed`.
 
-Suites are given as NAME:BINDIR:UNITDIR. For each suite it runs every unit
-test binary in UNITDIR (counting cmocka's test cases) and every integration
-scenario tests/integration/t_*.py against the binaries in BINDIR. Output of
-a failed test is kept in tests/log/NAME/; passing tests leave nothing.
+Suites are given as NAME:BINDIR:UNITDIR. Once, before the suites, it runs
+the static checks (tests/check_layers.py on the tree, then on its own
+fixtures). For each suite it runs every unit test binary in UNITDIR
+(counting cmocka's test cases) and every integration scenario
+tests/integration/t_*.py against the binaries in BINDIR. --tests picks
+tests by name (test_buf, t_fault_hang, layers; a comma list of globs); a
+name that picks nothing counts as a failure. Output of a failed test is
+kept in tests/log/NAME/ (tests/log/check/ for the static checks); passing
+tests leave nothing.
 """
 import argparse
+import fnmatch
 import glob
 import os
 import re
@@ -18,8 +24,33 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOG_DIR = os.path.join(ROOT, "tests", "log")
 SCENARIO_TIMEOUT = 600
 
+# Static checks: name -> command, run from ROOT; each counts as one test.
+CHECKS = {
+    "layers": [sys.executable, "tests/check_layers.py"],
+    "layers-selftest": [sys.executable, "tests/check_layers.py",
+                        "--self-test"],
+}
+
 passed = 0
 failed = 0
+# The --tests patterns, and those that picked something.
+patterns = []
+matched = set()
+
+
+def picked(name):
+    """Whether --tests selects the test called name (all if not given)."""
+    if not patterns:
+        return True
+    hits = [p for p in patterns if fnmatch.fnmatchcase(name, p)]
+    matched.update(hits)
+    return bool(hits)
+
+
+def test_name(arg):
+    """A --tests item as a test name: tests/integration/t_x.py is t_x."""
+    name = os.path.basename(arg.strip())
+    return name[:-3] if name.endswith(".py") else name
 
 
 def record(ok, label, detail, output, log_name):
@@ -40,12 +71,30 @@ def record(ok, label, detail, output, log_name):
         print(f"     | {line}", flush=True)
 
 
+def run_checks():
+    global passed, failed
+    for name, cmd in CHECKS.items():
+        if not picked(name):
+            continue
+        start = time.monotonic()
+        p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True,
+                           errors="replace", timeout=SCENARIO_TIMEOUT)
+        ok = p.returncode == 0
+        passed += ok
+        failed += not ok
+        record(ok, f"check/{name}", f" ({time.monotonic() - start:.1f} s)",
+               p.stdout, os.path.join("check", f"{name}.log"))
+
+
 def run_unit(suite, unit_dir, env):
     global passed, failed
     for exe in sorted(glob.glob(os.path.join(unit_dir, "test_*"))):
         if not os.access(exe, os.X_OK) or exe.endswith(".d"):
             continue
         name = os.path.basename(exe)
+        if not picked(name):
+            continue
         try:
             p = subprocess.run([exe], cwd=ROOT, env=env, capture_output=True,
                                text=True, errors="replace", timeout=300)
@@ -66,12 +115,14 @@ def run_unit(suite, unit_dir, env):
         # record() counted nothing: cases were counted above.
 
 
-def run_integration(suite, bin_dir, env, pattern):
+def run_integration(suite, bin_dir, env):
     global passed, failed
     files = sorted(glob.glob(os.path.join(ROOT, "tests", "integration",
-                                          pattern)))
+                                          "t_*.py")))
     for path in files:
         name = os.path.basename(path)[:-3]
+        if not picked(name):
+            continue
         start = time.monotonic()
         try:
             p = subprocess.run([sys.executable, path], cwd=ROOT, env=env,
@@ -104,13 +155,21 @@ def run_integration(suite, bin_dir, env, pattern):
 
 
 def main():
+    global failed
     ap = argparse.ArgumentParser()
     ap.add_argument("--suite", action="append", required=True,
                     help="NAME:BINDIR:UNITDIR")
-    ap.add_argument("--only", choices=["unit", "integration"])
-    ap.add_argument("--match", default="t_*.py",
-                    help="glob of integration scenarios to run")
+    ap.add_argument("--only", choices=["check", "unit", "integration"],
+                    help="run only the static checks, the unit tests or "
+                    "the integration scenarios")
+    ap.add_argument("--tests", metavar="NAMES", default="",
+                    help="comma list of test names or globs: test_buf, "
+                    "t_fault_*, layers")
     args = ap.parse_args()
+    patterns.extend(test_name(t) for t in args.tests.split(",")
+                    if t.strip())
+    if args.only in (None, "check"):
+        run_checks()
     for spec in args.suite:
         name, bin_dir, unit_dir = spec.split(":")
         env = dict(os.environ)
@@ -121,8 +180,12 @@ def main():
         if args.only in (None, "unit"):
             run_unit(name, os.path.join(ROOT, unit_dir), env)
         if args.only in (None, "integration"):
-            run_integration(name, os.path.join(ROOT, bin_dir), env,
-                            args.match)
+            run_integration(name, os.path.join(ROOT, bin_dir), env)
+    for p in patterns:
+        if p not in matched:
+            kind = f"{args.only} " if args.only else ""
+            print(f"FAIL no {kind}test matches '{p}'", flush=True)
+            failed += 1
     print(f"{passed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed or passed == 0 else 0)
 
