@@ -31,11 +31,13 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
 # Each tree sees only what it may include: shared/ itself; worker/ itself
 # and shared/; the supervisor its own layers (as "layer/module.h"), shared/
 # and the worker's entry point for fork mode. tests/check_layers.py holds
-# the supervisor's layers to their order (keep its SEARCH in step).
+# the supervisor's layers to their order (keep its SEARCH in step). Unit
+# tests see what the supervisor sees and their own helpers, as
+# "support/fake_spawn.h".
 INC_shared	= -Ishared
 INC_worker	= -Ishared -Iworker
 INC_supervisor	= -Ishared -Isupervisor -Iworker
-INC_tests	= $(INC_supervisor)
+INC_tests	= $(INC_supervisor) -Itests/unit
 EW_CPPFLAGS = -D_GNU_SOURCE $(PKG_CFLAGS) $(CPPFLAGS)
 EW_CFLAGS  = -std=c11 $(WARN) -MMD -MP $(CFLAGS)
 
@@ -44,9 +46,14 @@ WORKER_SRC	= $(filter-out worker/main.c,$(wildcard worker/*.c))
 SUP_SRC		= $(wildcard supervisor/*/*.c)
 LIB_SRC		= $(SHARED_SRC) $(WORKER_SRC) $(SUP_SRC)
 UNIT_SRC	= $(wildcard tests/unit/test_*.c)
+# The unit tests' own helpers (the fake spawner), an archive beside the
+# library, so a test binary takes only what it uses.
+SUPPORT_SRC	= $(wildcard tests/unit/support/*.c)
 
 LIB_OBJ	= $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB	= $(BUILD)/libembedwatch.a
+SUPPORT_OBJ = $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
+SUPPORT_LIB = $(BUILD)/libtestsupport.a
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP = build/.deps-installed
 
@@ -75,6 +82,10 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(SUPPORT_LIB): $(SUPPORT_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(BIN)/embedwatch: $(BUILD)/obj/supervisor/main.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
@@ -83,7 +94,7 @@ $(BIN)/embedwatch-worker: $(BUILD)/obj/worker/main.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka $(LDLIBS)
 
@@ -138,5 +149,6 @@ demo: all
 clean:
 	rm -rf build bin tests/log
 
--include $(LIB_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
+-include $(LIB_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) \
+	 $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
 -include $(BUILD)/obj/supervisor/main.d $(BUILD)/obj/worker/main.d
