@@ -335,11 +335,13 @@ on_result_fd(void *arg, int fd, short revents)
 			continue;
 		}
 		if (n == 0) {
-			close_result_fd(s);
-			if (buf_len(&s->in) > 0 && !s->has_result &&
-			    s->garbage[0] == '\0')
-				(void)snprintf(s->garbage, sizeof(s->garbage),
-				    "result cut short");
+			/* A frame left half-written broke the protocol:
+			 * kill it, since a worker that closed its stdout
+			 * may still run (slot_kill spares a reaped one). */
+			if (buf_len(&s->in) > 0 && !s->has_result)
+				refuse_frames(s, "result cut short");
+			else
+				close_result_fd(s);
 			buf_free(&s->in);
 		} else if (errno == ENOBUFS)
 			refuse_frames(s, "result larger than the cap");
@@ -635,7 +637,7 @@ slot_outcome(const struct slot *s, int64_t now, struct slot_outcome *o)
 	else
 		(void)snprintf(o->where, sizeof(o->where), "the worker "
 		    "reported no progress");
-	if (!s->has_result)
+	if (!s->has_result || s->garbage[0] != '\0')
 		describe_exit(s, o->ended, sizeof(o->ended));
 }
 

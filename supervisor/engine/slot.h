@@ -74,7 +74,8 @@ struct slot_outcome {
 	enum slot_kill	 killed;	/* why we killed it, if we did */
 	long		 elapsed_ms;	/* since the attempt started */
 	char		 where[256];	/* where the call stood */
-	char		 ended[192];	/* !has_result: how the worker ended */
+	char		 ended[192];	/* !has_result, or after a protocol
+					 * error: how the worker ended */
 };
 
 /*
