@@ -103,6 +103,21 @@ session_free(struct session *s)
 	free(s);
 }
 
+/* Answer lines in out, each not (fully) written. Cost: O(bytes), once
+ * per session, when its output is lost. */
+static uint64_t
+count_lines(const struct buf *out)
+{
+	const char *p = buf_data(out), *end = p + buf_len(out);
+	uint64_t n = 0;
+
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
 /* The output is gone, or the peer: cancel everything that would only
  * serve it. */
 static void
@@ -119,6 +134,8 @@ lose(struct session *s, const char *why)
 	s->lost = true;
 	s->reading = false;
 	lines_close(&s->in);
+	/* The answers it still held are lost too. */
+	s->n_lost += count_lines(&s->out);
 	buf_free(&s->out);
 	if (s->p.is_socket)
 		close_fds(s);

@@ -16,11 +16,11 @@
  * the peer half-closed): every request read is answered and written,
  * then the session is over. The output breaks, or a socket peer hangs
  * up: the session's requests are cancelled (queued ones dropped, running
- * workers SIGKILLed), later answers are counted as lost, and once none
- * is live the session is over. Invariant: a session lives until it is
- * over (or the engine is freed), since the engine holds its requests.
- * Descriptors are not closed, except a socket's (is_socket), which is
- * closed as soon as it is no longer used.
+ * workers SIGKILLed), answers not yet written and later ones are counted
+ * as lost, and once none is live the session is over. Invariant: a
+ * session lives until it is over (or the engine is freed), since the
+ * engine holds its requests. Descriptors are not closed, except a
+ * socket's (is_socket), which is closed as soon as it is no longer used.
  */
 #ifndef EMBEDWATCH_SESSION_H
 #define EMBEDWATCH_SESSION_H
