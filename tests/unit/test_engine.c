@@ -2,12 +2,13 @@
  * test_engine: the request state machine of supervisor/engine, driven
  * through the fake spawner (support/fake_spawn) on a real loop: each
  * "worker" is a pipe whose write end the test holds, its frames written
- * by the test, and its kill and reap are recorded instead of sent. Proves one answer per request
- * whatever happens: success, retry after a 5xx, a final 4xx, a deadline
- * kill, a failed spawn, a cancel, a shutdown; and, with two live
- * attempts for one request (a hedge), that the first good answer wins,
- * the other worker is killed and nothing points at the freed request,
- * and that a failure beside a live sibling waits for the sibling.
+ * by the test, and its kill and reap are recorded instead of sent.
+ * Proves one answer per request whatever happens: success, retry after
+ * a 5xx, a final 4xx, a deadline kill, a failed spawn, a cancel, a
+ * shutdown; and, with two live attempts for one request (a hedge), that
+ * the first good answer wins, the other worker is killed and nothing
+ * points at the freed request, and that a failure beside a live sibling
+ * waits for the sibling.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -36,6 +36,9 @@
 struct world {
 	char		 dir[64];
 	char		 path[96];	/* the socket path under test */
+	char		 handed[96];	/* one bound by a "service manager" */
+	int		 saved_fd;	/* what fd 3 was before; -1: closed */
+	bool		 handing;	/* fd 3 is handed over */
 	struct config	 cfg;
 	struct listener	 ls;
 };
@@ -50,6 +53,8 @@ setup(void **state)
 	(void)snprintf(w->dir, sizeof(w->dir), "/tmp/ew-listen-XXXXXX");
 	assert_non_null(mkdtemp(w->dir));
 	(void)snprintf(w->path, sizeof(w->path), "%s/s.sock", w->dir);
+	(void)snprintf(w->handed, sizeof(w->handed), "%s/handed.sock",
+	    w->dir);
 	w->cfg.socket_path = w->path;
 	w->cfg.socket_mode = 0600;
 	w->ls.fd = -1;
@@ -57,13 +62,19 @@ setup(void **state)
 	return 0;
 }
 
+static void	take_back(struct world *);
+
 static int
 teardown(void **state)
 {
 	struct world *w = *state;
 	struct stat st;
 
+	if (w->ls.fd == ACTIVATED_FD)
+		w->ls.fd = -1;		/* take_back closes it */
 	listen_close(&w->ls);
+	if (w->handing)
+		take_back(w);
 	if (lstat(w->path, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
 			assert_int_equal(rmdir(w->path), 0);
@@ -263,36 +274,43 @@ test_remove_only_ours(void **state)
 	assert_int_equal(close(other), 0);
 }
 
-/* Put a listening socket (bound at path) on fd 3, as systemd does;
- * returns what was on fd 3 before, moved away (or -1). */
-static int
-hand_over(const char *path)
+/* Put a listening socket, bound at w->handed, on fd 3 as systemd
+ * does, moving away what was there. */
+static void
+hand_over(struct world *w)
 {
-	int saved = -1, fd;
+	int fd;
 
+	w->saved_fd = -1;
 	if (fcntl(ACTIVATED_FD, F_GETFD) != -1) {
-		saved = fcntl(ACTIVATED_FD, F_DUPFD_CLOEXEC, 10);
-		assert_true(saved >= 0);
+		w->saved_fd = fcntl(ACTIVATED_FD, F_DUPFD_CLOEXEC, 10);
+		assert_true(w->saved_fd >= 0);
 	}
-	fd = bind_at(path, true);
+	fd = bind_at(w->handed, true);
 	if (fd != ACTIVATED_FD) {
 		assert_int_equal(dup2(fd, ACTIVATED_FD), ACTIVATED_FD);
 		assert_int_equal(close(fd), 0);
 	}
 	/* Blocking and inherited, as a handed-over socket is. */
 	assert_int_equal(fcntl(ACTIVATED_FD, F_SETFD, 0), 0);
-	return saved;
+	w->handing = true;
 }
 
+/* Put fd 3 back as it was, and forget the environment. */
 static void
-take_back(int saved)
+take_back(struct world *w)
 {
-	if (saved == -1) {
-		(void)close(ACTIVATED_FD);
-		return;
+	assert_int_equal(close(ACTIVATED_FD), 0);
+	if (w->saved_fd != -1) {
+		assert_int_equal(dup2(w->saved_fd, ACTIVATED_FD),
+		    ACTIVATED_FD);
+		assert_int_equal(close(w->saved_fd), 0);
 	}
-	assert_int_equal(dup2(saved, ACTIVATED_FD), ACTIVATED_FD);
-	assert_int_equal(close(saved), 0);
+	assert_int_equal(unlink(w->handed), 0);
+	w->handing = false;
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_FDNAMES");
 }
 
 static void
@@ -310,11 +328,9 @@ static void
 test_activation(void **state)
 {
 	struct world *w = *state;
-	char handed[128];
-	int saved, status = -1;
+	int status = -1;
 
-	(void)snprintf(handed, sizeof(handed), "%s/handed.sock", w->dir);
-	saved = hand_over(handed);
+	hand_over(w);
 	set_listen_env(getpid(), "1");
 	assert_int_equal(listen_open(&w->ls, &w->cfg, &status), 0);
 	assert_int_equal(w->ls.fd, ACTIVATED_FD);
@@ -325,25 +341,20 @@ test_activation(void **state)
 	assert_null(getenv("LISTEN_PID"));
 	assert_null(getenv("LISTEN_FDS"));
 	assert_null(getenv("LISTEN_FDNAMES"));
-	assert_true(can_connect(handed));
+	assert_true(can_connect(w->handed));
 	listen_remove(&w->ls);			/* not ours to unlink */
-	assert_int_equal(access(handed, F_OK), 0);
-	w->ls.fd = -1;
-	take_back(saved);
-	assert_int_equal(unlink(handed), 0);
+	assert_int_equal(access(w->handed, F_OK), 0);
 }
 
+/* Meant for another process, or more than one socket: the path is
+ * bound instead, and fd 3 left as it is. */
 static void
 test_activation_ignored(void **state)
 {
 	struct world *w = *state;
-	char handed[128];
-	int saved, status = -1;
+	int status = -1;
 
-	(void)snprintf(handed, sizeof(handed), "%s/handed.sock", w->dir);
-	saved = hand_over(handed);
-
-	/* Meant for another process: the path is bound instead. */
+	hand_over(w);
 	set_listen_env(getpid() + 1, "1");
 	assert_int_equal(listen_open(&w->ls, &w->cfg, &status), 0);
 	assert_true(w->ls.fd != ACTIVATED_FD);
@@ -352,18 +363,12 @@ test_activation_ignored(void **state)
 	listen_remove(&w->ls);
 	listen_close(&w->ls);
 
-	/* Ours, but two sockets where one is expected. */
 	set_listen_env(getpid(), "2");
 	assert_int_equal(listen_open(&w->ls, &w->cfg, &status), 0);
 	assert_true(w->ls.fd != ACTIVATED_FD);
 	assert_null(getenv("LISTEN_FDS"));
 	assert_true(can_connect(w->path));
 	assert_int_equal(fcntl(ACTIVATED_FD, F_GETFL) & O_NONBLOCK, 0);
-	take_back(saved);
-	assert_int_equal(unlink(handed), 0);
-	(void)unsetenv("LISTEN_PID");
-	(void)unsetenv("LISTEN_FDS");
-	(void)unsetenv("LISTEN_FDNAMES");
 }
 
 int

@@ -119,6 +119,17 @@ test_attempt_budget(void **state)
 	assert_int_equal(policy_attempt_budget_ms(w->p, req, NOW), 20000);
 }
 
+/* The failure as it stands is answered, not retried, with note. */
+static void
+answered(struct world *w, const char *want_note)
+{
+	char note[128];
+	long delay;
+
+	assert_false(should_retry(w, &delay, note, sizeof(note)));
+	assert_string_equal(note, want_note);
+}
+
 static void
 test_not_retried(void **state)
 {
@@ -127,33 +138,25 @@ test_not_retried(void **state)
 	long delay;
 
 	w->f.retryable = false;
-	assert_false(should_retry(w, &delay, note, sizeof(note)));
-	assert_string_equal(note, "");
+	answered(w, "");
 	w->f.retryable = true;
-
 	w->f.code = REQ_CANCELLED;
-	assert_false(should_retry(w, &delay, note, sizeof(note)));
-	assert_string_equal(note, "");
+	answered(w, "");
 	w->f.code = REQ_SHUTTING_DOWN;
-	assert_false(should_retry(w, &delay, note, sizeof(note)));
-	assert_string_equal(note, "");
+	answered(w, "");
 	w->f.code = REQ_TIMEOUT;
-
 	w->f.stopping = true;
-	assert_false(should_retry(w, &delay, note, sizeof(note)));
-	assert_string_equal(note, "");
+	answered(w, "");
 	w->f.stopping = false;
 
 	/* Attempts used up: 3 of 3 (and more, should one slip by). */
 	w->req.attempts = 3;
-	assert_false(should_retry(w, &delay, note, sizeof(note)));
-	assert_string_equal(note, "");
+	answered(w, "");
 	w->req.attempts = 4;
-	assert_false(should_retry(w, &delay, note, sizeof(note)));
+	answered(w, "");
 	w->cfg.retries = 0;
 	w->req.attempts = 1;
-	assert_false(should_retry(w, &delay, note, sizeof(note)));
-	assert_string_equal(note, "");
+	answered(w, "");
 
 	/* The last one left. */
 	w->cfg.retries = 2;
@@ -173,8 +176,7 @@ test_no_time_left(void **state)
 	w->f.retry_after_ms = 500;
 	/* The delay would end exactly at the deadline: too late. */
 	w->req.deadline_at_ms = NOW + 500;
-	assert_false(should_retry(w, &delay, note, sizeof(note)));
-	assert_string_equal(note, NOTE_NO_TIME);
+	answered(w, NOTE_NO_TIME);
 	w->req.deadline_at_ms = NOW + 501;
 	assert_true(should_retry(w, &delay, note, sizeof(note)));
 	assert_int_equal(delay, 500);
@@ -183,8 +185,7 @@ test_no_time_left(void **state)
 	/* No delay at all, but the deadline is now. */
 	w->f.retry_after_ms = -1;
 	w->req.deadline_at_ms = NOW;
-	assert_false(should_retry(w, &delay, note, sizeof(note)));
-	assert_string_equal(note, NOTE_NO_TIME);
+	answered(w, NOTE_NO_TIME);
 
 	/* A short note buffer is cut, still a string. */
 	assert_false(should_retry(w, &delay, small, sizeof(small)));
@@ -231,8 +232,7 @@ test_delay_respects_retry_after(void **state)
 	 * backoff alone would have allowed. */
 	w->req.attempts = 1;
 	w->req.deadline_at_ms = NOW + 2999;
-	assert_false(should_retry(w, &delay, note, sizeof(note)));
-	assert_string_equal(note, NOTE_NO_TIME);
+	answered(w, NOTE_NO_TIME);
 }
 
 static void

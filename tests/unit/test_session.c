@@ -48,6 +48,7 @@ struct world {
 	int		 peer_r;	/* ... and reads answers here */
 	int		 sess_in;	/* the session's ends (pipes) */
 	int		 sess_out;
+	size_t		 n_answered;	/* by the engine, lost ones too */
 	char		 got[1 << 16];	/* answers read so far */
 	size_t		 got_len;
 	bool		 got_eof;
@@ -58,7 +59,9 @@ struct world {
 static void
 on_answer(void *arg, struct request *req, const struct answer *a)
 {
-	(void)arg;
+	struct world *w = arg;
+
+	w->n_answered++;
 	session_answer(req->owner, req, a);
 }
 
@@ -211,6 +214,16 @@ static bool
 starts_with(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Start the session and two requests, each on its fake worker. */
+static void
+start_two(struct world *w)
+{
+	start_session(w);
+	send_text(w, "{\"id\":1,\"input\":\"a\"}\n"
+	    "{\"id\":2,\"input\":\"a\"}\n");
+	TURN_UNTIL(w, w->fs.n_fakes == 2);
 }
 
 /* Fake number i answers ok and exits; it is reaped. */
@@ -377,9 +390,7 @@ test_hang_up_cancels(void **state)
 {
 	struct world *w = *state;
 
-	start_session(w);
-	send_text(w, "{\"id\":1,\"input\":\"a\"}\n{\"id\":2,\"input\":\"a\"}\n");
-	TURN_UNTIL(w, w->fs.n_fakes == 2);
+	start_two(w);
 	close_fd(&w->peer_w);
 	w->peer_r = -1;
 	TURN_UNTIL(w, session_is_over(w->s));
@@ -387,6 +398,7 @@ test_hang_up_cancels(void **state)
 	assert_true(w->fs.fake[1].killed);
 	assert_true(session_output_lost(w->s));
 	assert_int_equal(session_n_lost(w->s), 2);
+	assert_int_equal(w->n_answered, 2);
 	assert_int_equal(engine_stats(w->engine)->answered[REQ_CANCELLED], 2);
 	/* Workers reaped, socket closed: nothing left open. */
 	engine_reap(w->engine);
@@ -437,9 +449,7 @@ test_output_lost(void **state)
 {
 	struct world *w = *state;
 
-	start_session(w);
-	send_text(w, "{\"id\":1,\"input\":\"a\"}\n{\"id\":2,\"input\":\"a\"}\n");
-	TURN_UNTIL(w, w->fs.n_fakes == 2);
+	start_two(w);
 	close_fd(&w->peer_r);
 	/* The first answer cannot be written; the other request is
 	 * cancelled, its answer lost too. */

@@ -102,9 +102,9 @@ setup(void **state)
 
 	w = calloc(1, sizeof(*w));
 	assert_non_null(w);
-	fake_spawn_init(&w->fs);
 	w->loop = loop_new();
 	assert_non_null(w->loop);
+	fake_spawn_init(&w->fs);
 	w->t = slots_new(w->loop, &w->fs.sp, N_SLOTS, FRAME_MAX, "api.test",
 	    false, on_event, w);
 	assert_non_null(w->t);
@@ -308,59 +308,56 @@ test_reap_then_eof(void **state)
 	assert_int_equal(f->n_kills, 0);
 }
 
+/*
+ * Kill an attempt: SLOT_KILLED at once, SLOT_ENDED only when both its
+ * EOF and its reap are in (reap_first picks the order), and no signal
+ * after the first, reaped or not (the fake fails the test if a reaped
+ * pid is killed).
+ */
 static void
-test_kill_fires_once(void **state)
+kill_then_end(struct world *w, enum slot_kill why, bool reap_first)
 {
-	struct world *w = *state;
-	struct fake_worker *f;
-	struct slot *s;
+	struct fake_worker *f = &w->fs.fake[0];
+	struct slot *s = start(w, LONG_MS);
 
-	s = start(w, LONG_MS);
-	f = &w->fs.fake[0];
-	slot_kill(s, SLOT_KILL_CANCEL);
-	/* The outcome is known at the kill: the event comes at once. */
+	slot_kill(s, why);
 	assert_int_equal(w->n_ev, 1);
 	assert_int_equal(w->ev[0].ev, SLOT_KILLED);
-	assert_int_equal(w->ev[0].killed, SLOT_KILL_CANCEL);
+	assert_int_equal(w->ev[0].killed, why);
 	assert_false(w->ev[0].has_result);
 	assert_int_equal(f->n_kills, 1);
+	if (reap_first) {
+		slots_reap(w->t);
+		assert_int_equal(slot_pid(s), 0);
+		slots_sweep(w->t, clock_ms());	/* its EOF is not read */
+	} else
+		turn(w, 3);	/* the kernel closed its stdout: EOF */
+	assert_int_equal(w->n_ev, 1);
 	slot_kill(s, SLOT_KILL_CANCEL);
 	slots_kill_all(w->t, SLOT_KILL_SHUTDOWN);
 	assert_int_equal(f->n_kills, 1);
 	assert_int_equal(w->n_ev, 1);
 	assert_int_equal(slots_counts(w->t)->killed, 1);
-	/* EOF is in (the kernel closed its stdout), the reap is not. */
-	turn(w, 3);
-	assert_int_equal(w->n_ev, 1);
-	slots_reap(w->t);
+	if (!reap_first)
+		slots_reap(w->t);
 	TURN_UNTIL(w, w->n_ev == 2);
 	assert_int_equal(w->ev[1].ev, SLOT_ENDED);
-	assert_int_equal(w->ev[1].killed, SLOT_KILL_CANCEL);
+	assert_int_equal(w->ev[1].killed, why);
 	assert_string_equal(w->ev[1].ended, "worker died of signal 9 (Killed)");
 	assert_int_equal(slots_counts(w->t)->killed, 1);
+	assert_int_equal(slots_counts(w->t)->busy, 0);
 }
 
 static void
-test_killed_not_signalled_after_reap(void **state)
+test_kill_eof_then_reap(void **state)
 {
-	struct world *w = *state;
-	struct fake_worker *f;
-	struct slot *s;
+	kill_then_end(*state, SLOT_KILL_CANCEL, false);
+}
 
-	s = start(w, LONG_MS);
-	f = &w->fs.fake[0];
-	slot_kill(s, SLOT_KILL_LOST);
-	slots_reap(w->t);			/* before its EOF is read */
-	assert_int_equal(slot_pid(s), 0);
-	/* Still in the table, and nothing signals it again (the fake
-	 * fails the test if a reaped pid is killed). */
-	slot_kill(s, SLOT_KILL_CANCEL);
-	slots_kill_all(w->t, SLOT_KILL_SHUTDOWN);
-	TURN_UNTIL(w, n_events(w, SLOT_ENDED) == 1);
-	assert_int_equal(f->n_kills, 1);
-	assert_int_equal(w->n_ev, 2);
-	assert_int_equal(w->ev[0].ev, SLOT_KILLED);
-	assert_int_equal(w->ev[1].killed, SLOT_KILL_LOST);
+static void
+test_kill_reap_then_eof(void **state)
+{
+	kill_then_end(*state, SLOT_KILL_LOST, true);
 }
 
 /* A worker that delivered its result and exited while something else
@@ -786,10 +783,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_then_eof, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_kill_fires_once, setup,
+		cmocka_unit_test_setup_teardown(test_kill_eof_then_reap, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_killed_not_signalled_after_reap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_reap_then_eof, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_exited_pipe_held_after_result, setup, teardown),
 		cmocka_unit_test_setup_teardown(

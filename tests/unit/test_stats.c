@@ -3,7 +3,8 @@
  * that stats_count_answer counts each answer under its own code and
  * nowhere else, the first and the last code included, and that
  * stats_failed sums every code but ok: 0 when nothing was answered or
- * everything was ok, and each failure exactly once.
+ * everything was ok, each failure exactly once, and none of the other
+ * counters.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,6 +87,24 @@ test_failed_large_counts(void **state)
 	assert_int_equal(stats_failed(&st), (uint64_t)1 << 41);
 }
 
+/* The other counters are not answers, and not failures. */
+static void
+test_failed_only_answers(void **state)
+{
+	struct engine_stats st;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	st.requests = 7;
+	st.workers_killed = 3;
+	st.spawn_failures = 2;
+	st.retries = 5;
+	assert_int_equal(stats_failed(&st), 0);
+	stats_count_answer(&st, REQ_WORKER_CRASHED);
+	assert_int_equal(stats_failed(&st), 1);
+	assert_int_equal(st.requests, 7);
+}
+
 int
 main(void)
 {
@@ -94,6 +113,7 @@ main(void)
 		cmocka_unit_test(test_failed_empty_and_ok),
 		cmocka_unit_test(test_failed_sums_the_rest),
 		cmocka_unit_test(test_failed_large_counts),
+		cmocka_unit_test(test_failed_only_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
