@@ -1906,9 +1906,7 @@ batch_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 		log_error("cannot start: %s", strerror(errno));
 		return NULL;
 	}
-	bs->cfg = cfg;
-	bs->loop = l;
-	bs->sigs = sigs;
+	*bs = (struct batch){ .cfg = cfg, .loop = l, .sigs = sigs };
 	bs->in_fd = bs->out.fd = bs->ids.fd = bs->errors.fd = -1;
 	bs->out_flags = -1;
 	bs->next_seq = bs->base = 1;
@@ -1946,8 +1944,7 @@ batch_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 	    "%zu bytes a call, window %zu", bs->in_path, bs->jsonl_in ?
 	    "jsonl" : "text", bs->out.path, bs->npy ? "npy" : "jsonl",
 	    cfg->batch_size, cfg->batch_bytes, bs->window);
-	sig_on(sigs, SIGTERM, on_terminate, bs);
-	sig_on(sigs, SIGINT, on_terminate, bs);
+	sig_on_terminate(sigs, on_terminate, bs);
 	return bs;
 fail:
 	loop_remove_hook(l, LOOP_INPUT, take_input, bs);
@@ -1982,8 +1979,7 @@ batch_finish(void *state, int loop_status)
 	bool interrupted;
 	int status = 0;
 
-	sig_on(bs->sigs, SIGTERM, NULL, NULL);
-	sig_on(bs->sigs, SIGINT, NULL, NULL);
+	sig_on_terminate(bs->sigs, NULL, NULL);
 	loop_remove_hook(bs->loop, LOOP_INPUT, take_input, bs);
 	loop_remove_hook(bs->loop, LOOP_OUTPUT, give_output, bs);
 	loop_disarm(bs->loop, &bs->linger_timer);
