@@ -38,13 +38,13 @@
  * non-negative, so the width alone decides the store.
  */
 enum options_kind {
-	OPTIONS_SECONDS,	/* "30", "0.5": a long in ms, 0.001 to 86400 s */
+	OPTIONS_SECONDS,	/* "30", "0.5": long ms, 0.001 to 86400 s */
 	OPTIONS_RANGE,		/* a decimal integer in [min, max] */
 	OPTIONS_STRING,		/* a copy, into a char * the config owns */
 	OPTIONS_FLAG,		/* no argument: stores value */
 	OPTIONS_WORDS,		/* one of words: stores that word's value */
 	OPTIONS_CUSTOM,		/* set() parses, checks and stores */
-	OPTIONS_HELP,		/* prints the usage: config_load's CONFIG_DONE */
+	OPTIONS_HELP,		/* prints the usage: CONFIG_DONE */
 	OPTIONS_VERSION		/* prints the version: CONFIG_DONE */
 };
 
