@@ -709,8 +709,8 @@ options_parse(struct config *cfg, const char *mode, int argc, char **argv)
 			return fail(EXIT_USAGE, "unknown option; try "
 			    "'embedwatch --help'");
 		if ((o->modes & bit) == 0)
-			return fail(EXIT_USAGE, "option '%s' is not for "
-			    "'embedwatch %s'", argv[optind - 1], mode);
+			return fail(EXIT_USAGE, "option '--%s' is not for "
+			    "'embedwatch %s'", o->name, mode);
 		rc = apply(cfg, o, optarg);
 		if (rc != 0)
 			return rc;

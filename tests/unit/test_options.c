@@ -537,7 +537,7 @@ test_letters_and_operands(void **state)
 		{ { "pipe", "a" }, EXIT_USAGE, NULL, NULL,
 		    "unexpected argument 'a'" },
 		{ { "pipe", "-o", "x" }, EXIT_USAGE, NULL, NULL,
-		    "is not for 'embedwatch pipe'" },
+		    "option '--output' is not for 'embedwatch pipe'" },
 		{ { "pipe", "--log", "x" }, EXIT_USAGE, NULL, NULL,
 		    "bad option '--log'" },
 	};
