@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -41,7 +40,11 @@
 #include "clock.h"
 #include "io.h"
 #include "log.h"
-#include "proto.h"
+#include "proto_frame.h"
+#include "proto_job.h"
+#include "proto_progress.h"
+#include "proto_result.h"
+#include "url.h"
 #include "worker.h"
 
 #ifndef EMBEDWATCH_VERSION
@@ -181,7 +184,8 @@ main(int argc, char *argv[])
 	};
 	struct job defaults, *job = NULL;
 	const char *env;
-	char err[512], *text = NULL, *base_url = NULL, *end;
+	struct url url;
+	char err[512], *text = NULL, *end;
 	long long max_response = 256LL << 20, memory = 1LL << 30;
 	int64_t t0_ms;
 	double timeout_s = 30;
@@ -270,16 +274,9 @@ main(int argc, char *argv[])
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		log_warn("cannot ignore SIGPIPE: %s", strerror(errno));
 
+	/* As given: worker_run checks it, url_endpoint drops trailing '/'. */
 	env = env2("EMBEDWATCH_BASE_URL", "OPENAI_BASE_URL");
-	base_url = strdup(env != NULL ? env : DEFAULT_BASE_URL);
-	if (base_url == NULL) {
-		log_error("out of memory");
-		goto out;
-	}
-	len = strlen(base_url);
-	while (len > 0 && base_url[len - 1] == '/')
-		base_url[--len] = '\0';
-	defaults.base_url = base_url;
+	defaults.base_url = env != NULL ? env : DEFAULT_BASE_URL;
 	env = getenv("EMBEDWATCH_MODEL");
 	defaults.model = env != NULL && env[0] != '\0' ? env : DEFAULT_MODEL;
 	defaults.api_key = env2("EMBEDWATCH_API_KEY", "OPENAI_API_KEY");
@@ -306,7 +303,8 @@ main(int argc, char *argv[])
 	 * call, where libcurl would load the same bundle anyway; plain http
 	 * would pay ~30 ms of certificate parsing for nothing.
 	 */
-	if (strncasecmp(job->base_url, "https://", 8) == 0 && !job->insecure) {
+	if (url_parse(job->base_url, &url, err, sizeof(err)) == 0 &&
+	    url.https && !job->insecure) {
 		worker_ready = true;	/* cleanup copes with a failed init */
 		if (worker_global_init(job->cacert, err, sizeof(err)) == -1) {
 			status = reject(err, frames, t0_ms);
@@ -328,6 +326,5 @@ out:
 		curl_global_cleanup();
 	proto_job_free(job);
 	free(text);
-	free(base_url);
 	return status;
 }

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "proto.h"
+#include "proto_job.h"
 
 #define WORKER_EXIT_OK			0
 #define WORKER_EXIT_HTTP		2

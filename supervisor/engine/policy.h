@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "proto.h"
+#include "proto_result.h"
 #include "engine/request.h"
 
 /* The protocol code for a worker's result. */
@@ -19,7 +19,8 @@ enum req_code retry_code_of(const struct proto_result *r);
  * Is another attempt worth making after this outcome? Timeouts, network
  * errors, 408, 409, 429 (unless the quota is exhausted), 5xx and crashed
  * workers are; 4xx, bad responses and invalid requests are not, and
- * neither are network errors no retry can fix (certificate problems).
+ * neither are network errors the worker marked permanent (certificate
+ * problems: proto_result.h).
  */
 bool	 retry_is_retryable(enum req_code code, const struct proto_result *r);
 
