@@ -24,7 +24,8 @@ proto_input_normalize(const json_t *input, char **json, size_t *n,
 	*json = NULL;
 	if (json_is_string(input)) {
 		if (json_string_length(input) == 0) {
-			(void)snprintf(err, errlen, "'input' is an empty string");
+			(void)snprintf(err, errlen,
+			    "'input' is an empty string");
 			goto out;
 		}
 		arr = json_array();
@@ -103,8 +104,10 @@ proto_job_to_json(const struct job *job, struct buf *out)
 		if (buf_append(out, ",\"headers\":[", 12) == -1)
 			return -1;
 		for (i = 0; i < job->n_headers; i++) {
-			if ((i > 0 && buf_append(out, ",", 1) == -1) ||
-			    proto_append_json_string(out, job->headers[i]) == -1)
+			if (i > 0 && buf_append(out, ",", 1) == -1)
+				return -1;
+			if (proto_append_json_string(out, job->headers[i]) ==
+			    -1)
 				return -1;
 		}
 		if (buf_append(out, "]", 1) == -1)
@@ -186,15 +189,16 @@ get_scalars(const json_t *root, struct job *job, char *err, size_t errlen)
 		else if (strcmp(enc, "float") == 0)
 			job->encoding = JOB_ENCODING_FLOAT;
 		else {
-			(void)snprintf(err, errlen,
-			    "'encoding_format' must be \"base64\" or \"float\"");
+			(void)snprintf(err, errlen, "'encoding_format' must "
+			    "be \"base64\" or \"float\"");
 			return -1;
 		}
 	}
 	v = json_object_get(root, "insecure");
 	if (v != NULL) {
 		if (!json_is_boolean(v)) {
-			(void)snprintf(err, errlen, "'insecure' must be a boolean");
+			(void)snprintf(err, errlen,
+			    "'insecure' must be a boolean");
 			return -1;
 		}
 		job->insecure = json_is_true(v);

@@ -29,7 +29,7 @@ enum job_encoding {
 struct job {
 	const char	 *base_url;	/* POST base_url/embeddings (url.h) */
 	const char	 *model;
-	const char	 *input_json;	/* compact JSON array of n_inputs strings */
+	const char	 *input_json;	/* JSON array of n_inputs strings */
 	size_t		  n_inputs;
 	long		  dimensions;	/* 0: not sent */
 	enum job_encoding encoding;

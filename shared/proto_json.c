@@ -6,16 +6,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "proto_json.h"
+
+int
+proto_append_json(struct buf *out, const json_t *v, size_t flags)
+{
+	char *text;
+	int rc;
+
+	text = json_dumps(v, flags);
+	if (text == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = buf_append(out, text, strlen(text));
+	free(text);
+	return rc;
+}
 
 int
 proto_append_json_string(struct buf *out, const char *s)
 {
 	json_t *str;
-	char *text = NULL;
-	int rc = -1;
+	int rc;
 
 	str = json_string(s);
 	if (str == NULL) {
@@ -26,14 +39,7 @@ proto_append_json_string(struct buf *out, const char *s)
 			return -1;
 		}
 	}
-	text = json_dumps(str, JSON_ENCODE_ANY);
-	if (text == NULL) {
-		errno = ENOMEM;
-		goto out;
-	}
-	rc = buf_append(out, text, strlen(text));
-out:
-	free(text);
+	rc = proto_append_json(out, str, JSON_ENCODE_ANY);
 	json_decref(str);
 	return rc;
 }

@@ -64,8 +64,8 @@ proto_progress_describe(const struct proto_progress *p, const char *host,
 	unsigned long long n = (unsigned long long)p->body_bytes;
 
 	if (p->sent_ms >= 0)
-		(void)snprintf(sent, sizeof(sent), ", sent the request at %d ms",
-		    p->sent_ms);
+		(void)snprintf(sent, sizeof(sent),
+		    ", sent the request at %d ms", p->sent_ms);
 	if (p->first_byte_ms >= 0)
 		(void)snprintf(out, outlen, "connected to %s%s, first byte at "
 		    "%d ms, %llu byte%s of the body received", addr, sent,

@@ -1,17 +1,17 @@
 /*
  * proto_result: see proto_result.h. Encoding and decoding go through one
- * jansson format string each, in the same member order; jansson values
- * have one owner, released under out:.
+ * jansson format string each, in the same member order; the one json_t
+ * of each is released before returning.
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include <bsd/string.h>
 
+#include "proto_json.h"
 #include "proto_result.h"
 
 #define N_CLASSES	(sizeof(class_names) / sizeof(class_names[0]))
@@ -32,8 +32,7 @@ int
 proto_result_encode(const struct proto_result *r, struct buf *out)
 {
 	json_t *obj;
-	char *text = NULL;
-	int rc = -1;
+	int rc;
 
 	obj = json_pack("{s:s, s:i, s:I, s:b, s:b, s:I, s:s}",
 	    "class", proto_class_name(r->class),
@@ -47,14 +46,7 @@ proto_result_encode(const struct proto_result *r, struct buf *out)
 		errno = EINVAL;
 		return -1;
 	}
-	text = json_dumps(obj, JSON_COMPACT);
-	if (text == NULL) {
-		errno = ENOMEM;
-		goto out;
-	}
-	rc = buf_append(out, text, strlen(text));
-out:
-	free(text);
+	rc = proto_append_json(out, obj, JSON_COMPACT);
 	json_decref(obj);
 	return rc;
 }
@@ -72,7 +64,8 @@ proto_result_decode(const char *text, size_t len, struct proto_result *r,
 
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		(void)snprintf(err, errlen, "result is not JSON: %s", jerr.text);
+		(void)snprintf(err, errlen, "result is not JSON: %s",
+		    jerr.text);
 		return -1;
 	}
 	if (json_unpack_ex(root, &jerr, JSON_STRICT,

@@ -191,26 +191,26 @@ xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 CURLcode
 probe_setopt(struct probe *p, CURL *curl, bool https, const struct buf *body)
 {
+	static const CURLoption data[] = { CURLOPT_XFERINFODATA,
+	    CURLOPT_SOCKOPTDATA, CURLOPT_CLOSESOCKETDATA };
 	CURLcode cc;
+	size_t i;
 
 	p->curl = curl;
 	p->https = https;
 	p->body = body;
-	cc = curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+	cc = curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(curl, CURLOPT_XFERINFODATA, p);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+		cc = curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION,
+		    xferinfo_cb);
 	if (cc == CURLE_OK)
 		cc = curl_easy_setopt(curl, CURLOPT_SOCKOPTFUNCTION,
 		    sockopt_cb);
 	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(curl, CURLOPT_SOCKOPTDATA, p);
-	if (cc == CURLE_OK)
 		cc = curl_easy_setopt(curl, CURLOPT_CLOSESOCKETFUNCTION,
 		    closesocket_cb);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(curl, CURLOPT_CLOSESOCKETDATA, p);
+	for (i = 0; cc == CURLE_OK && i < sizeof(data) / sizeof(data[0]); i++)
+		cc = curl_easy_setopt(curl, data[i], p);
 	return cc;
 }
 

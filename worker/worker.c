@@ -292,20 +292,36 @@ out:
 	return rc;
 }
 
+/* A numeric libcurl option and its value. */
+struct long_opt {
+	CURLoption	 opt;
+	long		 value;
+};
+
 /*
- * What every call asks of libcurl: the URL, no signals, an error buffer,
- * http and https only, no redirects, the time budget, the stall window
- * and certificate checks. The chain stops at the first failure.
+ * What every call asks of libcurl: the URL, an error buffer, http and
+ * https only, no signals, no redirects, the time budget, the stall
+ * window and certificate checks. The chain stops at the first failure.
  */
 static CURLcode
 set_transfer(struct call *c, long budget_ms, long connect_ms)
 {
+	const long verify = c->job->insecure ? 0 : 1;
+	const struct long_opt longs[] = {
+		{ CURLOPT_NOSIGNAL,		1 },
+		{ CURLOPT_FOLLOWLOCATION,	0 },
+		{ CURLOPT_TIMEOUT_MS,		budget_ms },
+		{ CURLOPT_CONNECTTIMEOUT_MS,	connect_ms },
+		{ CURLOPT_LOW_SPEED_LIMIT,	1 },
+		{ CURLOPT_LOW_SPEED_TIME,	c->stall_s },
+		{ CURLOPT_SSL_VERIFYPEER,	verify },
+		{ CURLOPT_SSL_VERIFYHOST,	verify * 2 },
+	};
 	CURL *h = c->curl;
 	CURLcode cc;
+	size_t i;
 
 	cc = curl_easy_setopt(h, CURLOPT_URL, c->url);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	if (cc == CURLE_OK)
 		cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	if (cc == CURLE_OK)
@@ -313,22 +329,9 @@ set_transfer(struct call *c, long budget_ms, long connect_ms)
 	if (cc == CURLE_OK)
 		cc = curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR,
 		    "http,https");
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, budget_ms);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->stall_s);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
-		    c->job->insecure ? 0L : 1L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
-		    c->job->insecure ? 0L : 2L);
+	for (i = 0; cc == CURLE_OK && i < sizeof(longs) / sizeof(longs[0]);
+	    i++)
+		cc = curl_easy_setopt(h, longs[i].opt, longs[i].value);
 	return cc;
 }
 
@@ -635,6 +638,35 @@ out:
 	return rc;
 }
 
+/* Write the outcome. Returns status, or WORKER_EXIT_INTERNAL if the
+ * outcome could not be written. */
+static int
+write_outcome(struct call *c, int status)
+{
+	if ((c->frames ? write_frames(c) : write_line(c)) == -1) {
+		log_error("cannot write the result: %s", strerror(errno));
+		return WORKER_EXIT_INTERNAL;
+	}
+	return status;
+}
+
+int
+worker_refuse(const char *message, long ms, int out_fd, bool frames)
+{
+	struct call c;
+
+	memset(&c, 0, sizeof(c));
+	c.out_fd = out_fd;
+	c.frames = frames;
+	c.result.class = PROTO_INVALID_REQUEST;
+	c.result.retry_after_ms = -1;
+	c.result.ms = ms;
+	(void)strlcpy(c.result.message, message, sizeof(c.result.message));
+	probe_init(&c.probe, clock_us(), out_fd, frames);
+	probe_report(&c.probe);	/* as worker_run starts */
+	return write_outcome(&c, WORKER_EXIT_INVALID);
+}
+
 int
 worker_run(const struct job *job, int out_fd, bool frames)
 {
@@ -665,12 +697,7 @@ worker_run(const struct job *job, int out_fd, bool frames)
 		log_debug("attempt %u of request %s: %s: %s", job->attempt,
 		    job->request_id != NULL ? job->request_id : "-",
 		    proto_class_name(c.result.class), c.result.message);
-
-	status = exit_status(c.result.class);
-	if ((frames ? write_frames(&c) : write_line(&c)) == -1) {
-		log_error("cannot write the result: %s", strerror(errno));
-		status = WORKER_EXIT_INTERNAL;
-	}
+	status = write_outcome(&c, exit_status(c.result.class));
 
 	curl_easy_cleanup(c.curl);
 	curl_slist_free_all(c.request_headers);

@@ -28,8 +28,8 @@ test_transient(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		if (curlerr_is_permanent(yes[i]))
-			fail_msg("curl code %d (%s) should be retryable", yes[i],
-			    curl_easy_strerror(yes[i]));
+			fail_msg("curl code %d (%s) should be retryable",
+			    yes[i], curl_easy_strerror(yes[i]));
 }
 
 static void

@@ -55,36 +55,59 @@ test_none(void **state)
 	assert_int_equal(after1("Retry"), -1);
 }
 
+/* One header line and the wait it asks for. */
+struct want {
+	const char	*line;
+	long		 ms;
+};
+
+static void
+expect_each(const struct want *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (after1(w[i].line) != w[i].ms)
+			fail_msg("'%s' gave %ld ms, not %ld", w[i].line,
+			    after1(w[i].line), w[i].ms);
+}
+
 static void
 test_seconds(void **state)
 {
+	static const struct want w[] = {
+		{ "Retry-After: 5\r\n", 5000 },
+		{ "retry-after:0\r\n", 0 },
+		{ "RETRY-AFTER: \t 7 \t\r\n", 7000 },
+		{ "Retry-After: 86400\r\n", HEADERS_RETRY_AFTER_MAX_MS },
+		{ "Retry-After: -1\r\n", -1 },
+		{ "Retry-After: 1.5\r\n", -1 },
+		{ "Retry-After: soon\r\n", -1 },
+		{ "Retry-After:\r\n", -1 },
+		/* Without CRLF, as the last line of a buffer might come. */
+		{ "Retry-After: 3", 3000 },
+	};
+
 	(void)state;
-	assert_int_equal(after1("Retry-After: 5\r\n"), 5000);
-	assert_int_equal(after1("retry-after:0\r\n"), 0);
-	assert_int_equal(after1("RETRY-AFTER: \t 7 \t\r\n"), 7000);
-	assert_int_equal(after1("Retry-After: 86400\r\n"),
-	    HEADERS_RETRY_AFTER_MAX_MS);
-	assert_int_equal(after1("Retry-After: -1\r\n"), -1);
-	assert_int_equal(after1("Retry-After: 1.5\r\n"), -1);
-	assert_int_equal(after1("Retry-After: soon\r\n"), -1);
-	assert_int_equal(after1("Retry-After:\r\n"), -1);
-	/* Without CRLF, as the last line of a buffer might come. */
-	assert_int_equal(after1("Retry-After: 3"), 3000);
+	expect_each(w, sizeof(w) / sizeof(w[0]));
 }
 
 static void
 test_milliseconds(void **state)
 {
+	static const struct want w[] = {
+		{ "retry-after-ms: 1500\r\n", 1500 },
+		{ "Retry-After-Ms: 20.9\r\n", 20 },
+		{ "RETRY-AFTER-MS:0\r\n", 0 },
+		{ "retry-after-ms: 1e12\r\n", HEADERS_RETRY_AFTER_MAX_MS },
+		{ "retry-after-ms: -5\r\n", -1 },
+		{ "retry-after-ms: nan\r\n", -1 },
+		{ "retry-after-ms: 10ms\r\n", -1 },
+		{ "retry-after-ms: 1e999\r\n", -1 },
+	};
+
 	(void)state;
-	assert_int_equal(after1("retry-after-ms: 1500\r\n"), 1500);
-	assert_int_equal(after1("Retry-After-Ms: 20.9\r\n"), 20);
-	assert_int_equal(after1("RETRY-AFTER-MS:0\r\n"), 0);
-	assert_int_equal(after1("retry-after-ms: 1e12\r\n"),
-	    HEADERS_RETRY_AFTER_MAX_MS);
-	assert_int_equal(after1("retry-after-ms: -5\r\n"), -1);
-	assert_int_equal(after1("retry-after-ms: nan\r\n"), -1);
-	assert_int_equal(after1("retry-after-ms: 10ms\r\n"), -1);
-	assert_int_equal(after1("retry-after-ms: 1e999\r\n"), -1);
+	expect_each(w, sizeof(w) / sizeof(w[0]));
 }
 
 /* An HTTP date delta seconds from now. */
