@@ -20,7 +20,7 @@
 #include <sys/types.h>
 
 #include "log.h"
-#include "proto.h"
+#include "proto_job.h"
 
 /* Exit statuses of bin/embedwatch (sysexits.h values where one fits). */
 #define EXIT_USAGE	64

@@ -29,7 +29,8 @@
 #include "config/options.h"
 #include "io.h"
 #include "log.h"
-#include "proto.h"
+#include "proto_job.h"
+#include "url.h"
 
 #ifndef EMBEDWATCH_VERSION
 #define EMBEDWATCH_VERSION "0.1.0"
@@ -80,38 +81,26 @@ set_string(char **dst, const char *s)
 	return 0;
 }
 
-/* Set base_url (trailing slashes dropped) and host; check the scheme. */
+/* Set base_url (checked and normalised, see url.h) and host. */
 static int
 set_base_url(struct config *cfg, const char *url)
 {
-	const char *p, *end, *at;
-	size_t len;
+	struct url u;
+	char err[256], *base, *host;
 
-	if (strncmp(url, "http://", 7) == 0)
-		p = url + 7;
-	else if (strncmp(url, "https://", 8) == 0)
-		p = url + 8;
-	else
-		return fail(EXIT_CONFIG, "base url '%s' is not http:// or "
-		    "https://", url);
-	if (has_control(url) || strchr(url, ' ') != NULL)
-		return fail(EXIT_CONFIG, "base url '%s' has spaces or control "
-		    "characters", url);
-	end = p + strcspn(p, "/?#");
-	at = memchr(p, '@', (size_t)(end - p));
-	if (at != NULL)
-		p = at + 1;	/* never keep a user:password in messages */
-	if (end == p)
-		return fail(EXIT_CONFIG, "base url '%s' has no host", url);
-	if (set_string(&cfg->base_url, url) == -1)
+	if (url_parse(url, &u, err, sizeof(err)) == -1)
+		return fail(EXIT_CONFIG, "base %s", err);
+	base = url_normalize(&u);
+	host = strndup(u.host, u.host_len);
+	if (base == NULL || host == NULL) {
+		free(base);
+		free(host);
 		return fail(EXIT_CONFIG, "out of memory");
-	len = strlen(cfg->base_url);
-	while (len > 0 && cfg->base_url[len - 1] == '/')
-		cfg->base_url[--len] = '\0';
+	}
+	free(cfg->base_url);
+	cfg->base_url = base;
 	free(cfg->host);
-	cfg->host = strndup(p, (size_t)(end - p));
-	if (cfg->host == NULL)
-		return fail(EXIT_CONFIG, "out of memory");
+	cfg->host = host;
 	return 0;
 }
 

@@ -22,7 +22,10 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
-#include "proto.h"
+#include "proto_frame.h"
+#include "proto_job.h"
+#include "proto_progress.h"
+#include "proto_result.h"
 #include "engine/slot.h"
 
 #define WARM_PER_TURN	4	/* warm forks per loop turn */

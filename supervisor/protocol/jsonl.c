@@ -9,7 +9,8 @@
 
 #include <jansson.h>
 
-#include "proto.h"
+#include "proto_job.h"
+#include "proto_json.h"
 #include "engine/request.h"
 #include "protocol/jsonl.h"
 

@@ -26,7 +26,7 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "proto.h"
+#include "proto_job.h"
 #include "engine/request.h"
 #include "protocol/jsonl.h"
 
