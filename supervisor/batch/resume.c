@@ -20,7 +20,6 @@
 #include <jansson.h>
 
 #include "batch/file.h"
-#include "batch/input.h"
 #include "batch/npy.h"
 #include "batch/output.h"
 #include "batch/resume.h"
@@ -28,6 +27,7 @@
 #include "buf.h"
 #include "config/config.h"
 #include "log.h"
+#include "protocol/scan.h"
 
 #define RECORD_MAX		((size_t)1 << 30)
 
@@ -149,7 +149,7 @@ resume_errors(struct batch *bs, uint64_t keep_upto)
 		}
 		if (r == 0)
 			break;
-		if (!batch_input_member(buf_data(&line), buf_len(&line),
+		if (!scan_has_member(buf_data(&line), buf_len(&line),
 		    "line", &val, &vlen) || vlen >= sizeof(num)) {
 			log_error("cannot resume: '%s' is not an embedwatch "
 			    "errors file", f->path);
@@ -218,7 +218,7 @@ resume_jsonl(struct batch *bs)
 		root = json_loadb(buf_data(&line), buf_len(&line), 0, &jerr);
 		if (root == NULL || !json_is_object(root) ||
 		    json_object_get(root, "embedding") == NULL ||
-		    !batch_input_member(buf_data(&line), buf_len(&line),
+		    !scan_has_member(buf_data(&line), buf_len(&line),
 		    "id", &val, &vlen)) {
 			log_error("cannot resume: the last line of '%s' is not "
 			    "an embedwatch record", f->path);
