@@ -110,6 +110,37 @@ resume_fail_io(const struct out_file *f)
 	return EXIT_CANTCREAT;
 }
 
+/* A JSON-lines file of ours, without its torn line: *size is what is
+ * kept. Returns 0, or an exit status after a message. */
+static int
+drop_torn_line(const struct out_file *f, off_t *size)
+{
+	if (!looks_like_ours(f))
+		return EXIT_CONFIG;
+	*size = batch_file_drop_torn(f->fd);
+	if (*size == -1)
+		return resume_fail_io(f);
+	return 0;
+}
+
+/* The input line number an error line lists, or 0 if it has none. */
+static uint64_t
+listed_line(const struct buf *line)
+{
+	const char *val, *errstr;
+	char num[24];
+	uint64_t n;
+	size_t vlen;
+
+	if (!scan_has_member(buf_data(line), buf_len(line), "line", &val,
+	    &vlen) || vlen >= sizeof(num))
+		return 0;
+	memcpy(num, val, vlen);
+	num[vlen] = '\0';
+	n = (uint64_t)strtonum(num, 1, LLONG_MAX, &errstr);
+	return errstr == NULL ? n : 0;
+}
+
 /*
  * The errors file: drop a torn line and every line past keep_upto (the
  * .npy rows); note its last line number and how many inputs it lists.
@@ -119,12 +150,8 @@ resume_errors(struct batch *bs, uint64_t keep_upto)
 {
 	struct out_file *f = &bs->errors;
 	struct buf line;
-	const char *val;
-	const char *errstr;
-	char num[24];
 	uint64_t count;
 	off_t size, start, end;
-	size_t vlen;
 	int r, rc = EXIT_CANTCREAT;
 
 	buf_init(&line, RECORD_MAX);
@@ -132,15 +159,9 @@ resume_errors(struct batch *bs, uint64_t keep_upto)
 		rc = 0;
 		goto out;
 	}
-	if (!looks_like_ours(f)) {
-		rc = EXIT_CONFIG;
+	rc = drop_torn_line(f, &size);
+	if (rc != 0)
 		goto out;
-	}
-	size = batch_file_drop_torn(f->fd);
-	if (size == -1) {
-		rc = resume_fail_io(f);
-		goto out;
-	}
 	for (;;) {
 		r = batch_file_last_line(f->fd, size, &line, &start);
 		if (r == -1) {
@@ -149,17 +170,8 @@ resume_errors(struct batch *bs, uint64_t keep_upto)
 		}
 		if (r == 0)
 			break;
-		if (!scan_has_member(buf_data(&line), buf_len(&line),
-		    "line", &val, &vlen) || vlen >= sizeof(num)) {
-			log_error("cannot resume: '%s' is not an embedwatch "
-			    "errors file", f->path);
-			rc = EXIT_CONFIG;
-			goto out;
-		}
-		memcpy(num, val, vlen);
-		num[vlen] = '\0';
-		bs->err_line = (uint64_t)strtonum(num, 1, LLONG_MAX, &errstr);
-		if (errstr != NULL) {
+		bs->err_line = listed_line(&line);
+		if (bs->err_line == 0) {
 			log_error("cannot resume: '%s' is not an embedwatch "
 			    "errors file", f->path);
 			rc = EXIT_CONFIG;
@@ -200,15 +212,9 @@ resume_jsonl(struct batch *bs)
 	int r, rc = EXIT_CANTCREAT;
 
 	buf_init(&line, RECORD_MAX);
-	if (!looks_like_ours(f)) {
-		rc = EXIT_CONFIG;
+	rc = drop_torn_line(f, &size);
+	if (rc != 0)
 		goto out;
-	}
-	size = batch_file_drop_torn(f->fd);
-	if (size == -1) {
-		rc = resume_fail_io(f);
-		goto out;
-	}
 	r = batch_file_last_line(f->fd, size, &line, &start);
 	if (r == -1) {
 		rc = resume_fail_io(f);
