@@ -35,6 +35,7 @@
 #include "engine/engine.h"
 #include "io.h"
 #include "log.h"
+#include "protocol/lines.h"
 
 #define CHUNKS_PER_JOB		2
 #define WINDOW_MIN		1024
@@ -56,7 +57,7 @@ on_terminate(struct batch *bs, const struct sig_events *ev)
 		    strsignal(ev->last_signo));
 	bs->stopping = true;
 	bs->in_open = false;
-	buf_clear(&bs->in);
+	lines_close(&bs->in);
 	batch_chunks_abandon(bs);
 	engine_shutdown(bs->engine, clock_ms(), bs->cfg->drain_ms);
 }
@@ -64,7 +65,7 @@ on_terminate(struct batch *bs, const struct sig_events *ev)
 static bool
 is_finished(const struct batch *bs)
 {
-	return !bs->in_open && (buf_len(&bs->in) == 0 || bs->stopping) &&
+	return !bs->in_open && (batch_reader_is_drained(bs) || bs->stopping) &&
 	    bs->form_n == 0 && STAILQ_EMPTY(&bs->resubmit) &&
 	    engine_is_idle(bs->engine) &&
 	    (buf_len(&bs->out.pending) == 0 || bs->fatal != 0);
@@ -92,7 +93,6 @@ loop(struct batch *bs, int sig_fd)
 	}
 	for (;;) {
 		now = clock_ms();
-		batch_reader_skip_discarded(bs);
 		batch_reader_parse_lines(bs, now);
 		batch_reader_maybe_submit(bs, now);
 		engine_run_due(bs->engine, now);
@@ -131,7 +131,8 @@ loop(struct batch *bs, int sig_fd)
 		if (!STAILQ_EMPTY(&bs->resubmit) ||
 		    (batch_reader_can_take_line(bs) &&
 		    batch_reader_has_line(bs)) ||
-		    (!bs->in_open && buf_len(&bs->in) > 0 && !bs->stopping &&
+		    (!bs->in_open && !batch_reader_is_drained(bs) &&
+		    !bs->stopping &&
 		    batch_reader_can_take_line(bs)))
 			timeout = 0;
 		if (batch_reader_is_lingering(bs) && (timeout == -1 ||
@@ -195,7 +196,7 @@ init_state(struct batch *bs, const struct config *cfg)
 	bs->in_open = true;
 	bs->started_ms = bs->synced_ms = clock_ms();
 	STAILQ_INIT(&bs->resubmit);
-	buf_init(&bs->in, cfg->max_line + 1);
+	lines_init(&bs->in, cfg->max_line);
 	buf_init(&bs->out.pending, SIZE_MAX / 2);
 	buf_init(&bs->ids.pending, SIZE_MAX / 2);
 	buf_init(&bs->errors.pending, SIZE_MAX / 2);
@@ -336,7 +337,7 @@ release_all(struct batch *bs)
 	batch_output_close(&bs->errors);
 	if (bs->in_fd != -1 && bs->in_fd != STDIN_FILENO)
 		(void)close(bs->in_fd);
-	buf_free(&bs->in);
+	lines_free(&bs->in);
 	free(bs->items);
 	free(bs->form);
 	free(bs->want_id);

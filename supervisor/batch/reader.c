@@ -1,9 +1,9 @@
 /*
  * batch/reader: see reader.h. Called by the loop each turn and when the
- * input is readable; batch_reader_open at init.
- *
- * Cost: each buffered byte is searched for a newline once per turn that
- * finds none (memchr); pieces are READ_CHUNK bytes, so that is small.
+ * input is readable; batch_reader_open at init. The bounded line reader
+ * is protocol/lines, the one pipe and serve use: at most --max-line
+ * bytes are held for a line; a line handed out by lines_next stays valid
+ * until the next call, and handle_line copies what it keeps.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +17,10 @@
 #include "batch/input.h"
 #include "batch/reader.h"
 #include "batch/state.h"
-#include "buf.h"
 #include "config/config.h"
 #include "engine/engine.h"
 #include "log.h"
+#include "protocol/lines.h"
 
 #define READ_CHUNK		(256 * 1024)
 #define HELD_MAX		((size_t)16 << 20)
@@ -146,7 +146,7 @@ handle_line(struct batch *bs, const char *line, size_t len, int64_t now)
 	batch_chunks_add(bs, seq, now);
 }
 
-/* The line at the end of the input was over --max-line. */
+/* The line being read is over --max-line. */
 static void
 handle_long_line(struct batch *bs)
 {
@@ -169,33 +169,24 @@ handle_long_line(struct batch *bs)
 bool
 batch_reader_has_line(const struct batch *bs)
 {
-	return memchr(buf_data(&bs->in), '\n', buf_len(&bs->in)) != NULL;
+	return lines_ready(&bs->in);
+}
+
+bool
+batch_reader_is_drained(const struct batch *bs)
+{
+	return lines_done(&bs->in);
 }
 
 void
 batch_reader_parse_lines(struct batch *bs, int64_t now)
 {
-	const char *data, *nl;
+	const char *line;
 	size_t len;
 
-	while (batch_reader_can_take_line(bs)) {
-		data = buf_data(&bs->in);
-		len = buf_len(&bs->in);
-		nl = memchr(data, '\n', len);
-		if (nl == NULL) {
-			if (!bs->in_open && len > 0 && !bs->discarding) {
-				/* The last line had no newline. */
-				handle_line(bs, data, len, now);
-				buf_clear(&bs->in);
-			}
-			return;
-		}
-		if (bs->discarding)
-			bs->discarding = false;
-		else
-			handle_line(bs, data, (size_t)(nl - data), now);
-		buf_consume(&bs->in, (size_t)(nl - data) + 1);
-	}
+	while (batch_reader_can_take_line(bs) &&
+	    lines_next(&bs->in, &line, &len))
+		handle_line(bs, line, len, now);
 }
 
 bool
@@ -227,44 +218,22 @@ batch_reader_maybe_submit(struct batch *bs, int64_t now)
 void
 batch_reader_read(struct batch *bs)
 {
-	ssize_t n;
-
-	n = buf_read_fd(&bs->in, bs->in_fd, READ_CHUNK);
-	if (n > 0)
+	switch (lines_read(&bs->in, bs->in_fd, READ_CHUNK)) {
+	case LINES_OK:
+	case LINES_AGAIN:
 		return;
-	if (n == 0) {
+	case LINES_EOF:
 		bs->in_open = false;
 		bs->in_eof = true;
-		if (bs->discarding)
-			buf_clear(&bs->in);
 		return;
-	}
-	if (errno == EAGAIN)
-		return;
-	if (errno == ENOBUFS) {
+	case LINES_TOO_LONG:
 		/* No newline within --max-line bytes: one failed input,
 		 * and the rest of the line skipped. */
 		handle_long_line(bs);
-		buf_clear(&bs->in);
-		bs->discarding = true;
 		return;
+	case LINES_ERROR:
+		break;
 	}
 	log_error("cannot read input '%s': %s", bs->in_path, strerror(errno));
 	batch_stop(bs, EXIT_NOINPUT);
-}
-
-void
-batch_reader_skip_discarded(struct batch *bs)
-{
-	const char *nl;
-
-	if (!bs->discarding)
-		return;
-	nl = memchr(buf_data(&bs->in), '\n', buf_len(&bs->in));
-	if (nl == NULL) {
-		buf_clear(&bs->in);
-		return;
-	}
-	buf_consume(&bs->in, (size_t)(nl - buf_data(&bs->in)) + 1);
-	bs->discarding = false;
 }

@@ -31,6 +31,9 @@ bool	 batch_reader_can_take_line(const struct batch *bs);
 /* Is a complete line waiting in the input buffer? */
 bool	 batch_reader_has_line(const struct batch *bs);
 
+/* Once the input ended: has every line read been taken? */
+bool	 batch_reader_is_drained(const struct batch *bs);
+
 /* Should the loop poll the input: open, room for a line, none waiting,
  * and OUT not too far behind? */
 bool	 batch_reader_wants_input(const struct batch *bs);
@@ -39,11 +42,9 @@ bool	 batch_reader_wants_input(const struct batch *bs);
 bool	 batch_reader_is_lingering(const struct batch *bs);
 
 /* One read of the input. At EOF in_open goes false and in_eof true; a
+ * line over --max-line fails as an input, the rest of it is skipped; a
  * read error is fatal (EXIT_NOINPUT, after a message). */
 void	 batch_reader_read(struct batch *bs);
-
-/* Drop the rest of an over-long line that was read since. */
-void	 batch_reader_skip_discarded(struct batch *bs);
 
 /* Take the complete lines read (and, after EOF, a last line without a
  * newline) while there is room for them. */

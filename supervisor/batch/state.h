@@ -32,6 +32,7 @@
 #include "buf.h"
 #include "config/config.h"
 #include "engine/engine.h"
+#include "protocol/lines.h"
 
 enum item_state {
 	ITEM_EMPTY,		/* not read yet, or written */
@@ -89,10 +90,9 @@ struct batch {
 	const char		*in_path;
 	int			 in_fd;
 	bool			 in_regular;
-	struct buf		 in;
+	struct lines		 in;
 	bool			 in_open;	/* still reading */
 	bool			 in_eof;	/* read everything */
-	bool			 discarding;	/* in a long line */
 	uint64_t		 next_seq;	/* number of the next line */
 
 	bool			 skipping;	/* resuming */
