@@ -13,82 +13,7 @@
 #include "proto_json.h"
 #include "engine/request.h"
 #include "protocol/jsonl.h"
-
-/* Skip a JSON string starting at its opening quote; returns the index
- * just past the closing quote. The text was validated by jansson. */
-static size_t
-skip_string(const char *s, size_t i, size_t len)
-{
-	for (i++; i < len && s[i] != '"'; i++)
-		if (s[i] == '\\')
-			i++;
-	return i + 1;
-}
-
-/* Skip one JSON value starting at i; returns the index just past it. */
-static size_t
-skip_value(const char *s, size_t i, size_t len)
-{
-	int depth = 0;
-
-	if (s[i] == '"')
-		return skip_string(s, i, len);
-	if (s[i] != '{' && s[i] != '[') {
-		/* A number or a literal runs to the next delimiter. */
-		while (i < len && strchr(",}] \t\r\n", s[i]) == NULL)
-			i++;
-		return i;
-	}
-	for (; i < len; i++) {
-		if (s[i] == '"')
-			i = skip_string(s, i, len) - 1;
-		else if (s[i] == '{' || s[i] == '[')
-			depth++;
-		else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
-			return i + 1;
-	}
-	return i;
-}
-
-/*
- * Find the raw text of the top-level member "id" of a JSON object that
- * jansson already accepted, so that a number id is echoed exactly as it
- * was sent (1e3 stays 1e3, 0.1 stays 0.1). Returns a malloc'd copy, or
- * NULL if not found (an escaped key spelling) or out of memory.
- */
-static char *
-raw_id(const char *s, size_t len)
-{
-	size_t i = 0, key, end;
-
-	while (i < len && s[i] != '{')
-		i++;
-	for (i++; i < len;) {
-		while (i < len && s[i] != '"' && s[i] != '}')
-			i++;
-		if (i >= len || s[i] == '}')
-			return NULL;
-		key = i;
-		i = skip_string(s, i, len);
-		end = i;
-		while (i < len && s[i] != ':')
-			i++;
-		for (i++; i < len && (s[i] == ' ' || s[i] == '\t' ||
-		    s[i] == '\r' || s[i] == '\n'); i++)
-			continue;
-		if (end - key == 4 && memcmp(s + key, "\"id\"", 4) == 0) {
-			end = skip_value(s, i, len);
-			return strndup(s + i, end - i);
-		}
-		i = skip_value(s, i, len);
-		while (i < len && s[i] != ',' && s[i] != '}')
-			i++;
-		if (i < len && s[i] == '}')
-			return NULL;
-		i++;
-	}
-	return NULL;
-}
+#include "protocol/scan.h"
 
 char *
 jsonl_peek_id(const char *head, size_t len)
@@ -96,9 +21,9 @@ jsonl_peek_id(const char *head, size_t len)
 	json_t *v;
 	char *id;
 
-	/* The scanner stops at the first "id" member it meets; whatever it
-	 * returns is checked to be a whole string or number. */
-	id = raw_id(head, len);
+	/* The head was not validated (it is cut short): whatever the
+	 * scanner finds is checked to be a whole string or number. */
+	id = scan_member_dup(head, len, "id");
 	if (id == NULL)
 		return NULL;
 	v = json_loads(id, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
@@ -160,7 +85,9 @@ jsonl_parse_request(const char *line, size_t len, char **id_json, char *err,
 	}
 	v = json_object_get(root, "id");
 	if (v != NULL && (json_is_string(v) || json_is_number(v))) {
-		*id_json = json_is_number(v) ? raw_id(line, len) : NULL;
+		/* A number as it was sent: 1e3 stays 1e3, 0.1 stays 0.1. */
+		*id_json = json_is_number(v) ? scan_member_dup(line, len,
+		    "id") : NULL;
 		if (*id_json == NULL)
 			*id_json = json_dumps(v, JSON_ENCODE_ANY |
 			    JSON_COMPACT);
