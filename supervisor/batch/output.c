@@ -8,9 +8,9 @@
  * flushed at once, after the records before it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
-#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +20,7 @@
 #include "batch/state.h"
 #include "buf.h"
 #include "clock.h"
+#include "io.h"
 #include "config/config.h"
 #include "log.h"
 #include "proto_json.h"
@@ -27,6 +28,7 @@
 int
 batch_output_flush(struct batch *bs, struct out_file *f, bool block)
 {
+	int flags = -1, rc = 0;
 	ssize_t n;
 
 	while (buf_len(&f->pending) > 0) {
@@ -37,20 +39,22 @@ batch_output_flush(struct batch *bs, struct out_file *f, bool block)
 			continue;
 		}
 		if (n == -1 && errno == EAGAIN && !block && !f->regular)
-			return 0;
-		if (n == -1 && errno == EAGAIN) {
-			struct pollfd pfd = { .fd = f->fd, .events = POLLOUT };
-
-			(void)poll(&pfd, 1, 1000);
+			break;
+		/* Must be written now, on a descriptor someone made
+		 * non-blocking: let write itself wait, then restore. */
+		if (n == -1 && errno == EAGAIN && flags == -1 &&
+		    (flags = io_set_nonblock(f->fd, false)) != -1)
 			continue;
-		}
 		log_error("cannot write output '%s': %s", f->path,
 		    n == 0 ? "no progress" : strerror(errno));
 		buf_free(&f->pending);
 		batch_stop(bs, EXIT_CANTCREAT);
-		return -1;
+		rc = -1;
+		break;
 	}
-	return 0;
+	if (flags != -1 && (flags & O_NONBLOCK) != 0)
+		(void)io_set_nonblock(f->fd, true);
+	return rc;
 }
 
 int
