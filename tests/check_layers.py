@@ -63,9 +63,6 @@ WORKER_ONLY = re.compile(r"(curl|openssl)/")
 # Known exceptions to WORKER_ONLY, each with the reason it still stands.
 # An entry that no longer matches anything is reported, not failed.
 EXCEPTIONS = {
-    ("supervisor/engine/policy.c", "curl/curl.h"):
-        "policy decides on CURLE_* codes until the worker marks an error "
-        "permanent in its result (issue 8)",
 }
 
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]', re.M)

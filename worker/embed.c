@@ -20,7 +20,7 @@
 
 #include "base64.h"
 #include "embed.h"
-#include "proto.h"
+#include "proto_json.h"
 
 /*
  * Ryu for float32. pow5_inv_split[q] = floor(2^(pow5bits(q) - 1 + 59) /

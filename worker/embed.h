@@ -8,7 +8,7 @@
  * was asked, since some servers ignore encoding_format), all of one
  * dimension, the requested one if the job asked for one, every value a
  * finite float32. embed_format writes the members the worker hands to the
- * supervisor (see proto.h, 'B' frame):
+ * supervisor (see proto_frame.h, 'B' frame):
  *	"embeddings":[[v,...],...],"model":"...","usage":{...}
  * with every value in the fewest digits that read back as the same
  * float32. embed_error_parse reads an API error body.

@@ -5,7 +5,7 @@
  *	echo '{"input":["hello"]}' |
  *	    EMBEDWATCH_BASE_URL=http://127.0.0.1:8080/v1 embedwatch-worker
  *
- * Reads one job (a JSON object, see proto.h; only "input" is required)
+ * Reads one job (a JSON object, see proto_job.h; only "input" is required)
  * from stdin, makes the call with worker_run and writes one JSON line to
  * stdout, or frames with --frames. Options and the environment give the
  * defaults for whatever the job leaves out. The API key comes only from
@@ -28,20 +28,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include <bsd/stdlib.h>
-#include <bsd/string.h>
 #include <bsd/unistd.h>
 
 #include "clock.h"
 #include "io.h"
 #include "log.h"
-#include "proto.h"
+#include "proto_frame.h"
+#include "proto_job.h"
+#include "url.h"
 #include "worker.h"
 
 #ifndef EMBEDWATCH_VERSION
@@ -91,56 +91,12 @@ env2(const char *a, const char *b)
 	return NULL;
 }
 
-/*
- * Report a job that never got as far as worker_run as invalid_request,
- * shaped like worker_run's own output. Returns the exit status.
- */
+/* Refuse the job on stdout, t0_ms (clock_ms) after the start. */
 static int
 reject(const char *message, bool frames, int64_t t0_ms)
 {
-	struct proto_result r;
-	struct proto_progress p;
-	unsigned char payload[PROTO_PROGRESS_LEN];
-	struct buf out;
-	json_t *line = NULL;
-	char *text = NULL;
-	int status = WORKER_EXIT_INTERNAL;
-
-	memset(&r, 0, sizeof(r));
-	r.class = PROTO_INVALID_REQUEST;
-	r.retry_after_ms = -1;
-	r.ms = (long)(clock_ms() - t0_ms);
-	(void)strlcpy(r.message, message, sizeof(r.message));
-	buf_init(&out, PROTO_FRAME_MAX);
-	if (frames) {
-		proto_progress_init(&p);
-		proto_progress_encode(&p, payload);
-		if (proto_frame_write(STDOUT_FILENO, PROTO_FRAME_PROGRESS,
-		    payload, sizeof(payload)) == -1 ||
-		    proto_result_encode(&r, &out) == -1 ||
-		    proto_frame_write(STDOUT_FILENO, PROTO_FRAME_RESULT,
-		    buf_data(&out), buf_len(&out)) == -1)
-			goto out;
-	} else {
-		line = json_pack("{s:b, s:{s:s, s:s}, s:I}", "ok", 0, "error",
-		    "code", proto_class_name(r.class), "message", r.message,
-		    "ms", (json_int_t)r.ms);
-		if (line == NULL)
-			goto out;
-		text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		if (text == NULL ||
-		    io_write_all(STDOUT_FILENO, text, strlen(text)) == -1 ||
-		    io_write_all(STDOUT_FILENO, "\n", 1) == -1)
-			goto out;
-	}
-	status = WORKER_EXIT_INVALID;
-out:
-	if (status == WORKER_EXIT_INTERNAL)
-		log_error("cannot write the result: %s", strerror(errno));
-	free(text);
-	json_decref(line);
-	buf_free(&out);
-	return status;
+	return worker_refuse(message, (long)(clock_ms() - t0_ms),
+	    STDOUT_FILENO, frames);
 }
 
 /* Parse a count of bytes; returns 0 or -1. */
@@ -164,8 +120,80 @@ set_limit(int resource, const char *name, rlim_t value)
 		log_warn("cannot set %s: %s", name, strerror(errno));
 }
 
-int
-main(int argc, char *argv[])
+/* What the command line asks for; defaults holds the job's fields. */
+struct args {
+	bool		 frames;
+	struct job	 defaults;
+	double		 timeout_s;
+	long long	 max_response;
+	long long	 memory;	/* RLIMIT_AS; 0: none */
+};
+
+/* Apply option ch with argument arg. Returns 0, or -1 once the refusal
+ * is logged. */
+static int
+set_option(struct args *a, int ch, const char *arg)
+{
+	char *end;
+
+	switch (ch) {
+	case 'F':
+		a->frames = true;
+		return 0;
+	case 'e':
+		if (strcmp(arg, "base64") == 0)
+			a->defaults.encoding = JOB_ENCODING_BASE64;
+		else if (strcmp(arg, "float") == 0)
+			a->defaults.encoding = JOB_ENCODING_FLOAT;
+		else {
+			log_error("--encoding must be base64 or float, not "
+			    "'%s'", arg);
+			return -1;
+		}
+		return 0;
+	case 'k':
+		a->defaults.insecure = true;
+		return 0;
+	case 'c':
+		a->defaults.cacert = arg;
+		return 0;
+	case 't':
+		errno = 0;
+		a->timeout_s = strtod(arg, &end);
+		if (errno != 0 || end == arg || *end != '\0' ||
+		    !(a->timeout_s >= 0.001 && a->timeout_s <= 86400)) {
+			log_error("--timeout must be seconds in 0.001..86400, "
+			    "not '%s'", arg);
+			return -1;
+		}
+		return 0;
+	case 'm':
+		if (parse_bytes(arg, 1, &a->max_response) == -1 ||
+		    (size_t)a->max_response > PROTO_FRAME_MAX) {
+			log_error("--max-response must be bytes in 1..%zu, "
+			    "not '%s'", PROTO_FRAME_MAX, arg);
+			return -1;
+		}
+		return 0;
+	case 'M':
+		if (parse_bytes(arg, 0, &a->memory) == -1) {
+			log_error("--worker-memory must be bytes (0: no "
+			    "limit), not '%s'", arg);
+			return -1;
+		}
+		return 0;
+	}
+	usage(stderr);
+	return -1;
+}
+
+/*
+ * Parse the command line into a. Returns 0 to go on, or -1 with the
+ * status main is to return in *status: help or version printed, or a
+ * usage error reported.
+ */
+static int
+parse_args(int argc, char *argv[], struct args *a, int *status)
 {
 	static const struct option options[] = {
 		{ "frames",		no_argument,		NULL, 'F' },
@@ -179,148 +207,125 @@ main(int argc, char *argv[])
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
 	};
-	struct job defaults, *job = NULL;
-	const char *env;
-	char err[512], *text = NULL, *base_url = NULL, *end;
-	long long max_response = 256LL << 20, memory = 1LL << 30;
-	int64_t t0_ms;
-	double timeout_s = 30;
-	bool frames = false, curl_ready = false, worker_ready = false;
-	size_t len;
-	int ch, status = WORKER_EXIT_INTERNAL;
+	int ch;
 
-	t0_ms = clock_ms();
-	setproctitle_init(argc, argv, environ);
-	log_init("embedwatch-worker", LOG_LEVEL_WARN, false);
-	memset(&defaults, 0, sizeof(defaults));
-	defaults.encoding = JOB_ENCODING_BASE64;
-
+	memset(a, 0, sizeof(*a));
+	a->defaults.encoding = JOB_ENCODING_BASE64;
+	a->timeout_s = 30;
+	a->max_response = 256LL << 20;
+	a->memory = 1LL << 30;
+	*status = WORKER_EXIT_OK;
 	while ((ch = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		switch (ch) {
-		case 'F':
-			frames = true;
-			break;
-		case 'e':
-			if (strcmp(optarg, "base64") == 0)
-				defaults.encoding = JOB_ENCODING_BASE64;
-			else if (strcmp(optarg, "float") == 0)
-				defaults.encoding = JOB_ENCODING_FLOAT;
-			else {
-				log_error("--encoding must be base64 or float, "
-				    "not '%s'", optarg);
-				return WORKER_EXIT_USAGE;
-			}
-			break;
-		case 'k':
-			defaults.insecure = true;
-			break;
-		case 'c':
-			defaults.cacert = optarg;
-			break;
-		case 't':
-			errno = 0;
-			timeout_s = strtod(optarg, &end);
-			if (errno != 0 || end == optarg || *end != '\0' ||
-			    !(timeout_s >= 0.001 && timeout_s <= 86400)) {
-				log_error("--timeout must be seconds in "
-				    "0.001..86400, not '%s'", optarg);
-				return WORKER_EXIT_USAGE;
-			}
-			break;
-		case 'm':
-			if (parse_bytes(optarg, 1, &max_response) == -1 ||
-			    (size_t)max_response > PROTO_FRAME_MAX) {
-				log_error("--max-response must be bytes in "
-				    "1..%zu, not '%s'", PROTO_FRAME_MAX,
-				    optarg);
-				return WORKER_EXIT_USAGE;
-			}
-			break;
-		case 'M':
-			if (parse_bytes(optarg, 0, &memory) == -1) {
-				log_error("--worker-memory must be bytes "
-				    "(0: no limit), not '%s'", optarg);
-				return WORKER_EXIT_USAGE;
-			}
-			break;
-		case 'h':
+		if (ch == 'h') {
 			usage(stdout);
-			return WORKER_EXIT_OK;
-		case 'V':
+			return -1;
+		}
+		if (ch == 'V') {
 			(void)printf("embedwatch-worker %s\n",
 			    EMBEDWATCH_VERSION);
-			return WORKER_EXIT_OK;
-		default:
-			usage(stderr);
-			return WORKER_EXIT_USAGE;
+			return -1;
+		}
+		if (set_option(a, ch, optarg) == -1) {
+			*status = WORKER_EXIT_USAGE;
+			return -1;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return WORKER_EXIT_USAGE;
+		*status = WORKER_EXIT_USAGE;
+		return -1;
 	}
+	return 0;
+}
 
-	/* A crash must not leave the API key in a core file. */
-	set_limit(RLIMIT_CORE, "RLIMIT_CORE", 0);
-#ifndef UNDER_ASAN
-	if (memory > 0)
-		set_limit(RLIMIT_AS, "RLIMIT_AS", (rlim_t)memory);
-#endif
-	/* A closed stdout is EPIPE, reported as status 70. */
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		log_warn("cannot ignore SIGPIPE: %s", strerror(errno));
+/*
+ * Initialise libcurl for job: with the shared CA store when the call is
+ * verified https. Sets *worker_ready or *curl_ready for the cleanup that
+ * is due. Returns 0, or -1 with a message in err.
+ */
+static int
+global_init(const struct job *job, bool *worker_ready, bool *curl_ready,
+    char *err, size_t errlen)
+{
+	struct url url;
 
-	env = env2("EMBEDWATCH_BASE_URL", "OPENAI_BASE_URL");
-	base_url = strdup(env != NULL ? env : DEFAULT_BASE_URL);
-	if (base_url == NULL) {
-		log_error("out of memory");
-		goto out;
-	}
-	len = strlen(base_url);
-	while (len > 0 && base_url[len - 1] == '/')
-		base_url[--len] = '\0';
-	defaults.base_url = base_url;
-	env = getenv("EMBEDWATCH_MODEL");
-	defaults.model = env != NULL && env[0] != '\0' ? env : DEFAULT_MODEL;
-	defaults.api_key = env2("EMBEDWATCH_API_KEY", "OPENAI_API_KEY");
-	defaults.timeout_ms = (long)(timeout_s * 1000);
-	defaults.max_response = (size_t)max_response;
-
-	text = io_slurp(STDIN_FILENO, JOB_MAX, &len);
-	if (text == NULL) {
-		(void)snprintf(err, sizeof(err), "cannot read the job from "
-		    "stdin: %s", strerror(errno));
-		status = reject(err, frames, t0_ms);
-		goto out;
-	}
-	job = proto_job_parse(text, len, &defaults, err, sizeof(err));
-	if (job == NULL) {
-		status = reject(err, frames, t0_ms);
-		goto out;
-	}
-	if (job->request_id != NULL)
-		setproctitle("request %s attempt %u", job->request_id,
-		    job->attempt);
 	/*
 	 * The CA store is worth loading up front only for a verified https
 	 * call, where libcurl would load the same bundle anyway; plain http
 	 * would pay ~30 ms of certificate parsing for nothing.
 	 */
-	if (strncasecmp(job->base_url, "https://", 8) == 0 && !job->insecure) {
-		worker_ready = true;	/* cleanup copes with a failed init */
-		if (worker_global_init(job->cacert, err, sizeof(err)) == -1) {
-			status = reject(err, frames, t0_ms);
-			goto out;
-		}
-	} else {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			status = reject("cannot initialize libcurl", frames,
-			    t0_ms);
-			goto out;
-		}
-		curl_ready = true;
+	if (url_parse(job->base_url, &url, err, errlen) == 0 && url.https &&
+	    !job->insecure) {
+		*worker_ready = true;	/* cleanup copes with a failed init */
+		return worker_global_init(job->cacert, err, errlen);
 	}
-	status = worker_run(job, STDOUT_FILENO, frames);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		(void)snprintf(err, errlen, "cannot initialize libcurl");
+		return -1;
+	}
+	*curl_ready = true;
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct args a;
+	struct job *job = NULL;
+	const char *env;
+	char err[512], *text = NULL;
+	int64_t t0_ms;
+	bool curl_ready = false, worker_ready = false;
+	size_t len;
+	int status = WORKER_EXIT_INTERNAL;
+
+	t0_ms = clock_ms();
+	setproctitle_init(argc, argv, environ);
+	log_init("embedwatch-worker", LOG_LEVEL_WARN, false);
+	if (parse_args(argc, argv, &a, &status) == -1)
+		return status;
+
+	/* A crash must not leave the API key in a core file. */
+	set_limit(RLIMIT_CORE, "RLIMIT_CORE", 0);
+#ifndef UNDER_ASAN
+	if (a.memory > 0)
+		set_limit(RLIMIT_AS, "RLIMIT_AS", (rlim_t)a.memory);
+#endif
+	/* A closed stdout is EPIPE, reported as status 70. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		log_warn("cannot ignore SIGPIPE: %s", strerror(errno));
+
+	/* As given: worker_run checks it, url_endpoint drops trailing '/'. */
+	env = env2("EMBEDWATCH_BASE_URL", "OPENAI_BASE_URL");
+	a.defaults.base_url = env != NULL ? env : DEFAULT_BASE_URL;
+	env = getenv("EMBEDWATCH_MODEL");
+	a.defaults.model = env != NULL && env[0] != '\0' ? env :
+	    DEFAULT_MODEL;
+	a.defaults.api_key = env2("EMBEDWATCH_API_KEY", "OPENAI_API_KEY");
+	a.defaults.timeout_ms = (long)(a.timeout_s * 1000);
+	a.defaults.max_response = (size_t)a.max_response;
+
+	text = io_slurp(STDIN_FILENO, JOB_MAX, &len);
+	if (text == NULL) {
+		(void)snprintf(err, sizeof(err), "cannot read the job from "
+		    "stdin: %s", strerror(errno));
+		status = reject(err, a.frames, t0_ms);
+		goto out;
+	}
+	job = proto_job_parse(text, len, &a.defaults, err, sizeof(err));
+	if (job == NULL) {
+		status = reject(err, a.frames, t0_ms);
+		goto out;
+	}
+	if (job->request_id != NULL)
+		setproctitle("request %s attempt %u", job->request_id,
+		    job->attempt);
+	if (global_init(job, &worker_ready, &curl_ready, err,
+	    sizeof(err)) == -1) {
+		status = reject(err, a.frames, t0_ms);
+		goto out;
+	}
+	status = worker_run(job, STDOUT_FILENO, a.frames);
 out:
 	if (worker_ready)
 		worker_global_cleanup();
@@ -328,6 +333,5 @@ out:
 		curl_global_cleanup();
 	proto_job_free(job);
 	free(text);
-	free(base_url);
 	return status;
 }

@@ -4,61 +4,47 @@
  * write it, release everything (the exec worker runs under LeakSanitizer
  * in CI, so even the _exit path of fork mode stays leak-free).
  *
- * Progress is read from libcurl's timers inside the xferinfo callback,
- * converted to milliseconds since worker_run started, and written as a
- * 'P' frame whenever a milestone appears (and at most every
- * BODY_REPORT_MS while the body arrives), so that the supervisor can say
- * where a worker it had to kill was stuck. The callbacks never abort the
- * transfer, except the write callback at the response cap.
- *
- * TLS: worker_global_init parses the CA bundle once into an X509_STORE
- * before the supervisor forks; each worker hands that store to its
- * SSL_CTX (SSL_CTX_set1_cert_store only takes a reference, so the pages
- * stay shared copy-on-write) and tells libcurl to load no bundle of its
- * own. That saves parsing ~150 certificates per https call. The store is
- * used only when it matches the job's cacert; any other job, and every job
- * of a process that skipped worker_global_init (libcurl then initializes
- * itself), falls back to libcurl's own loading.
+ * The parts of a call live in their own modules: tls.c (the CA store
+ * shared before fork), probe.c (progress frames, socket watch),
+ * headers.c (what the response headers ask for), curlerr.c (which
+ * libcurl errors are permanent). This file owns the handle, the request,
+ * the capped response buffer and the classification of the outcome.
+ * No callback aborts the transfer, except the write callback at the
+ * response cap.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
+#include <jansson.h>
 
-#include <bsd/stdlib.h>
 #include <bsd/string.h>
 
 #include "buf.h"
 #include "clock.h"
+#include "curlerr.h"
 #include "embed.h"
+#include "headers.h"
 #include "io.h"
 #include "log.h"
-#include "proto.h"
+#include "probe.h"
+#include "proto_frame.h"
+#include "proto_json.h"
+#include "proto_result.h"
+#include "tls.h"
+#include "url.h"
 #include "worker.h"
 
-#define BODY_REPORT_MS		100	/* P frames while the body arrives */
 #define CONNECT_TIMEOUT_MS	10000
-#define RETRY_AFTER_MAX_MS	(24L * 3600 * 1000)
 #define SNIPPET_MAX		160	/* bytes of a non-JSON error body */
-#define MAX_SOCKETS		4	/* happy eyeballs tries two at once */
+#define HOST_SHOWN_MAX		200	/* bytes of a host in messages */
 
 /* Set by worker_global_init; read-only afterwards. */
 static bool		 global_done;
-static X509_STORE	*ca_store;	/* NULL: let libcurl load CAs */
-static char		*ca_store_file;	/* its cacert; NULL: the system's */
 
 /* Everything one call owns. */
 struct call {
@@ -66,38 +52,22 @@ struct call {
 	int			 out_fd;
 	bool			 frames;
 	bool			 https;
-	int64_t			 t0_us;		/* worker_run started */
-	int64_t			 perform_us;	/* perform started, since t0 */
 	char			 origin[256];	/* scheme://host[:port] */
 	const char		*host;		/* host[:port], inside origin */
 	char			*url;
 	CURL			*curl;
-	struct curl_slist	*headers;
+	struct curl_slist	*request_headers;
 	struct buf		 request;
 	struct buf		 response;
 	struct buf		 fragment;	/* body fragment, on success */
 	char			 errbuf[CURL_ERROR_SIZE];
-	struct proto_progress	 progress;
-	struct proto_progress	 reported;	/* last one written */
-	int32_t			 body_report_ms;
+	struct probe		 probe;
+	struct headers		 response_headers;
 	long			 stall_s;	/* low-speed window */
-	int			 sockets[MAX_SOCKETS]; /* -1: none */
-	bool			 progress_broken; /* stop writing P frames */
 	bool			 over_cap;
 	bool			 out_of_memory;
-	long			 retry_after_ms;	/* Retry-After */
-	long			 retry_after_ms_hdr;	/* retry-after-ms */
 	struct proto_result	 result;
 };
-
-static int32_t
-since_start_ms(const struct call *c)
-{
-	int64_t ms;
-
-	ms = (clock_us() - c->t0_us) / 1000;
-	return ms > INT32_MAX ? INT32_MAX : (int32_t)ms;
-}
 
 /* Set the outcome; the first one set wins. */
 static void
@@ -117,55 +87,10 @@ set_result(struct call *c, enum proto_class class, const char *fmt, ...)
 	va_end(ap);
 }
 
-static CURLcode
-ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *arg)
-{
-	(void)curl;
-	(void)arg;
-	SSL_CTX_set1_cert_store(ssl_ctx, ca_store);
-	return CURLE_OK;
-}
-
-/* The first OpenSSL error queued, for messages. */
-static const char *
-ssl_error_text(void)
-{
-	const char *reason;
-
-	reason = ERR_reason_error_string(ERR_peek_error());
-	return reason != NULL ? reason : "unknown OpenSSL error";
-}
-
-/* Load a CA file into store. Returns 0, or -1 with a message in err. */
-static int
-load_ca_file(X509_STORE *store, const char *file, char *err, size_t errlen)
-{
-	FILE *f;
-
-	/* OpenSSL would only say "system lib"; errno says more. */
-	f = fopen(file, "r");
-	if (f == NULL) {
-		(void)snprintf(err, errlen, "cannot open CA certificates "
-		    "'%s': %s", file, strerror(errno));
-		return -1;
-	}
-	(void)fclose(f);
-	if (X509_STORE_load_file(store, file) != 1) {
-		(void)snprintf(err, errlen, "cannot load CA certificates "
-		    "'%s': %s", file, ssl_error_text());
-		return -1;
-	}
-	return 0;
-}
-
 int
 worker_global_init(const char *cacert, char *err, size_t errlen)
 {
-	const curl_version_info_data *info;
-	const char *file, *dir = NULL;
-	X509_STORE *store = NULL;
 	CURLcode cc;
-	int rc = -1;
 
 	if (global_done) {
 		(void)snprintf(err, errlen, "worker_global_init called twice");
@@ -178,69 +103,7 @@ worker_global_init(const char *cacert, char *err, size_t errlen)
 		return -1;
 	}
 	global_done = true;
-
-	/* The shared store works only when libcurl's TLS is this OpenSSL. */
-	info = curl_version_info(CURLVERSION_NOW);
-	if (info->ssl_version == NULL ||
-	    strncmp(info->ssl_version, "OpenSSL/", 8) != 0) {
-		log_debug("libcurl uses %s, not sharing a CA store",
-		    info->ssl_version != NULL ? info->ssl_version : "no TLS");
-		rc = 0;
-		goto out;
-	}
-	file = cacert != NULL ? cacert : info->cainfo;
-	if (cacert == NULL)
-		dir = info->capath;
-	if (file == NULL && dir == NULL) {
-		rc = 0;
-		goto out;
-	}
-
-	ERR_clear_error();
-	store = X509_STORE_new();
-	if (store == NULL) {
-		(void)snprintf(err, errlen, "cannot create a CA store: %s",
-		    ssl_error_text());
-		goto out;
-	}
-	if (file != NULL && load_ca_file(store, file, err, errlen) == -1) {
-		if (cacert != NULL)
-			goto out;
-		/* libcurl will report the same problem on each call. */
-		log_warn("%s", err);
-		err[0] = '\0';
-		rc = 0;
-		goto out;
-	}
-	/* Like libcurl: the directory is only searched on a miss. */
-	if (dir != NULL && X509_STORE_load_path(store, dir) != 1) {
-		log_warn("cannot use CA directory '%s': %s", dir,
-		    ssl_error_text());
-		rc = 0;
-		goto out;
-	}
-	/* libcurl sets this on the store it would have built. */
-	if (X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) != 1) {
-		(void)snprintf(err, errlen, "cannot set CA store flags: %s",
-		    ssl_error_text());
-		goto out;
-	}
-	if (cacert != NULL) {
-		ca_store_file = strdup(cacert);
-		if (ca_store_file == NULL) {
-			(void)snprintf(err, errlen, "out of memory");
-			goto out;
-		}
-	}
-	/* Sort now, or every forked worker sorts its own copy on lookup. */
-	sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
-	ca_store = store;
-	store = NULL;
-	rc = 0;
-out:
-	X509_STORE_free(store);
-	ERR_clear_error();
-	return rc;
+	return tls_init(cacert, err, errlen);
 }
 
 void
@@ -248,167 +111,9 @@ worker_global_cleanup(void)
 {
 	if (!global_done)
 		return;
-	X509_STORE_free(ca_store);
-	ca_store = NULL;
-	free(ca_store_file);
-	ca_store_file = NULL;
+	tls_cleanup();
 	curl_global_cleanup();
 	global_done = false;
-}
-
-/* Is the shared store the one this job asks for? */
-static bool
-shared_store_fits(const struct job *job)
-{
-	if (ca_store == NULL)
-		return false;
-	if (job->cacert == NULL || ca_store_file == NULL)
-		return job->cacert == NULL && ca_store_file == NULL;
-	return strcmp(job->cacert, ca_store_file) == 0;
-}
-
-/* Write a P frame with the current progress, unless frames are off. */
-static void
-report_progress(struct call *c)
-{
-	unsigned char payload[PROTO_PROGRESS_LEN];
-
-	c->reported = c->progress;
-	c->body_report_ms = since_start_ms(c);
-	if (!c->frames || c->progress_broken)
-		return;
-	proto_progress_encode(&c->progress, payload);
-	if (proto_frame_write(c->out_fd, PROTO_FRAME_PROGRESS, payload,
-	    sizeof(payload)) == -1) {
-		log_warn("cannot write progress: %s", strerror(errno));
-		c->progress_broken = true;
-	}
-}
-
-/* Fill in *ms from a libcurl timer once it has run. */
-static bool
-milestone(struct call *c, CURLINFO info, int32_t *ms)
-{
-	curl_off_t us;
-	int64_t at;
-
-	if (*ms >= 0)
-		return false;
-	if (curl_easy_getinfo(c->curl, info, &us) != CURLE_OK || us <= 0)
-		return false;
-	at = (c->perform_us + us) / 1000;
-	*ms = at > INT32_MAX ? INT32_MAX : (int32_t)at;
-	return true;
-}
-
-/*
- * libcurl 7.88 publishes its connect timer only once the whole chain,
- * TLS included, is up; to tell "still connecting" from "TLS handshake not
- * finished" the worker watches the sockets libcurl opens itself.
- */
-static int
-sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
-{
-	struct call *c = arg;
-	size_t i;
-
-	if (purpose != CURLSOCKTYPE_IPCXN)
-		return CURL_SOCKOPT_OK;
-	for (i = 0; i < MAX_SOCKETS; i++) {
-		if (c->sockets[i] == -1) {
-			c->sockets[i] = fd;
-			break;
-		}
-	}
-	return CURL_SOCKOPT_OK;
-}
-
-static int
-closesocket_cb(void *arg, curl_socket_t fd)
-{
-	struct call *c = arg;
-	size_t i;
-
-	for (i = 0; i < MAX_SOCKETS; i++)
-		if (c->sockets[i] == fd)
-			c->sockets[i] = -1;
-	return close(fd);
-}
-
-/* Has one of libcurl's sockets finished its TCP handshake? */
-static bool
-socket_connected(const struct call *c)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	size_t i;
-
-	for (i = 0; i < MAX_SOCKETS; i++) {
-		len = sizeof(ss);
-		if (c->sockets[i] != -1 && getpeername(c->sockets[i],
-		    (struct sockaddr *)&ss, &len) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Refresh the progress from libcurl. Returns whether a milestone changed. */
-static bool
-update_progress(struct call *c, curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct proto_progress *p = &c->progress;
-	const char *ip;
-	long port;
-	bool changed = false;
-	int n;
-
-	changed |= milestone(c, CURLINFO_NAMELOOKUP_TIME_T, &p->resolved_ms);
-	changed |= milestone(c, CURLINFO_CONNECT_TIME_T, &p->connected_ms);
-	if (p->connected_ms < 0 && c->https && socket_connected(c)) {
-		p->connected_ms = since_start_ms(c);
-		changed = true;
-	}
-	if (c->https)
-		changed |= milestone(c, CURLINFO_APPCONNECT_TIME_T,
-		    &p->tls_ms);
-	if (p->sent_ms < 0 && ultotal > 0 && ulnow == ultotal) {
-		p->sent_ms = since_start_ms(c);
-		changed = true;
-	}
-	changed |= milestone(c, CURLINFO_STARTTRANSFER_TIME_T,
-	    &p->first_byte_ms);
-	/* Both can show up in one callback; keep them in order. */
-	if (p->first_byte_ms >= 0 && p->sent_ms > p->first_byte_ms)
-		p->sent_ms = p->first_byte_ms;
-	if (p->addr[0] == '\0' &&
-	    curl_easy_getinfo(c->curl, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK &&
-	    ip != NULL && ip[0] != '\0' &&
-	    curl_easy_getinfo(c->curl, CURLINFO_PRIMARY_PORT, &port) ==
-	    CURLE_OK) {
-		n = snprintf(p->addr, sizeof(p->addr),
-		    strchr(ip, ':') != NULL ? "[%s]:%ld" : "%s:%ld", ip, port);
-		if (n < 0 || (size_t)n >= sizeof(p->addr))
-			p->addr[0] = '\0';
-		else
-			changed = true;
-	}
-	p->body_bytes = buf_len(&c->response);
-	return changed;
-}
-
-static int
-xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct call *c = arg;
-
-	(void)dltotal;
-	(void)dlnow;
-	if (update_progress(c, ultotal, ulnow) ||
-	    (c->progress.body_bytes != c->reported.body_bytes &&
-	    since_start_ms(c) - c->body_report_ms >= BODY_REPORT_MS))
-		report_progress(c);
-	return 0;
 }
 
 static size_t
@@ -439,81 +144,6 @@ write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* Parse a header value of Retry-After (seconds or an HTTP date) or
- * retry-after-ms into milliseconds; -1 if it is neither. */
-static long
-parse_retry_after(const char *value, bool in_ms)
-{
-	const char *errstr;
-	long long n;
-	time_t at, now;
-	char *end;
-	double d;
-
-	if (in_ms) {
-		errno = 0;
-		d = strtod(value, &end);
-		if (errno != 0 || end == value || *end != '\0' || !(d >= 0))
-			return -1;
-		return d > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (long)d;
-	}
-	n = strtonum(value, 0, RETRY_AFTER_MAX_MS / 1000, &errstr);
-	if (errstr == NULL)
-		return (long)n * 1000;
-	at = curl_getdate(value, NULL);
-	if (at == -1)
-		return -1;
-	now = time(NULL);
-	if (at <= now)
-		return 0;
-	if (at - now > RETRY_AFTER_MAX_MS / 1000)
-		return RETRY_AFTER_MAX_MS;
-	return (long)(at - now) * 1000;
-}
-
-static size_t
-header_cb(char *line, size_t size, size_t nmemb, void *arg)
-{
-	struct call *c = arg;
-	size_t n = size * nmemb, name_len;
-	const char *value;
-	char copy[128];
-	bool in_ms;
-
-	/* A new response (after a 100 Continue, say) starts over. */
-	if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
-		c->retry_after_ms = -1;
-		c->retry_after_ms_hdr = -1;
-		return n;
-	}
-	if (n >= 15 && strncasecmp(line, "retry-after-ms:", 15) == 0) {
-		name_len = 15;
-		in_ms = true;
-	} else if (n >= 12 && strncasecmp(line, "retry-after:", 12) == 0) {
-		name_len = 12;
-		in_ms = false;
-	} else
-		return n;
-	value = line + name_len;
-	n -= name_len;
-	while (n > 0 && (*value == ' ' || *value == '\t')) {
-		value++;
-		n--;
-	}
-	while (n > 0 && (value[n - 1] == '\r' || value[n - 1] == '\n' ||
-	    value[n - 1] == ' ' || value[n - 1] == '\t'))
-		n--;
-	if (n >= sizeof(copy))
-		return size * nmemb;
-	memcpy(copy, value, n);
-	copy[n] = '\0';
-	if (in_ms)
-		c->retry_after_ms_hdr = parse_retry_after(copy, true);
-	else
-		c->retry_after_ms = parse_retry_after(copy, false);
-	return size * nmemb;
-}
-
 /* Is s free of CR and LF, so that it cannot split a header? */
 static bool
 is_one_line(const char *s)
@@ -521,46 +151,13 @@ is_one_line(const char *s)
 	return strpbrk(s, "\r\n") == NULL;
 }
 
-/* Check what libcurl would not: the job must make sense. */
+/* The job's API key and extra headers must each be one header line. */
 static int
-check_job(struct call *c)
+check_headers(struct call *c)
 {
 	const struct job *job = c->job;
-	const char *host, *end, *at;
-	size_t i, len;
+	size_t i;
 
-	if (job->base_url == NULL || job->model == NULL ||
-	    job->input_json == NULL) {
-		set_result(c, PROTO_INVALID_REQUEST,
-		    "job has no url, model or input");
-		return -1;
-	}
-	if (strncasecmp(job->base_url, "https://", 8) == 0)
-		c->https = true;
-	else if (strncasecmp(job->base_url, "http://", 7) != 0) {
-		/* Up to the first ':' only: never a password. */
-		if (strchr(job->base_url, ':') != NULL)
-			set_result(c, PROTO_INVALID_REQUEST,
-			    "url scheme '%.*s' is not http or https",
-			    (int)strcspn(job->base_url, ":"), job->base_url);
-		else
-			set_result(c, PROTO_INVALID_REQUEST, "url '%.200s' "
-			    "does not start with http:// or https://",
-			    job->base_url);
-		return -1;
-	}
-	if (job->n_inputs == 0 || job->n_inputs > PROTO_MAX_INPUTS) {
-		set_result(c, PROTO_INVALID_REQUEST,
-		    "job has %zu inputs, not 1..%d", job->n_inputs,
-		    PROTO_MAX_INPUTS);
-		return -1;
-	}
-	if (job->timeout_ms <= 0 || job->max_response == 0 ||
-	    job->dimensions < 0) {
-		set_result(c, PROTO_INVALID_REQUEST, "job needs a positive "
-		    "timeout_ms and max_response and no negative dimensions");
-		return -1;
-	}
 	if (job->api_key != NULL && !is_one_line(job->api_key)) {
 		set_result(c, PROTO_INVALID_REQUEST,
 		    "API key contains a line break");
@@ -576,29 +173,56 @@ check_job(struct call *c)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* Check what libcurl would not: the job must make sense. */
+static int
+check_job(struct call *c)
+{
+	const struct job *job = c->job;
+	struct url u;
+	char err[256];
+
+	if (job->base_url == NULL || job->model == NULL ||
+	    job->input_json == NULL) {
+		set_result(c, PROTO_INVALID_REQUEST,
+		    "job has no url, model or input");
+		return -1;
+	}
+	if (url_parse(job->base_url, &u, err, sizeof(err)) == -1) {
+		set_result(c, PROTO_INVALID_REQUEST, "%s", err);
+		return -1;
+	}
+	c->https = u.https;
+	if (job->n_inputs == 0 || job->n_inputs > PROTO_MAX_INPUTS) {
+		set_result(c, PROTO_INVALID_REQUEST,
+		    "job has %zu inputs, not 1..%d", job->n_inputs,
+		    PROTO_MAX_INPUTS);
+		return -1;
+	}
+	if (job->timeout_ms <= 0 || job->max_response == 0 ||
+	    job->dimensions < 0) {
+		set_result(c, PROTO_INVALID_REQUEST, "job needs a positive "
+		    "timeout_ms and max_response and no negative dimensions");
+		return -1;
+	}
+	if (check_headers(c) == -1)
+		return -1;
 
 	/* scheme://host[:port] without any user:password@, for messages. */
-	host = strstr(job->base_url, "://") + 3;
-	end = host + strcspn(host, "/?#");
-	at = memchr(host, '@', (size_t)(end - host));
-	if (at != NULL)
-		host = at + 1;
-	len = (size_t)(end - host);
 	(void)snprintf(c->origin, sizeof(c->origin), "%s://%.*s",
-	    c->https ? "https" : "http", len > 200 ? 200 : (int)len, host);
+	    c->https ? "https" : "http", u.host_len > HOST_SHOWN_MAX ?
+	    HOST_SHOWN_MAX : (int)u.host_len, u.host);
 	c->host = strstr(c->origin, "://") + 3;
 	return 0;
 }
 
-/* Build the request body and header list. */
+/* The request body: model, input, encoding and dimensions. */
 static int
-build_request(struct call *c)
+build_body(struct call *c)
 {
 	const struct job *job = c->job;
-	struct curl_slist *l;
-	char *auth = NULL;
-	size_t i, len;
-	int rc = -1;
 
 	if (buf_append(&c->request, "{\"model\":", 9) == -1 ||
 	    proto_append_json_string(&c->request, job->model) == -1 ||
@@ -610,14 +234,25 @@ build_request(struct call *c)
 	    buf_append(&c->request, "}", 1) == -1) {
 		set_result(c, PROTO_INVALID_REQUEST, "cannot build the request "
 		    "body: %s", strerror(errno));
-		goto out;
+		return -1;
 	}
-	len = strlen(job->base_url);
-	while (len > 0 && job->base_url[len - 1] == '/')
-		len--;
-	if (asprintf(&c->url, "%.*s/embeddings", (int)len, job->base_url) ==
-	    -1) {
-		c->url = NULL;
+	return 0;
+}
+
+/* Build the request body, the URL and the header list. */
+static int
+build_request(struct call *c)
+{
+	const struct job *job = c->job;
+	struct curl_slist *l;
+	char *auth = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (build_body(c) == -1)
+		goto out;
+	c->url = url_endpoint(job->base_url, "embeddings");
+	if (c->url == NULL) {
 		set_result(c, PROTO_NETWORK,
 		    "cannot build the url: out of memory");
 		goto out;
@@ -633,15 +268,16 @@ build_request(struct call *c)
 	/* "Expect:" turns off the 100-continue wait for large bodies. */
 	l = curl_slist_append(NULL, "Content-Type: application/json");
 	if (l != NULL)
-		c->headers = l;
+		c->request_headers = l;
 	if (l != NULL)
-		l = curl_slist_append(c->headers, "Accept: application/json");
+		l = curl_slist_append(c->request_headers,
+		    "Accept: application/json");
 	if (l != NULL)
-		l = curl_slist_append(c->headers, "Expect:");
+		l = curl_slist_append(c->request_headers, "Expect:");
 	if (l != NULL && auth != NULL)
-		l = curl_slist_append(c->headers, auth);
+		l = curl_slist_append(c->request_headers, auth);
 	for (i = 0; l != NULL && i < job->n_headers; i++)
-		l = curl_slist_append(c->headers, job->headers[i]);
+		l = curl_slist_append(c->request_headers, job->headers[i]);
 	if (l == NULL) {
 		set_result(c, PROTO_NETWORK,
 		    "cannot build headers: out of memory");
@@ -656,17 +292,80 @@ out:
 	return rc;
 }
 
+/* A numeric libcurl option and its value. */
+struct long_opt {
+	CURLoption	 opt;
+	long		 value;
+};
+
 /*
- * Set every option of the one easy handle. Each setopt is checked: the
- * chain stops at the first failure, whose code ends up in cc.
+ * What every call asks of libcurl: the URL, an error buffer, http and
+ * https only, no signals, no redirects, the time budget, the stall
+ * window and certificate checks. The chain stops at the first failure.
  */
+static CURLcode
+set_transfer(struct call *c, long budget_ms, long connect_ms)
+{
+	const long verify = c->job->insecure ? 0 : 1;
+	const struct long_opt longs[] = {
+		{ CURLOPT_NOSIGNAL,		1 },
+		{ CURLOPT_FOLLOWLOCATION,	0 },
+		{ CURLOPT_TIMEOUT_MS,		budget_ms },
+		{ CURLOPT_CONNECTTIMEOUT_MS,	connect_ms },
+		{ CURLOPT_LOW_SPEED_LIMIT,	1 },
+		{ CURLOPT_LOW_SPEED_TIME,	c->stall_s },
+		{ CURLOPT_SSL_VERIFYPEER,	verify },
+		{ CURLOPT_SSL_VERIFYHOST,	verify * 2 },
+	};
+	CURL *h = c->curl;
+	CURLcode cc;
+	size_t i;
+
+	cc = curl_easy_setopt(h, CURLOPT_URL, c->url);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR,
+		    "http,https");
+	for (i = 0; cc == CURLE_OK && i < sizeof(longs) / sizeof(longs[0]);
+	    i++)
+		cc = curl_easy_setopt(h, longs[i].opt, longs[i].value);
+	return cc;
+}
+
+/* The request going out and the response coming in. */
+static CURLcode
+set_exchange(struct call *c)
+{
+	CURL *h = c->curl;
+	CURLcode cc;
+
+	cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->request_headers);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)buf_len(&c->request));
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+		    buf_data(&c->request));
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+	if (cc == CURLE_OK)
+		cc = headers_setopt(h, &c->response_headers);
+	if (cc == CURLE_OK)
+		cc = probe_setopt(&c->probe, h, c->https, &c->response);
+	return cc;
+}
+
+/* Set every option of the one easy handle; each setopt is checked. */
 static int
 set_options(struct call *c)
 {
 	const struct job *job = c->job;
 	long budget_ms, margin_ms, connect_ms;
-	bool shared;
-	CURL *h = c->curl;
 	CURLcode cc;
 
 	/* curl's own timeout fires a little before the supervisor's kill. */
@@ -682,63 +381,9 @@ set_options(struct call *c)
 	if (c->stall_s < 1)
 		c->stall_s = 1;
 
-	cc = curl_easy_setopt(h, CURLOPT_URL, c->url);
+	cc = set_transfer(c, budget_ms, connect_ms);
 	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR,
-		    "http,https");
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, budget_ms);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->stall_s);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)buf_len(&c->request));
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_POSTFIELDS,
-		    buf_data(&c->request));
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, c);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION,
-		    closesocket_cb);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, c);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
-		    job->insecure ? 0L : 1L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
-		    job->insecure ? 0L : 2L);
+		cc = set_exchange(c);
 	if (cc != CURLE_OK) {
 		set_result(c, PROTO_NETWORK, "cannot set up the transfer: %s",
 		    curl_easy_strerror(cc));
@@ -746,23 +391,7 @@ set_options(struct call *c)
 	}
 	if (!c->https || job->insecure)
 		return 0;
-
-	/* The shared store, with no bundle of libcurl's own; failing
-	 * that, libcurl loads job->cacert (or its default) itself. */
-	shared = shared_store_fits(job);
-	if (shared) {
-		cc = curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
-		if (cc == CURLE_NOT_BUILT_IN || cc == CURLE_UNKNOWN_OPTION) {
-			shared = false;
-			cc = CURLE_OK;
-		}
-	}
-	if (shared && cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
-	if (shared && cc == CURLE_OK)
-		cc = curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-	if (!shared && job->cacert != NULL)
-		cc = curl_easy_setopt(h, CURLOPT_CAINFO, job->cacert);
+	cc = tls_setopt(c->curl, job->cacert);
 	if (cc != CURLE_OK) {
 		set_result(c, PROTO_NETWORK, "cannot set up TLS: %s",
 		    curl_easy_strerror(cc));
@@ -800,8 +429,8 @@ http_error(struct call *c, long status)
 	const char *location = NULL;
 	bool quota;
 
-	c->result.retry_after_ms = c->retry_after_ms_hdr >= 0 ?
-	    c->retry_after_ms_hdr : c->retry_after_ms;
+	c->result.retry_after_ms = headers_retry_after_ms(
+	    &c->response_headers);
 	if (c->over_cap) {
 		set_result(c, PROTO_HTTP, "HTTP %ld, with a body larger than "
 		    "%zu bytes", status, c->job->max_response);
@@ -825,6 +454,21 @@ http_error(struct call *c, long status)
 	    ": " : "", snippet);
 }
 
+/* Classify a transfer stopped by the write callback: cap or memory. */
+static void
+write_error(struct call *c, long status)
+{
+	if (status >= 300 || (status > 0 && status < 200))
+		http_error(c, status);
+	else if (c->over_cap)
+		set_result(c, PROTO_BAD_RESPONSE,
+		    "response larger than %zu bytes", c->job->max_response);
+	else
+		set_result(c, PROTO_BAD_RESPONSE,
+		    "out of memory after %zu bytes of the response",
+		    buf_len(&c->response));
+}
+
 /* Classify a failed transfer. */
 static void
 curl_error(struct call *c, CURLcode cc, long status)
@@ -833,18 +477,9 @@ curl_error(struct call *c, CURLcode cc, long status)
 	const char *text;
 	size_t n;
 
-	c->result.curl_code = (int)cc;
+	c->result.permanent = curlerr_is_permanent(cc);
 	if (cc == CURLE_WRITE_ERROR && (c->over_cap || c->out_of_memory)) {
-		if (status >= 300 || (status > 0 && status < 200))
-			http_error(c, status);
-		else if (c->over_cap)
-			set_result(c, PROTO_BAD_RESPONSE,
-			    "response larger than %zu bytes",
-			    c->job->max_response);
-		else
-			set_result(c, PROTO_BAD_RESPONSE,
-			    "out of memory after %zu bytes of the response",
-			    buf_len(&c->response));
+		write_error(c, status);
 		return;
 	}
 	if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT) {
@@ -853,8 +488,8 @@ curl_error(struct call *c, CURLcode cc, long status)
 		    curl_easy_strerror(cc));
 		return;
 	}
-	proto_progress_describe(&c->progress, c->host, c->https, where,
-	    sizeof(where));
+	proto_progress_describe(probe_progress(&c->probe), c->host, c->https,
+	    where, sizeof(where));
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
 		if (strncmp(c->errbuf, "Operation too slow", 18) == 0)
 			set_result(c, PROTO_TIMEOUT, "timed out after %ld ms, "
@@ -877,7 +512,6 @@ static void
 perform(struct call *c)
 {
 	struct embed_response r = { 0 };
-	curl_off_t uploaded;
 	char err[256];
 	long status = 0;
 	CURLcode cc;
@@ -890,14 +524,10 @@ perform(struct call *c)
 	if (build_request(c) == -1 || set_options(c) == -1)
 		return;
 
-	c->perform_us = clock_us() - c->t0_us;
+	probe_perform_starts(&c->probe);
 	cc = curl_easy_perform(c->curl);
-	c->result.ms = since_start_ms(c);
-	/* A last look, in case no callback saw the upload complete. */
-	if (curl_easy_getinfo(c->curl, CURLINFO_SIZE_UPLOAD_T, &uploaded) !=
-	    CURLE_OK)
-		uploaded = 0;
-	(void)update_progress(c, (curl_off_t)buf_len(&c->request), uploaded);
+	c->result.ms = probe_elapsed_ms(&c->probe);
+	probe_perform_done(&c->probe, buf_len(&c->request));
 	if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status) !=
 	    CURLE_OK)
 		status = 0;
@@ -944,16 +574,6 @@ exit_status(enum proto_class class)
 	return WORKER_EXIT_INTERNAL;
 }
 
-/* Field by field: the struct has padding that memcmp would compare. */
-static bool
-progress_equal(const struct proto_progress *a, const struct proto_progress *b)
-{
-	return a->resolved_ms == b->resolved_ms &&
-	    a->connected_ms == b->connected_ms && a->tls_ms == b->tls_ms &&
-	    a->sent_ms == b->sent_ms && a->first_byte_ms == b->first_byte_ms &&
-	    a->body_bytes == b->body_bytes && strcmp(a->addr, b->addr) == 0;
-}
-
 /* Frames: a last P if anything changed, B on success, then R. */
 static int
 write_frames(struct call *c)
@@ -962,8 +582,7 @@ write_frames(struct call *c)
 	int rc = -1;
 
 	buf_init(&out, PROTO_FRAME_MAX);
-	if (!progress_equal(&c->progress, &c->reported))
-		report_progress(c);
+	probe_flush(&c->probe);
 	if (c->result.class == PROTO_OK &&
 	    proto_frame_write(c->out_fd, PROTO_FRAME_BODY,
 	    buf_data(&c->fragment), buf_len(&c->fragment)) == -1)
@@ -1019,48 +638,69 @@ out:
 	return rc;
 }
 
+/* Write the outcome. Returns status, or WORKER_EXIT_INTERNAL if the
+ * outcome could not be written. */
+static int
+write_outcome(struct call *c, int status)
+{
+	if ((c->frames ? write_frames(c) : write_line(c)) == -1) {
+		log_error("cannot write the result: %s", strerror(errno));
+		return WORKER_EXIT_INTERNAL;
+	}
+	return status;
+}
+
+int
+worker_refuse(const char *message, long ms, int out_fd, bool frames)
+{
+	struct call c;
+
+	memset(&c, 0, sizeof(c));
+	c.out_fd = out_fd;
+	c.frames = frames;
+	c.result.class = PROTO_INVALID_REQUEST;
+	c.result.retry_after_ms = -1;
+	c.result.ms = ms;
+	(void)strlcpy(c.result.message, message, sizeof(c.result.message));
+	probe_init(&c.probe, clock_us(), out_fd, frames);
+	probe_report(&c.probe);	/* as worker_run starts */
+	return write_outcome(&c, WORKER_EXIT_INVALID);
+}
+
 int
 worker_run(const struct job *job, int out_fd, bool frames)
 {
 	struct call c;
-	size_t i;
+	int64_t t0_us;
 	int status;
 
+	t0_us = clock_us();
 	memset(&c, 0, sizeof(c));
 	c.job = job;
 	c.out_fd = out_fd;
 	c.frames = frames;
-	c.t0_us = clock_us();
-	c.retry_after_ms = -1;
-	c.retry_after_ms_hdr = -1;
 	c.result.class = PROTO_OK;
 	c.result.retry_after_ms = -1;
-	for (i = 0; i < MAX_SOCKETS; i++)
-		c.sockets[i] = -1;
 	buf_init(&c.request, PROTO_FRAME_MAX);
 	buf_init(&c.response, job->max_response);
 	buf_init(&c.fragment, PROTO_FRAME_MAX);
-	proto_progress_init(&c.progress);
-	report_progress(&c);	/* alive */
+	headers_init(&c.response_headers);
+	probe_init(&c.probe, t0_us, out_fd, frames);
+	probe_report(&c.probe);	/* alive */
 
 	if (check_job(&c) == 0)
 		perform(&c);
-	c.result.ms = since_start_ms(&c);
+	c.result.ms = probe_elapsed_ms(&c.probe);
 	if (c.result.class != PROTO_HTTP)
 		c.result.retry_after_ms = -1;
 	if (c.result.class != PROTO_OK)
 		log_debug("attempt %u of request %s: %s: %s", job->attempt,
 		    job->request_id != NULL ? job->request_id : "-",
 		    proto_class_name(c.result.class), c.result.message);
-
-	status = exit_status(c.result.class);
-	if ((frames ? write_frames(&c) : write_line(&c)) == -1) {
-		log_error("cannot write the result: %s", strerror(errno));
-		status = WORKER_EXIT_INTERNAL;
-	}
+	status = write_outcome(&c, exit_status(c.result.class));
 
 	curl_easy_cleanup(c.curl);
-	curl_slist_free_all(c.headers);
+	curl_slist_free_all(c.request_headers);
 	free(c.url);
 	buf_free(&c.request);
 	buf_free(&c.response);

@@ -4,8 +4,8 @@
  * The supervisor forks and calls worker_run in the child (fork mode), or
  * execs bin/embedwatch-worker whose thin main does the same (exec mode).
  * worker_run makes exactly one POST {base_url}/embeddings, never retries,
- * reports progress and the outcome on out_fd (see proto.h), and returns
- * the process exit status for its caller to _exit with.
+ * reports progress and the outcome on out_fd (see proto_frame.h), and
+ * returns the process exit status for its caller to _exit with.
  *
  * Exit statuses (also the table at the top of worker/main.c):
  *   0 ok, 2 http error status, 3 network, 4 curl timeout, 5 bad response,
@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "proto.h"
+#include "proto_job.h"
 
 #define WORKER_EXIT_OK			0
 #define WORKER_EXIT_HTTP		2
@@ -45,5 +45,14 @@ void	 worker_global_cleanup(void);
  * Returns a WORKER_EXIT_* status.
  */
 int	 worker_run(const struct job *job, int out_fd, bool frames);
+
+/*
+ * Report a job that never got as far as worker_run (unreadable, not a
+ * job, a CA file that cannot be loaded) as invalid_request with message,
+ * after ms milliseconds, shaped exactly like worker_run's output.
+ * Returns WORKER_EXIT_INVALID, or WORKER_EXIT_INTERNAL if the outcome
+ * could not be written.
+ */
+int	 worker_refuse(const char *message, long ms, int out_fd, bool frames);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * batch_file: see batch_file.h.
+ * batch/file: see file.h.
  *
  * Cost: dropping a torn line and reading the last line read backwards in
  * BLOCK-sized steps, so they touch about as many bytes as the last line

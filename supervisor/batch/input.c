@@ -1,9 +1,10 @@
 /*
- * batch_input: see batch_input.h.
+ * batch/input: see input.h.
  *
  * Cost: a text line is validated and escaped in one pass; a JSON line is
  * parsed once by jansson, then its id is found again by a scan of the
- * raw text (cheap next to jansson) and its text escaped once more.
+ * raw text (protocol/scan, cheap next to jansson) and its text escaped
+ * once more.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 #include <jansson.h>
 
 #include "batch/input.h"
+#include "protocol/scan.h"
 
 void
 batch_input_clear(struct batch_input *in)
@@ -134,94 +136,15 @@ escape_text(const char *text, size_t len, char **out, size_t *outlen,
 	return 0;
 }
 
-/* Skip a JSON string starting at its opening quote; returns the index
- * just past the closing quote, or len. */
-static size_t
-skip_string(const char *s, size_t i, size_t len)
-{
-	for (i++; i < len && s[i] != '"'; i++)
-		if (s[i] == '\\')
-			i++;
-	return i < len ? i + 1 : len;
-}
-
-/* Skip one JSON value starting at i; returns the index just past it. */
-static size_t
-skip_value(const char *s, size_t i, size_t len)
-{
-	int depth = 0;
-
-	if (i < len && s[i] == '"')
-		return skip_string(s, i, len);
-	if (i < len && s[i] != '{' && s[i] != '[') {
-		while (i < len && strchr(",}] \t\r\n", s[i]) == NULL)
-			i++;
-		return i;
-	}
-	for (; i < len; i++) {
-		if (s[i] == '"')
-			i = skip_string(s, i, len) - 1;
-		else if (s[i] == '{' || s[i] == '[')
-			depth++;
-		else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
-			return i + 1;
-	}
-	return len;
-}
-
-static size_t
-skip_space(const char *s, size_t i, size_t len)
-{
-	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' ||
-	    s[i] == '\n'))
-		i++;
-	return i;
-}
-
-bool
-batch_input_member(const char *s, size_t len, const char *key,
-    const char **val, size_t *vlen)
-{
-	size_t klen = strlen(key), i, k, end;
-
-	i = skip_space(s, 0, len);
-	if (i >= len || s[i] != '{')
-		return false;
-	for (i++;;) {
-		i = skip_space(s, i, len);
-		if (i >= len || s[i] != '"')
-			return false;
-		k = i;
-		i = skip_string(s, i, len);
-		end = i;
-		i = skip_space(s, i, len);
-		if (i >= len || s[i] != ':')
-			return false;
-		i = skip_space(s, i + 1, len);
-		if (end - k == klen + 2 && memcmp(s + k + 1, key, klen) == 0) {
-			end = skip_value(s, i, len);
-			if (end == i)
-				return false;
-			*val = s + i;
-			*vlen = end - i;
-			return true;
-		}
-		i = skip_space(s, skip_value(s, i, len), len);
-		if (i >= len || s[i] != ',')
-			return false;
-		i++;
-	}
-}
-
 /* The id of a parsed JSON line as raw text, or NULL (ENOMEM). */
 static char *
 raw_id(const char *line, size_t len, const json_t *id)
 {
-	const char *val;
-	size_t vlen;
+	char *text;
 
-	if (batch_input_member(line, len, "id", &val, &vlen))
-		return strndup(val, vlen);
+	text = scan_member_dup(line, len, "id");
+	if (text != NULL || errno != ENOENT)
+		return text;
 	/* An escaped key: fall back to jansson's spelling. */
 	return json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
 }

@@ -1,6 +1,6 @@
 /*
- * batch_input: one line of a batch corpus, as an id and a text ready to
- * be sent, plus the small JSON scanning that resuming needs.
+ * batch/input: one line of a batch corpus, as an id and a text ready to
+ * be sent.
  *
  * Text input: the whole line is the text (a trailing CR is dropped) and
  * its id is its 1-based line number. JSON-lines input: the line is an
@@ -38,14 +38,5 @@ int	 batch_input_parse(bool jsonl, uint64_t line_no, const char *line,
 
 /* Free what batch_input_parse allocated; in is empty afterwards. */
 void	 batch_input_clear(struct batch_input *in);
-
-/*
- * Find the raw text of the top-level member key (without quotes) of the
- * JSON object in s (len bytes). Returns true with *val and *vlen set
- * (pointing into s) if found. Spelled-out keys only: "\u0069d" is not
- * found. Never reads outside s[0 .. len).
- */
-bool	 batch_input_member(const char *s, size_t len, const char *key,
-	    const char **val, size_t *vlen);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * batch_npy: see batch_npy.h. The format is NumPy's "NEP 1": magic
+ * batch/npy: see npy.h. The format is NumPy's "NEP 1": magic
  * "\x93NUMPY", major and minor version bytes, the dictionary's length
  * (2 bytes little-endian in 1.0, 4 in 2.0), then the dictionary as a
  * Python literal ending in a newline.

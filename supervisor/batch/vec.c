@@ -1,5 +1,5 @@
 /*
- * batch_vec: see batch_vec.h.
+ * batch/vec: see vec.h.
  *
  * Cost: batch_vec_split is one pass of memchr-like scanning over the
  * body; batch_vec_parse is a few nanoseconds per value on the fast path

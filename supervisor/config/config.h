@@ -7,6 +7,9 @@
  * variables, then defaults. The API key comes from --api-key-file or the
  * environment only (never argv); config_load removes it from the
  * environment so nothing we start inherits it by accident.
+ *
+ * The command-line options themselves are rows of one table in
+ * config/options.c (see options.h), which also writes the --help text.
  */
 #ifndef EMBEDWATCH_CONFIG_H
 #define EMBEDWATCH_CONFIG_H
@@ -17,7 +20,7 @@
 #include <sys/types.h>
 
 #include "log.h"
-#include "proto.h"
+#include "proto_job.h"
 
 /* Exit statuses of bin/embedwatch (sysexits.h values where one fits). */
 #define EXIT_USAGE	64

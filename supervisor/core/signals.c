@@ -160,6 +160,13 @@ sig_on(struct signals *s, int signo, sig_fn fn, void *arg)
 }
 
 void
+sig_on_terminate(struct signals *s, sig_fn fn, void *arg)
+{
+	sig_on(s, SIGTERM, fn, arg);
+	sig_on(s, SIGINT, fn, arg);
+}
+
+void
 sig_child_reset(void)
 {
 	struct sigaction sa;

@@ -46,6 +46,9 @@ void	 sig_close(struct signals *s);
  * arrives; fn NULL ignores it again. One handler per signal. */
 void	 sig_on(struct signals *s, int signo, sig_fn fn, void *arg);
 
+/* The same handler for SIGTERM and SIGINT, the two that stop a mode. */
+void	 sig_on_terminate(struct signals *s, sig_fn fn, void *arg);
+
 /* In a forked child: default dispositions for every signal, empty mask. */
 void	 sig_child_reset(void);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "buf.h"
 #include "io.h"
 #include "log.h"
+#include "proto_frame.h"
 #include "core/signals.h"
 #include "core/spawn.h"
 #include "worker.h"

@@ -25,7 +25,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#include "proto.h"
+#include "proto_job.h"
 
 struct spawn_opts {
 	const char	*worker_path;	/* NULL: fork mode */

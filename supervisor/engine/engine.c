@@ -29,7 +29,9 @@
 
 #include "clock.h"
 #include "log.h"
-#include "proto.h"
+#include "proto_frame.h"
+#include "proto_job.h"
+#include "proto_result.h"
 #include "engine/engine.h"
 #include "engine/fairq.h"
 #include "engine/slot.h"

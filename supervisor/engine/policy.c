@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <curl/curl.h>
-
 #include <bsd/stdlib.h>
 
 #include "engine/policy.h"
@@ -45,23 +43,8 @@ policy_is_retryable(enum req_code code, const struct proto_result *r)
 	case REQ_WORKER_CRASHED:
 		return true;
 	case REQ_NETWORK:
-		if (r == NULL)
-			return true;
-		switch (r->curl_code) {
-		case CURLE_PEER_FAILED_VERIFICATION:
-		case CURLE_SSL_CACERT_BADFILE:
-		case CURLE_SSL_CERTPROBLEM:
-		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		case CURLE_SSL_CRL_BADFILE:
-		case CURLE_SSL_ISSUER_ERROR:
-		case CURLE_SSL_INVALIDCERTSTATUS:
-		case CURLE_SSL_CLIENTCERT:
-		case CURLE_UNSUPPORTED_PROTOCOL:
-		case CURLE_URL_MALFORMAT:
-			return false;
-		default:
-			return true;
-		}
+		/* The worker alone knows which failures no retry fixes. */
+		return r == NULL || !r->permanent;
 	case REQ_RATE_LIMITED:
 		return r == NULL || !r->quota_exhausted;
 	case REQ_HTTP:

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include "proto_result.h"
 #include "config/config.h"
 #include "engine/request.h"
 

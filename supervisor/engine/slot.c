@@ -22,7 +22,10 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
-#include "proto.h"
+#include "proto_frame.h"
+#include "proto_job.h"
+#include "proto_progress.h"
+#include "proto_result.h"
 #include "engine/slot.h"
 
 #define WARM_PER_TURN	4	/* warm forks per loop turn */
@@ -120,25 +123,28 @@ slots_new(struct loop *l, const struct spawner *sp, size_t n,
 	return t;
 }
 
+/* Stop watching *fd and close it, if open. */
+static void
+close_watched(struct slot *s, int *fd)
+{
+	if (*fd == -1)
+		return;
+	loop_unwatch(s->table->loop, *fd);
+	(void)close(*fd);
+	*fd = -1;
+}
+
 static void
 close_result_fd(struct slot *s)
 {
-	if (s->fd == -1)
-		return;
-	loop_unwatch(s->table->loop, s->fd);
-	(void)close(s->fd);
-	s->fd = -1;
+	close_watched(s, &s->fd);
 }
 
 static void
 close_job_fd(struct slot *s)
 {
 	buf_free(&s->job_out);
-	if (s->job_fd == -1)
-		return;
-	loop_unwatch(s->table->loop, s->job_fd);
-	(void)close(s->job_fd);
-	s->job_fd = -1;
+	close_watched(s, &s->job_fd);
 }
 
 /* Put a freshly started worker in the free slot s, without an owner. */

@@ -32,7 +32,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include "proto_frame.h"
+#include "proto_job.h"
+#include "proto_progress.h"
+#include "proto_result.h"
 #include "core/loop.h"
 #include "core/spawn.h"
 

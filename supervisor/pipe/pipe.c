@@ -80,9 +80,7 @@ pipe_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 		log_error("cannot start: %s", strerror(errno));
 		return NULL;
 	}
-	pm->cfg = cfg;
-	pm->loop = l;
-	pm->sigs = sigs;
+	*pm = (struct pipe_mode){ .cfg = cfg, .loop = l, .sigs = sigs };
 	pm->out_flags = io_set_nonblock(STDOUT_FILENO, true);
 	if (pm->out_flags == -1) {
 		log_error("cannot use stdout: %s", strerror(errno));
@@ -102,8 +100,7 @@ pipe_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 		(void)pipe_finish(pm, -1);
 		return NULL;
 	}
-	sig_on(sigs, SIGTERM, on_terminate, pm);
-	sig_on(sigs, SIGINT, on_terminate, pm);
+	sig_on_terminate(sigs, on_terminate, pm);
 	return pm;
 }
 
@@ -115,8 +112,7 @@ pipe_finish(void *state, int loop_status)
 	int status = loop_status == 0 ? 0 : EXIT_SOFTWARE;
 	uint64_t lost;
 
-	sig_on(pm->sigs, SIGTERM, NULL, NULL);
-	sig_on(pm->sigs, SIGINT, NULL, NULL);
+	sig_on_terminate(pm->sigs, NULL, NULL);
 	loop_remove_hook(pm->loop, LOOP_OUTPUT, check_done, pm);
 	if (pm->engine != NULL) {
 		/* Whatever is still live is killed, reaped and answered. */

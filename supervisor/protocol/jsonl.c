@@ -9,85 +9,11 @@
 
 #include <jansson.h>
 
-#include "proto.h"
+#include "proto_job.h"
+#include "proto_json.h"
 #include "engine/request.h"
 #include "protocol/jsonl.h"
-
-/* Skip a JSON string starting at its opening quote; returns the index
- * just past the closing quote. The text was validated by jansson. */
-static size_t
-skip_string(const char *s, size_t i, size_t len)
-{
-	for (i++; i < len && s[i] != '"'; i++)
-		if (s[i] == '\\')
-			i++;
-	return i + 1;
-}
-
-/* Skip one JSON value starting at i; returns the index just past it. */
-static size_t
-skip_value(const char *s, size_t i, size_t len)
-{
-	int depth = 0;
-
-	if (s[i] == '"')
-		return skip_string(s, i, len);
-	if (s[i] != '{' && s[i] != '[') {
-		/* A number or a literal runs to the next delimiter. */
-		while (i < len && strchr(",}] \t\r\n", s[i]) == NULL)
-			i++;
-		return i;
-	}
-	for (; i < len; i++) {
-		if (s[i] == '"')
-			i = skip_string(s, i, len) - 1;
-		else if (s[i] == '{' || s[i] == '[')
-			depth++;
-		else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
-			return i + 1;
-	}
-	return i;
-}
-
-/*
- * Find the raw text of the top-level member "id" of a JSON object that
- * jansson already accepted, so that a number id is echoed exactly as it
- * was sent (1e3 stays 1e3, 0.1 stays 0.1). Returns a malloc'd copy, or
- * NULL if not found (an escaped key spelling) or out of memory.
- */
-static char *
-raw_id(const char *s, size_t len)
-{
-	size_t i = 0, key, end;
-
-	while (i < len && s[i] != '{')
-		i++;
-	for (i++; i < len;) {
-		while (i < len && s[i] != '"' && s[i] != '}')
-			i++;
-		if (i >= len || s[i] == '}')
-			return NULL;
-		key = i;
-		i = skip_string(s, i, len);
-		end = i;
-		while (i < len && s[i] != ':')
-			i++;
-		for (i++; i < len && (s[i] == ' ' || s[i] == '\t' ||
-		    s[i] == '\r' || s[i] == '\n'); i++)
-			continue;
-		if (end - key == 4 && memcmp(s + key, "\"id\"", 4) == 0) {
-			end = skip_value(s, i, len);
-			return strndup(s + i, end - i);
-		}
-		i = skip_value(s, i, len);
-		while (i < len && s[i] != ',' && s[i] != '}')
-			i++;
-		if (i < len && s[i] == '}')
-			return NULL;
-		i++;
-	}
-	return NULL;
-}
+#include "protocol/scan.h"
 
 char *
 jsonl_peek_id(const char *head, size_t len)
@@ -95,9 +21,9 @@ jsonl_peek_id(const char *head, size_t len)
 	json_t *v;
 	char *id;
 
-	/* The scanner stops at the first "id" member it meets; whatever it
-	 * returns is checked to be a whole string or number. */
-	id = raw_id(head, len);
+	/* The head was not validated (it is cut short): whatever the
+	 * scanner finds is checked to be a whole string or number. */
+	id = scan_member_dup(head, len, "id");
 	if (id == NULL)
 		return NULL;
 	v = json_loads(id, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
@@ -130,6 +56,98 @@ get_seconds(const json_t *root, const char *key, long *ms, char *err,
 	return 0;
 }
 
+/* The id as JSON text, a number exactly as it was sent (1e3 stays 1e3,
+ * 0.1 stays 0.1), into *id_json; NULL when absent or not a string or a
+ * number. Returns 0, or -1 out of memory. */
+static int
+get_id(const json_t *root, const char *line, size_t len, char **id_json)
+{
+	const json_t *v = json_object_get(root, "id");
+
+	*id_json = NULL;
+	if (v == NULL || (!json_is_string(v) && !json_is_number(v)))
+		return 0;
+	if (json_is_number(v))
+		*id_json = scan_member_dup(line, len, "id");
+	if (*id_json == NULL)
+		*id_json = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	return *id_json == NULL ? -1 : 0;
+}
+
+static int
+get_op(const json_t *root, enum req_op *op, char *err, size_t errlen)
+{
+	static const struct {
+		const char	*name;
+		enum req_op	 op;
+	} ops[] = {
+		{ "embed", REQ_OP_EMBED },
+		{ "cancel", REQ_OP_CANCEL },
+		{ "stats", REQ_OP_STATS }
+	};
+	const json_t *v = json_object_get(root, "op");
+	size_t i;
+
+	if (v == NULL) {
+		*op = REQ_OP_EMBED;
+		return 0;
+	}
+	for (i = 0; json_is_string(v) && i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(json_string_value(v), ops[i].name) == 0) {
+			*op = ops[i].op;
+			return 0;
+		}
+	(void)snprintf(err, errlen, "unknown 'op'; known ones are \"embed\", "
+	    "\"cancel\" and \"stats\"");
+	return -1;
+}
+
+/* The members of an embed request: input, model, dimensions, timeout
+ * and deadline. Returns 0, or -1 with a message in err. */
+static int
+get_embed(const json_t *root, struct request *req, char *err, size_t errlen)
+{
+	const json_t *v;
+
+	v = json_object_get(root, "input");
+	if (v == NULL) {
+		(void)snprintf(err, errlen, "request has no 'input'");
+		return -1;
+	}
+	if (proto_input_normalize(v, &req->input_json, &req->n_inputs, err,
+	    errlen) == -1)
+		return -1;
+	v = json_object_get(root, "model");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			(void)snprintf(err, errlen,
+			    "'model' must be a non-empty string");
+			return -1;
+		}
+		req->model = strdup(json_string_value(v));
+		if (req->model == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	v = json_object_get(root, "dimensions");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_number(v) || json_number_value(v) < 1 ||
+		    json_number_value(v) > 100000 ||
+		    json_number_value(v) != floor(json_number_value(v))) {
+			(void)snprintf(err, errlen, "'dimensions' must be an "
+			    "integer from 1 to 100000");
+			return -1;
+		}
+		req->dimensions = (long)json_number_value(v);
+	}
+	if (get_seconds(root, "timeout", &req->timeout_ms, err, errlen) == -1 ||
+	    get_seconds(root, "deadline", &req->deadline_ms, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
 struct request *
 jsonl_parse_request(const char *line, size_t len, char **id_json, char *err,
     size_t errlen)
@@ -153,81 +171,20 @@ jsonl_parse_request(const char *line, size_t len, char **id_json, char *err,
 		goto fail;
 	}
 	req = calloc(1, sizeof(*req));
-	if (req == NULL) {
+	if (req == NULL || get_id(root, line, len, id_json) == -1) {
 		(void)snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	v = json_object_get(root, "id");
-	if (v != NULL && (json_is_string(v) || json_is_number(v))) {
-		*id_json = json_is_number(v) ? raw_id(line, len) : NULL;
-		if (*id_json == NULL)
-			*id_json = json_dumps(v, JSON_ENCODE_ANY |
-			    JSON_COMPACT);
-		if (*id_json == NULL) {
-			(void)snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-	}
-	v = json_object_get(root, "op");
-	if (v == NULL || (json_is_string(v) &&
-	    strcmp(json_string_value(v), "embed") == 0))
-		req->op = REQ_OP_EMBED;
-	else if (json_is_string(v) &&
-	    strcmp(json_string_value(v), "cancel") == 0)
-		req->op = REQ_OP_CANCEL;
-	else if (json_is_string(v) &&
-	    strcmp(json_string_value(v), "stats") == 0)
-		req->op = REQ_OP_STATS;
-	else {
-		(void)snprintf(err, errlen, "unknown 'op'; known ones are "
-		    "\"embed\", \"cancel\" and \"stats\"");
+	if (get_op(root, &req->op, err, errlen) == -1)
 		goto fail;
-	}
 	v = json_object_get(root, "id");
 	if (*id_json == NULL && (v != NULL || req->op != REQ_OP_STATS)) {
 		(void)snprintf(err, errlen, v == NULL ? "request has no 'id'" :
 		    "'id' must be a string or a number");
 		goto fail;
 	}
-	if (req->op != REQ_OP_EMBED)
-		goto done;
-	v = json_object_get(root, "input");
-	if (v == NULL) {
-		(void)snprintf(err, errlen, "request has no 'input'");
+	if (req->op == REQ_OP_EMBED && get_embed(root, req, err, errlen) == -1)
 		goto fail;
-	}
-	if (proto_input_normalize(v, &req->input_json, &req->n_inputs, err,
-	    errlen) == -1)
-		goto fail;
-	v = json_object_get(root, "model");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) || json_string_length(v) == 0 ||
-		    strlen(json_string_value(v)) != json_string_length(v)) {
-			(void)snprintf(err, errlen,
-			    "'model' must be a non-empty string");
-			goto fail;
-		}
-		req->model = strdup(json_string_value(v));
-		if (req->model == NULL) {
-			(void)snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-	}
-	v = json_object_get(root, "dimensions");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_number(v) || json_number_value(v) < 1 ||
-		    json_number_value(v) > 100000 ||
-		    json_number_value(v) != floor(json_number_value(v))) {
-			(void)snprintf(err, errlen, "'dimensions' must be an "
-			    "integer from 1 to 100000");
-			goto fail;
-		}
-		req->dimensions = (long)json_number_value(v);
-	}
-	if (get_seconds(root, "timeout", &req->timeout_ms, err, errlen) == -1 ||
-	    get_seconds(root, "deadline", &req->deadline_ms, err, errlen) == -1)
-		goto fail;
-done:
 	req->id_json = *id_json;
 	*id_json = NULL;
 	json_decref(root);
@@ -239,7 +196,8 @@ fail:
 }
 
 int
-jsonl_format_answer(struct buf *out, const char *id_json, const struct answer *a)
+jsonl_format_answer(struct buf *out, const char *id_json,
+    const struct answer *a)
 {
 	size_t mark = buf_len(out);
 

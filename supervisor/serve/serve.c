@@ -360,10 +360,8 @@ serve_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 		log_error("cannot start: %s", strerror(errno));
 		return NULL;
 	}
-	sv->cfg = cfg;
-	sv->loop = l;
-	sv->sigs = sigs;
-	sv->listener.fd = -1;
+	*sv = (struct serve){ .cfg = cfg, .loop = l, .sigs = sigs,
+	    .listener.fd = -1 };
 	TAILQ_INIT(&sv->conns);
 	loop_timer_init(&sv->flush_timer, wake_up, sv);
 	loop_timer_init(&sv->ping_timer, ping_watchdog, sv);
@@ -378,8 +376,7 @@ serve_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 	report_status(sv, clock_ms());
 	if (notify_watchdog_ms() > 0)
 		ping_watchdog(sv, clock_ms());
-	sig_on(sigs, SIGTERM, on_terminate, sv);
-	sig_on(sigs, SIGINT, on_terminate, sv);
+	sig_on_terminate(sigs, on_terminate, sv);
 	sig_on(sigs, SIGHUP, on_hangup, sv);
 	return sv;
 }
@@ -391,8 +388,7 @@ serve_finish(void *state, int loop_status)
 	struct conn *c;
 	int status = loop_status == 0 ? 0 : EXIT_SOFTWARE;
 
-	sig_on(sv->sigs, SIGTERM, NULL, NULL);
-	sig_on(sv->sigs, SIGINT, NULL, NULL);
+	sig_on_terminate(sv->sigs, NULL, NULL);
 	sig_on(sv->sigs, SIGHUP, NULL, NULL);
 	loop_remove_hook(sv->loop, LOOP_OUTPUT, sweep, sv);
 	loop_disarm(sv->loop, &sv->flush_timer);

@@ -5,7 +5,10 @@ import harness as h
 def scenario():
     with h.FakeAPI() as api:
         reqs = [{"id": i, "input": f"text {i}"} for i in range(30)]
-        got, p = h.run_pipe(api, reqs, "--retries", "3", "--jobs", "4",
+        # Which spawns fail is fixed, which request gets them is not:
+        # with 4 jobs a retry can land on a failing spawn again, (1/3)^n
+        # for n attempts. 13 attempts make that one run in ~10^5.
+        got, p = h.run_pipe(api, reqs, "--retries", "12", "--jobs", "4",
                             env={"EMBEDWATCH_TEST_FAIL_FORK": "3"})
         for i in range(30):
             h.expect_ok(got[i], [f"text {i}"])

@@ -1,5 +1,5 @@
 /*
- * test_batch_file: proves supervisor/batch_file.h on real files:
+ * test_batch_file: proves supervisor/batch/file.h on real files:
  * batch_file_drop_torn keeps complete lines and cuts a torn one (also
  * one longer than a read block, and a file with no newline at all);
  * batch_file_last_line returns the last line, empty lines included,
@@ -34,6 +34,18 @@ file_with(const char *data, size_t len)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
 	return fd;
+}
+
+/* len bytes of c, malloc'd; the test frees them. */
+static char *
+filled(size_t len, char c)
+{
+	char *data;
+
+	data = malloc(len);
+	assert_non_null(data);
+	memset(data, c, len);
+	return data;
 }
 
 static off_t
@@ -72,9 +84,7 @@ test_drop_torn_long(void **state)
 	int fd;
 
 	(void)state;
-	data = malloc(len);
-	assert_non_null(data);
-	memset(data, 'x', len);
+	data = filled(len, 'x');
 	data[10] = '\n';
 	fd = file_with(data, len);
 	assert_int_equal(batch_file_drop_torn(fd), 11);
@@ -120,9 +130,7 @@ test_last_line_long(void **state)
 	int fd;
 
 	(void)state;
-	data = malloc(len);
-	assert_non_null(data);
-	memset(data, 'y', len);
+	data = filled(len, 'y');
 	data[0] = 'a';
 	data[1] = '\n';
 	data[len - 1] = '\n';

@@ -1,13 +1,12 @@
 /*
- * test_batch_input: proves supervisor/batch_input.h: a text line becomes
+ * test_batch_input: proves supervisor/batch/input.h: a text line becomes
  * its line number and a JSON string (quotes, backslashes and control
  * characters escaped, UTF-8 kept, a trailing CR dropped); an empty line,
  * invalid UTF-8 (overlong, surrogate, truncated, past U+10FFFF) and NUL
  * bytes are refused with the id still set; a JSON line keeps its id as
  * written (1e3, 0.1, escapes), ignores other members, and refuses
  * non-JSON, non-objects, missing or empty text, missing or odd ids and
- * duplicate keys; batch_input_member finds top-level members only and
- * never reads past the end of its input.
+ * duplicate keys. (The member scanner's tests are in test_scan.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,50 +136,6 @@ test_jsonl_refused(void **state)
 	    "line is not JSON");
 }
 
-static void
-test_member(void **state)
-{
-	static const char rec[] = "{\"id\":\"x,}\\\"\",\"embedding\":[1,2],"
-	    "\"line\": 17 }";
-	const char *v;
-	size_t n;
-
-	(void)state;
-	assert_true(batch_input_member(LINE(rec), "id", &v, &n));
-	assert_int_equal(n, 7);
-	assert_memory_equal(v, "\"x,}\\\"\"", 7);
-	assert_true(batch_input_member(LINE(rec), "embedding", &v, &n));
-	assert_memory_equal(v, "[1,2]", n);
-	assert_true(batch_input_member(LINE(rec), "line", &v, &n));
-	assert_memory_equal(v, "17", n);
-	assert_false(batch_input_member(LINE(rec), "missing", &v, &n));
-	/* Nested members are not top-level ones. */
-	assert_false(batch_input_member(LINE("{\"a\":{\"id\":1}}"), "id", &v,
-	    &n));
-	assert_false(batch_input_member(LINE("[\"id\",1]"), "id", &v, &n));
-	assert_false(batch_input_member(LINE(""), "id", &v, &n));
-}
-
-static void
-test_member_truncated(void **state)
-{
-	static const char rec[] = "{\"id\":\"abc\",\"line\":12345}";
-	size_t len, n;
-	const char *v;
-	char *copy;
-
-	(void)state;
-	/* Every prefix, in its own allocation so ASan sees overreads. */
-	for (len = 0; len < sizeof(rec) - 1; len++) {
-		copy = malloc(len + 1);
-		assert_non_null(copy);
-		memcpy(copy, rec, len);
-		if (batch_input_member(copy, len, "line", &v, &n))
-			assert_true(v + n <= copy + len);
-		free(copy);
-	}
-}
-
 int
 main(void)
 {
@@ -189,8 +144,6 @@ main(void)
 		cmocka_unit_test(test_text_refused),
 		cmocka_unit_test(test_jsonl),
 		cmocka_unit_test(test_jsonl_refused),
-		cmocka_unit_test(test_member),
-		cmocka_unit_test(test_member_truncated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /*
- * test_batch_npy: proves supervisor/batch_npy.h: the header is 128
+ * test_batch_npy: proves supervisor/batch/npy.h: the header is 128
  * bytes, version 1.0, its length field matches, the data starts at a
  * multiple of 64, the dictionary ends in a newline and reads back through
  * batch_npy_parse for 0, small and 2^64-1 rows; a header as NumPy itself

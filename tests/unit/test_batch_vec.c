@@ -1,5 +1,5 @@
 /*
- * test_batch_vec: proves supervisor/batch_vec.h: batch_vec_split finds
+ * test_batch_vec: proves supervisor/batch/vec.h: batch_vec_split finds
  * exactly n vectors in a worker body and refuses too few, too many or
  * nested ones; batch_vec_count counts values; batch_vec_parse reads back
  * every float32 exactly as strtof does: a million random bit patterns

@@ -1,14 +1,14 @@
 /*
- * test_retry: proves the retry policy of supervisor/retry.h: every
+ * test_policy: proves the retry policy of engine/policy.h: every
  * protocol class maps to its code; timeouts, network errors, 408, 409,
  * 429 (unless the quota is exhausted), 5xx and crashed workers are
  * retryable, while other 4xx, bad responses, invalid requests and network
- * errors no retry can fix (certificate and URL problems) are not; and
+ * errors the worker marked permanent are not, with no libcurl code in
+ * sight (test_curlerr proves which codes the worker marks); and
  * retry_backoff_ms stays within [0, min(max, base * 2^(attempt-1))] over
  * many samples, covers that range, is never below Retry-After, and does
  * not overflow for large attempt numbers or wide ranges.
  */
-#include <curl/curl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,20 +22,20 @@
 
 #include <cmocka.h>
 
-#include "proto.h"
+#include "proto_result.h"
 #include "engine/policy.h"
 
 #define SAMPLES	4000
 
 static struct proto_result
-result(enum proto_class class, int http_status, int curl_code, bool quota)
+result(enum proto_class class, int http_status, bool permanent, bool quota)
 {
 	struct proto_result r;
 
 	memset(&r, 0, sizeof(r));
 	r.class = class;
 	r.http_status = http_status;
-	r.curl_code = curl_code;
+	r.permanent = permanent;
 	r.retry_after_ms = -1;
 	r.quota_exhausted = quota;
 	return r;
@@ -47,37 +47,37 @@ test_code_of(void **state)
 	struct proto_result r;
 
 	(void)state;
-	r = result(PROTO_OK, 200, 0, false);
+	r = result(PROTO_OK, 200, false, false);
 	assert_int_equal(policy_code_of(&r), REQ_OK);
-	r = result(PROTO_HTTP, 500, 0, false);
+	r = result(PROTO_HTTP, 500, false, false);
 	assert_int_equal(policy_code_of(&r), REQ_HTTP);
-	r = result(PROTO_HTTP, 404, 0, false);
+	r = result(PROTO_HTTP, 404, false, false);
 	assert_int_equal(policy_code_of(&r), REQ_HTTP);
-	r = result(PROTO_HTTP, 429, 0, false);
+	r = result(PROTO_HTTP, 429, false, false);
 	assert_int_equal(policy_code_of(&r), REQ_RATE_LIMITED);
-	r = result(PROTO_HTTP, 429, 0, true);
+	r = result(PROTO_HTTP, 429, false, true);
 	assert_int_equal(policy_code_of(&r), REQ_RATE_LIMITED);
-	r = result(PROTO_NETWORK, 0, CURLE_COULDNT_CONNECT, false);
+	r = result(PROTO_NETWORK, 0, false, false);
 	assert_int_equal(policy_code_of(&r), REQ_NETWORK);
-	r = result(PROTO_TIMEOUT, 0, CURLE_OPERATION_TIMEDOUT, false);
+	r = result(PROTO_TIMEOUT, 0, false, false);
 	assert_int_equal(policy_code_of(&r), REQ_TIMEOUT);
-	r = result(PROTO_BAD_RESPONSE, 200, 0, false);
+	r = result(PROTO_BAD_RESPONSE, 200, false, false);
 	assert_int_equal(policy_code_of(&r), REQ_BAD_RESPONSE);
-	r = result(PROTO_INVALID_REQUEST, 0, 0, false);
+	r = result(PROTO_INVALID_REQUEST, 0, false, false);
 	assert_int_equal(policy_code_of(&r), REQ_INVALID_REQUEST);
 	/* A class nobody knows is a worker that did not finish properly. */
-	r = result((enum proto_class)99, 0, 0, false);
+	r = result((enum proto_class)99, 0, false, false);
 	assert_int_equal(policy_code_of(&r), REQ_WORKER_CRASHED);
 }
 
-/* Through retry_code_of, as the engine does it. */
+/* through policy_code_of, as the engine does it. */
 static bool
-retryable(enum proto_class class, int http_status, int curl_code,
+retryable(enum proto_class class, int http_status, bool permanent,
     bool quota)
 {
 	struct proto_result r;
 
-	r = result(class, http_status, curl_code, quota);
+	r = result(class, http_status, permanent, quota);
 	return policy_is_retryable(policy_code_of(&r), &r);
 }
 
@@ -91,21 +91,20 @@ test_retryable_codes(void **state)
 
 	(void)state;
 	assert_true(policy_is_retryable(REQ_TIMEOUT, NULL));
-	r = result(PROTO_TIMEOUT, 0, CURLE_OPERATION_TIMEDOUT, false);
+	r = result(PROTO_TIMEOUT, 0, false, false);
 	assert_true(policy_is_retryable(REQ_TIMEOUT, &r));
-	assert_true(retryable(PROTO_TIMEOUT, 0, CURLE_OPERATION_TIMEDOUT,
-	    false));
+	assert_true(retryable(PROTO_TIMEOUT, 0, false, false));
 	assert_true(policy_is_retryable(REQ_WORKER_CRASHED, NULL));
-	r = result(PROTO_OK, 0, 0, false);
+	r = result(PROTO_OK, 0, false, false);
 	assert_true(policy_is_retryable(REQ_WORKER_CRASHED, &r));
 	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
 		assert_false(policy_is_retryable(never[i], NULL));
-		r = result(PROTO_HTTP, 503, 0, false);
+		r = result(PROTO_HTTP, 503, false, false);
 		assert_false(policy_is_retryable(never[i], &r));
 	}
-	assert_false(retryable(PROTO_BAD_RESPONSE, 200, 0, false));
-	assert_false(retryable(PROTO_INVALID_REQUEST, 0, 0, false));
-	assert_false(retryable(PROTO_OK, 200, 0, false));
+	assert_false(retryable(PROTO_BAD_RESPONSE, 200, false, false));
+	assert_false(retryable(PROTO_INVALID_REQUEST, 0, false, false));
+	assert_false(retryable(PROTO_OK, 200, false, false));
 }
 
 static void
@@ -119,10 +118,10 @@ test_retryable_http(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		if (!retryable(PROTO_HTTP, yes[i], 0, false))
+		if (!retryable(PROTO_HTTP, yes[i], false, false))
 			fail_msg("HTTP %d should be retryable", yes[i]);
 	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		if (retryable(PROTO_HTTP, no[i], 0, false))
+		if (retryable(PROTO_HTTP, no[i], false, false))
 			fail_msg("HTTP %d should not be retryable", no[i]);
 	/* Without a result there is no status to judge. */
 	assert_false(policy_is_retryable(REQ_HTTP, NULL));
@@ -132,60 +131,23 @@ static void
 test_retryable_429(void **state)
 {
 	(void)state;
-	assert_true(retryable(PROTO_HTTP, 429, 0, false));
-	assert_false(retryable(PROTO_HTTP, 429, 0, true));
+	assert_true(retryable(PROTO_HTTP, 429, false, false));
+	assert_false(retryable(PROTO_HTTP, 429, false, true));
 	assert_true(policy_is_retryable(REQ_RATE_LIMITED, NULL));
 }
 
+/*
+ * Network errors are retried unless the worker marked them permanent
+ * (certificate and URL problems: which ones is worker/curlerr's call,
+ * proved by test_curlerr).
+ */
 static void
 test_retryable_network(void **state)
 {
-	static const int yes[] = { 0, CURLE_COULDNT_RESOLVE_HOST,
-	    CURLE_COULDNT_CONNECT, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
-	    CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2,
-	    CURLE_HTTP2_STREAM, CURLE_SSL_CONNECT_ERROR,
-	    CURLE_OPERATION_TIMEDOUT };
-	static const int no[] = { CURLE_PEER_FAILED_VERIFICATION,
-	    CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
-	    CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_UNSUPPORTED_PROTOCOL,
-	    CURLE_URL_MALFORMAT };
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		if (!retryable(PROTO_NETWORK, 0, yes[i], false))
-			fail_msg("curl code %d should be retryable", yes[i]);
-	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		if (retryable(PROTO_NETWORK, 0, no[i], false))
-			fail_msg("curl code %d (%s) should not be retryable",
-			    no[i], curl_easy_strerror((CURLcode)no[i]));
+	assert_true(retryable(PROTO_NETWORK, 0, false, false));
+	assert_false(retryable(PROTO_NETWORK, 0, true, false));
 	assert_true(policy_is_retryable(REQ_NETWORK, NULL));
-}
-
-/*
- * The other certificate failures curl reports: a CRL that cannot be
- * loaded, an issuer check that failed, a revoked or unknown OCSP status,
- * a client certificate the server demands. No retry fixes any of them.
- */
-static void
-test_retryable_other_certificate_codes(void **state)
-{
-	static const int no[] = { CURLE_SSL_CRL_BADFILE,
-	    CURLE_SSL_ISSUER_ERROR, CURLE_SSL_INVALIDCERTSTATUS,
-	    CURLE_SSL_CLIENTCERT };
-	size_t i;
-	int bad = 0;
-
-	(void)state;
-	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
-		if (retryable(PROTO_NETWORK, 0, no[i], false)) {
-			print_error("curl code %d (%s) is a certificate "
-			    "problem and should not be retryable\n", no[i],
-			    curl_easy_strerror((CURLcode)no[i]));
-			bad++;
-		}
-	}
-	assert_int_equal(bad, 0);
 }
 
 /* min(max, base * 2^(attempt-1)) without overflow. */
@@ -373,7 +335,6 @@ main(void)
 		cmocka_unit_test(test_retryable_http),
 		cmocka_unit_test(test_retryable_429),
 		cmocka_unit_test(test_retryable_network),
-		cmocka_unit_test(test_retryable_other_certificate_codes),
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_backoff_retry_after),
 		cmocka_unit_test(test_backoff_large_attempts),

@@ -17,7 +17,8 @@
 #include <cmocka.h>
 
 #include "buf.h"
-#include "proto.h"
+#include "proto_frame.h"
+#include "proto_result.h"
 #include "support/fake_spawn.h"
 
 /* A pipe with a non-blocking, close-on-exec end for the code under test

@@ -1,16 +1,17 @@
 /*
- * test_request: proves the request and answer lines of
- * supervisor/request.h. request_parse accepts string and number ids and
- * echoes them (plain, unicode, escaped, negative, fractional, the int64
- * extremes); refuses a missing id and null, boolean, object or array ids;
- * takes input as a string or an array of 1 to 2048 non-empty strings;
- * validates model, dimensions, timeout and deadline (0, negative, too
- * large, wrong type); refuses duplicate keys, text that is not JSON, JSON
- * that is not an object and trailing garbage; and hands back the id text
- * whenever it could be read, even for a refused request. answer_format
- * writes exactly the documented bytes for ok and error answers (status
- * only when > 0, message escaped, a NULL id as null) and never leaves half
- * a line behind when the output buffer is full.
+ * test_jsonl: proves the request and answer lines of
+ * supervisor/protocol/jsonl.h. jsonl_parse_request accepts string and
+ * number ids and echoes them (plain, unicode, escaped, negative,
+ * fractional, the int64 extremes); refuses a missing id and null,
+ * boolean, object or array ids; takes input as a string or an array of 1
+ * to 2048 non-empty strings; validates model, dimensions, timeout and
+ * deadline (0, negative, too large, wrong type); refuses duplicate keys,
+ * text that is not JSON, JSON that is not an object and trailing
+ * garbage; and hands back the id text whenever it could be read, even
+ * for a refused request. jsonl_format_answer writes exactly the
+ * documented bytes for ok and error answers (status only when > 0,
+ * message escaped, a NULL id as null) and never leaves half a line
+ * behind when the output buffer is full.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -26,7 +27,7 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "proto.h"
+#include "proto_job.h"
 #include "engine/request.h"
 #include "protocol/jsonl.h"
 

@@ -1,0 +1,311 @@
+/*
+ * proto_job: see proto_job.h. jansson values have one owner: the parsed
+ * job keeps its JSON root in its private part, and every string of the
+ * job borrows from that root; getters only borrow.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto_job.h"
+#include "proto_json.h"
+
+int
+proto_input_normalize(const json_t *input, char **json, size_t *n,
+    char *err, size_t errlen)
+{
+	json_t *arr = NULL;
+	const json_t *v;
+	size_t i;
+	int rc = -1;
+
+	*json = NULL;
+	if (json_is_string(input)) {
+		if (json_string_length(input) == 0) {
+			(void)snprintf(err, errlen,
+			    "'input' is an empty string");
+			goto out;
+		}
+		arr = json_array();
+		if (arr == NULL ||
+		    json_array_append(arr, (json_t *)(uintptr_t)input) == -1) {
+			(void)snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		input = arr;
+	} else if (!json_is_array(input)) {
+		(void)snprintf(err, errlen,
+		    "'input' must be a string or an array of strings");
+		goto out;
+	}
+	*n = json_array_size(input);
+	if (*n == 0) {
+		(void)snprintf(err, errlen, "'input' is an empty array");
+		goto out;
+	}
+	if (*n > PROTO_MAX_INPUTS) {
+		(void)snprintf(err, errlen,
+		    "'input' has %zu strings, at most %d are allowed", *n,
+		    PROTO_MAX_INPUTS);
+		goto out;
+	}
+	json_array_foreach(input, i, v) {
+		if (!json_is_string(v)) {
+			(void)snprintf(err, errlen,
+			    "'input[%zu]' is not a string", i);
+			goto out;
+		}
+		if (json_string_length(v) == 0) {
+			(void)snprintf(err, errlen,
+			    "'input[%zu]' is an empty string", i);
+			goto out;
+		}
+	}
+	*json = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (*json == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(arr);
+	return rc;
+}
+
+int
+proto_job_to_json(const struct job *job, struct buf *out)
+{
+	size_t i;
+
+	if (buf_append(out, "{\"url\":", 7) == -1 ||
+	    proto_append_json_string(out, job->base_url) == -1 ||
+	    buf_append(out, ",\"model\":", 9) == -1 ||
+	    proto_append_json_string(out, job->model) == -1 ||
+	    buf_printf(out, ",\"input\":%s,\"encoding_format\":\"%s\","
+	    "\"timeout_ms\":%ld,\"max_response\":%zu,\"insecure\":%s,"
+	    "\"attempt\":%u", job->input_json,
+	    job->encoding == JOB_ENCODING_FLOAT ? "float" : "base64",
+	    job->timeout_ms, job->max_response,
+	    job->insecure ? "true" : "false", job->attempt) == -1)
+		return -1;
+	if (job->dimensions > 0 &&
+	    buf_printf(out, ",\"dimensions\":%ld", job->dimensions) == -1)
+		return -1;
+	if (job->cacert != NULL && (buf_append(out, ",\"cacert\":", 10) == -1 ||
+	    proto_append_json_string(out, job->cacert) == -1))
+		return -1;
+	if (job->request_id != NULL &&
+	    (buf_append(out, ",\"request_id\":", 14) == -1 ||
+	    proto_append_json_string(out, job->request_id) == -1))
+		return -1;
+	if (job->n_headers > 0) {
+		if (buf_append(out, ",\"headers\":[", 12) == -1)
+			return -1;
+		for (i = 0; i < job->n_headers; i++) {
+			if (i > 0 && buf_append(out, ",", 1) == -1)
+				return -1;
+			if (proto_append_json_string(out, job->headers[i]) ==
+			    -1)
+				return -1;
+		}
+		if (buf_append(out, "]", 1) == -1)
+			return -1;
+	}
+	return buf_append(out, "}", 1);
+}
+
+/* What proto_job_parse allocates besides the struct job itself. */
+struct job_priv {
+	json_t		 *root;
+	char		 *input_json;
+	const char	**headers;
+};
+
+/* Read an optional string member into *dst. */
+static int
+get_string(const json_t *root, const char *key, const char **dst,
+    char *err, size_t errlen)
+{
+	const json_t *v;
+
+	v = json_object_get(root, key);
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v)) {
+		(void)snprintf(err, errlen, "'%s' must be a string", key);
+		return -1;
+	}
+	*dst = json_string_value(v);
+	return 0;
+}
+
+/* Read an optional non-negative integer member into *dst. */
+static int
+get_long(const json_t *root, const char *key, long *dst, char *err,
+    size_t errlen)
+{
+	const json_t *v;
+
+	v = json_object_get(root, key);
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		(void)snprintf(err, errlen,
+		    "'%s' must be a non-negative integer", key);
+		return -1;
+	}
+	*dst = (long)json_integer_value(v);
+	return 0;
+}
+
+/* The scalar members: strings, counts, encoding_format and insecure. */
+static int
+get_scalars(const json_t *root, struct job *job, char *err, size_t errlen)
+{
+	const json_t *v;
+	const char *enc = NULL;
+	long max_response, attempt;
+
+	max_response = (long)job->max_response;
+	attempt = job->attempt;
+	if (get_string(root, "url", &job->base_url, err, errlen) == -1 ||
+	    get_string(root, "model", &job->model, err, errlen) == -1 ||
+	    get_string(root, "encoding_format", &enc, err, errlen) == -1 ||
+	    get_string(root, "cacert", &job->cacert, err, errlen) == -1 ||
+	    get_string(root, "request_id", &job->request_id, err,
+	    errlen) == -1 ||
+	    get_long(root, "dimensions", &job->dimensions, err, errlen) == -1 ||
+	    get_long(root, "timeout_ms", &job->timeout_ms, err, errlen) == -1 ||
+	    get_long(root, "max_response", &max_response, err, errlen) == -1 ||
+	    get_long(root, "attempt", &attempt, err, errlen) == -1)
+		return -1;
+	job->max_response = (size_t)max_response;
+	job->attempt = (unsigned)attempt;
+	if (enc != NULL) {
+		if (strcmp(enc, "base64") == 0)
+			job->encoding = JOB_ENCODING_BASE64;
+		else if (strcmp(enc, "float") == 0)
+			job->encoding = JOB_ENCODING_FLOAT;
+		else {
+			(void)snprintf(err, errlen, "'encoding_format' must "
+			    "be \"base64\" or \"float\"");
+			return -1;
+		}
+	}
+	v = json_object_get(root, "insecure");
+	if (v != NULL) {
+		if (!json_is_boolean(v)) {
+			(void)snprintf(err, errlen,
+			    "'insecure' must be a boolean");
+			return -1;
+		}
+		job->insecure = json_is_true(v);
+	}
+	return 0;
+}
+
+/* The optional "headers" array, into priv->headers. */
+static int
+get_headers(const json_t *root, struct job *job, struct job_priv *priv,
+    char *err, size_t errlen)
+{
+	const json_t *v;
+	size_t i;
+
+	v = json_object_get(root, "headers");
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v)) {
+		(void)snprintf(err, errlen,
+		    "'headers' must be an array of strings");
+		return -1;
+	}
+	job->n_headers = json_array_size(v);
+	priv->headers = calloc(job->n_headers + 1, sizeof(char *));
+	if (priv->headers == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < job->n_headers; i++) {
+		priv->headers[i] = json_string_value(json_array_get(v, i));
+		if (priv->headers[i] == NULL) {
+			(void)snprintf(err, errlen,
+			    "'headers[%zu]' is not a string", i);
+			return -1;
+		}
+	}
+	job->headers = priv->headers;
+	return 0;
+}
+
+struct job *
+proto_job_parse(const char *text, size_t len, const struct job *defaults,
+    char *err, size_t errlen)
+{
+	struct job *job = NULL;
+	struct job_priv *priv = NULL;
+	json_error_t jerr;
+	const json_t *v;
+
+	job = calloc(1, sizeof(*job));
+	priv = calloc(1, sizeof(*priv));
+	if (job == NULL || priv == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (defaults != NULL)
+		*job = *defaults;
+	job->priv = priv;
+	job->input_json = NULL;
+
+	priv->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (priv->root == NULL) {
+		(void)snprintf(err, errlen, "job is not JSON: %s", jerr.text);
+		goto fail;
+	}
+	if (!json_is_object(priv->root)) {
+		(void)snprintf(err, errlen, "job is not a JSON object");
+		goto fail;
+	}
+	v = json_object_get(priv->root, "input");
+	if (v == NULL) {
+		(void)snprintf(err, errlen, "job has no 'input'");
+		goto fail;
+	}
+	if (proto_input_normalize(v, &priv->input_json, &job->n_inputs, err,
+	    errlen) == -1)
+		goto fail;
+	job->input_json = priv->input_json;
+	if (get_scalars(priv->root, job, err, errlen) == -1 ||
+	    get_headers(priv->root, job, priv, err, errlen) == -1)
+		goto fail;
+	if (job->base_url == NULL || job->model == NULL) {
+		(void)snprintf(err, errlen, "job has no 'url' or 'model'");
+		goto fail;
+	}
+	return job;
+fail:
+	proto_job_free(job);
+	if (job == NULL)
+		free(priv);
+	return NULL;
+}
+
+void
+proto_job_free(struct job *job)
+{
+	struct job_priv *priv;
+
+	if (job == NULL)
+		return;
+	priv = job->priv;
+	if (priv != NULL) {
+		json_decref(priv->root);
+		free(priv->input_json);
+		free(priv->headers);
+		free(priv);
+	}
+	free(job);
+}

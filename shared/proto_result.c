@@ -1,0 +1,96 @@
+/*
+ * proto_result: see proto_result.h. Encoding and decoding go through one
+ * jansson format string each, in the same member order; the one json_t
+ * of each is released before returning.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <bsd/string.h>
+
+#include "proto_json.h"
+#include "proto_result.h"
+
+#define N_CLASSES	(sizeof(class_names) / sizeof(class_names[0]))
+
+static const char *const class_names[] = {
+	"ok", "http", "network", "timeout", "bad_response", "invalid_request"
+};
+
+const char *
+proto_class_name(enum proto_class class)
+{
+	if ((size_t)class >= N_CLASSES)
+		return "unknown";
+	return class_names[class];
+}
+
+int
+proto_result_encode(const struct proto_result *r, struct buf *out)
+{
+	json_t *obj;
+	int rc;
+
+	obj = json_pack("{s:s, s:i, s:I, s:b, s:b, s:I, s:s}",
+	    "class", proto_class_name(r->class),
+	    "status", r->http_status,
+	    "retry_after_ms", (json_int_t)r->retry_after_ms,
+	    "quota", r->quota_exhausted,
+	    "permanent", r->permanent,
+	    "ms", (json_int_t)r->ms,
+	    "message", r->message);
+	if (obj == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	rc = proto_append_json(out, obj, JSON_COMPACT);
+	json_decref(obj);
+	return rc;
+}
+
+int
+proto_result_decode(const char *text, size_t len, struct proto_result *r,
+    char *err, size_t errlen)
+{
+	json_t *root;
+	json_error_t jerr;
+	const char *class, *message;
+	json_int_t retry_after_ms, ms;
+	int quota, permanent, rc = -1;
+	size_t i;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		(void)snprintf(err, errlen, "result is not JSON: %s",
+		    jerr.text);
+		return -1;
+	}
+	if (json_unpack_ex(root, &jerr, JSON_STRICT,
+	    "{s:s, s:i, s:I, s:b, s:b, s:I, s:s}",
+	    "class", &class, "status", &r->http_status,
+	    "retry_after_ms", &retry_after_ms, "quota", &quota,
+	    "permanent", &permanent, "ms", &ms, "message", &message) == -1) {
+		(void)snprintf(err, errlen, "bad result: %s", jerr.text);
+		goto out;
+	}
+	for (i = 0; i < N_CLASSES; i++)
+		if (strcmp(class, class_names[i]) == 0)
+			break;
+	if (i == N_CLASSES) {
+		(void)snprintf(err, errlen, "bad result class '%s'", class);
+		goto out;
+	}
+	r->class = (enum proto_class)i;
+	r->retry_after_ms = (long)retry_after_ms;
+	r->quota_exhausted = quota != 0;
+	r->permanent = permanent != 0;
+	r->ms = (long)ms;
+	(void)strlcpy(r->message, message, sizeof(r->message));
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}

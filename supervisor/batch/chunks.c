@@ -1,0 +1,357 @@
+/*
+ * batch/chunks: see chunks.h. Called by batch/reader as lines are read,
+ * by the loop for the split halves, and by the engine with answers.
+ *
+ * Cost: an answer's vectors are located in one pass over its body
+ * (batch/vec); for JSON lines they are copied once into a block the
+ * chunk's items share, for .npy parsed once into float32 rows.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch/chunks.h"
+#include "batch/output.h"
+#include "batch/state.h"
+#include "batch/vec.h"
+#include "buf.h"
+#include "engine/engine.h"
+#include "engine/request.h"
+#include "log.h"
+
+static struct chunk *
+chunk_new(const uint64_t *seqs, size_t n)
+{
+	struct chunk *c;
+
+	c = malloc(sizeof(*c) + n * sizeof(c->seqs[0]));
+	if (c == NULL)
+		return NULL;
+	c->n = n;
+	memcpy(c->seqs, seqs, n * sizeof(seqs[0]));
+	return c;
+}
+
+/* A chunk that cannot be sent: its inputs fail with the reason. */
+static void
+fail_chunk(struct batch *bs, struct chunk *c, const char *code,
+    const char *message, int http_status, unsigned attempts)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		batch_fail_item(bs, batch_item(bs, c->seqs[i]), code, message,
+		    http_status, attempts);
+}
+
+/* Hand the chunk to the engine, which owns it until it answers. */
+static void
+submit_chunk(struct batch *bs, struct chunk *c, int64_t now)
+{
+	struct request *req = NULL;
+	struct item *it;
+	struct buf input;
+	size_t i, len;
+	char err[128];
+
+	buf_init(&input, SIZE_MAX / 2);
+	if (buf_append(&input, "[", 1) == -1)
+		goto fail;
+	for (i = 0; i < c->n; i++) {
+		it = batch_item(bs, c->seqs[i]);
+		if ((i > 0 && buf_append(&input, ",", 1) == -1) ||
+		    buf_append(&input, it->text_json, it->text_len) == -1)
+			goto fail;
+	}
+	if (buf_append(&input, "]", 1) == -1)
+		goto fail;
+	req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		goto fail;
+	req->op = REQ_OP_EMBED;
+	if (asprintf(&req->id_json, "\"lines %" PRIu64 "-%" PRIu64 "\"",
+	    c->seqs[0], c->seqs[c->n - 1]) == -1) {
+		req->id_json = NULL;
+		goto fail;
+	}
+	req->input_json = buf_steal(&input, &len);
+	if (req->input_json == NULL)
+		goto fail;
+	req->n_inputs = c->n;
+	req->owner = c;
+	engine_submit(bs->engine, req, now);
+	bs->live++;
+	bs->calls++;
+	return;
+fail:
+	(void)snprintf(err, sizeof(err), "cannot build the request: %s",
+	    strerror(errno));
+	log_error("lines %" PRIu64 "-%" PRIu64 ": %s", c->seqs[0],
+	    c->seqs[c->n - 1], err);
+	fail_chunk(bs, c, req_code_name(REQ_INVALID_REQUEST), err, 0, 0);
+	request_free(req);
+	buf_free(&input);
+	free(c);
+}
+
+void
+batch_chunks_submit_form(struct batch *bs, int64_t now)
+{
+	struct chunk *c;
+	size_t i;
+
+	if (bs->form_n == 0)
+		return;
+	c = chunk_new(bs->form, bs->form_n);
+	if (c == NULL) {
+		for (i = 0; i < bs->form_n; i++)
+			batch_fail_item(bs, batch_item(bs, bs->form[i]),
+			    req_code_name(REQ_INVALID_REQUEST),
+			    "out of memory", 0, 0);
+	} else
+		submit_chunk(bs, c, now);
+	bs->form_n = 0;
+	bs->form_bytes = 0;
+}
+
+void
+batch_chunks_add(struct batch *bs, uint64_t seq, int64_t now)
+{
+	size_t len = batch_item(bs, seq)->text_len;
+
+	if (bs->form_n > 0 && bs->form_bytes + len > bs->cfg->batch_bytes)
+		batch_chunks_submit_form(bs, now);
+	if (bs->form_n == 0)
+		bs->form_since = now;
+	bs->form[bs->form_n++] = seq;
+	bs->form_bytes += len;
+	if (bs->form_n == bs->cfg->batch_size)
+		batch_chunks_submit_form(bs, now);
+}
+
+void
+batch_chunks_resubmit(struct batch *bs, int64_t now)
+{
+	struct chunk *c;
+
+	while ((c = STAILQ_FIRST(&bs->resubmit)) != NULL) {
+		STAILQ_REMOVE_HEAD(&bs->resubmit, entry);
+		if (bs->stopping)
+			free(c);
+		else
+			submit_chunk(bs, c, now);
+	}
+}
+
+void
+batch_chunks_abandon(struct batch *bs)
+{
+	struct chunk *c;
+	size_t i;
+
+	for (i = 0; i < bs->form_n; i++)
+		batch_drop_text(bs, batch_item(bs, bs->form[i]));
+	bs->form_n = 0;
+	bs->form_bytes = 0;
+	while ((c = STAILQ_FIRST(&bs->resubmit)) != NULL) {
+		STAILQ_REMOVE_HEAD(&bs->resubmit, entry);
+		free(c);
+	}
+}
+
+/* Can one text be the reason the whole call failed? */
+static bool
+is_splittable(const struct answer *a)
+{
+	switch (a->code) {
+	case REQ_BAD_RESPONSE:
+	case REQ_INVALID_REQUEST:
+		return true;
+	case REQ_HTTP:
+		return a->http_status == 400 || a->http_status == 413 ||
+		    a->http_status == 422;
+	default:
+		return false;
+	}
+}
+
+static void
+split_chunk(struct batch *bs, struct chunk *c, const struct answer *a)
+{
+	struct chunk *lo, *hi;
+	size_t half = c->n / 2;
+
+	lo = chunk_new(c->seqs, half);
+	hi = chunk_new(c->seqs + half, c->n - half);
+	if (lo == NULL || hi == NULL) {
+		free(lo);
+		free(hi);
+		fail_chunk(bs, c, req_code_name(a->code), a->message,
+		    a->http_status, a->attempts);
+		return;
+	}
+	log_debug("lines %" PRIu64 "-%" PRIu64 ": %s; splitting %zu inputs "
+	    "in two", c->seqs[0], c->seqs[c->n - 1], a->message, c->n);
+	bs->splits++;
+	STAILQ_INSERT_TAIL(&bs->resubmit, lo, entry);
+	STAILQ_INSERT_TAIL(&bs->resubmit, hi, entry);
+}
+
+/* JSON lines: the vector texts, copied into one block of res that the
+ * chunk's items share. Returns 0, or -1 (out of memory). */
+static int
+take_texts(struct batch *bs, struct chunk *c, const struct answer *a,
+    const struct batch_vec_span *spans, struct result *res)
+{
+	struct item *it;
+	size_t i, first, end;
+
+	first = spans[0].off;
+	end = spans[c->n - 1].off + spans[c->n - 1].len;
+	res->size = end - first;
+	res->text = malloc(res->size);
+	if (res->text == NULL)
+		return -1;
+	memcpy(res->text, a->body + first, res->size);
+	for (i = 0; i < c->n; i++) {
+		it = batch_item(bs, c->seqs[i]);
+		batch_drop_text(bs, it);
+		it->state = ITEM_OK;
+		it->off = spans[i].off - first;
+		it->len = spans[i].len;
+		it->res = res;
+		res->refs++;
+	}
+	bs->held += res->size;
+	return 0;
+}
+
+/*
+ * .npy: every vector parsed into its row of res; the first answer sets
+ * the row width. An item whose vector is not a row of that width fails
+ * alone. Returns 0, or -1 with a message in err when the chunk as a
+ * whole is unusable (no width, out of memory).
+ */
+static int
+take_values(struct batch *bs, struct chunk *c, const struct answer *a,
+    const struct batch_vec_span *spans, struct result *res, char *err,
+    size_t errlen)
+{
+	struct item *it;
+	ssize_t got;
+	size_t i;
+
+	if (bs->dim == 0) {
+		got = (ssize_t)batch_vec_count(a->body + spans[0].off,
+		    spans[0].len);
+		if (got == 0) {
+			(void)snprintf(err, errlen, "embedding 0 is empty");
+			return -1;
+		}
+		batch_output_set_dim(bs, (uint64_t)got);
+	}
+	res->size = c->n * bs->dim * sizeof(float);
+	res->values = malloc(res->size);
+	if (res->values == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < c->n; i++) {
+		it = batch_item(bs, c->seqs[i]);
+		got = batch_vec_parse(a->body + spans[i].off, spans[i].len,
+		    res->values + i * bs->dim, bs->dim, err, errlen);
+		if (got >= 0 && (uint64_t)got != bs->dim)
+			(void)snprintf(err, errlen, "embedding has %zd "
+			    "values, not %" PRIu64 " like the rows before it",
+			    got, bs->dim);
+		if (got < 0 || (uint64_t)got != bs->dim) {
+			batch_fail_item(bs, it, req_code_name(REQ_BAD_RESPONSE),
+			    err, 0, a->attempts);
+			continue;
+		}
+		batch_drop_text(bs, it);
+		it->state = ITEM_OK;
+		it->off = i * bs->dim;
+		it->res = res;
+		res->refs++;
+	}
+	if (res->refs > 0)
+		bs->held += res->size;
+	return 0;
+}
+
+/* Store the vectors of a successful answer in the chunk's items; an
+ * answer that does not hold them is a bad response, split like one. */
+static void
+take_vectors(struct batch *bs, struct chunk *c, const struct answer *a)
+{
+	struct batch_vec_span *spans = NULL;
+	struct result *res = NULL;
+	struct answer bad;
+	char err[160];
+	int r;
+
+	spans = calloc(c->n, sizeof(*spans));
+	res = calloc(1, sizeof(*res));
+	if (spans == NULL || res == NULL) {
+		(void)snprintf(err, sizeof(err), "out of memory");
+		goto bad;
+	}
+	if (batch_vec_split(a->body, a->body_len, c->n, spans, err,
+	    sizeof(err)) == -1)
+		goto bad;
+	if (!bs->npy) {
+		r = take_texts(bs, c, a, spans, res);
+		if (r == -1)
+			(void)snprintf(err, sizeof(err), "out of memory");
+	} else
+		r = take_values(bs, c, a, spans, res, err, sizeof(err));
+	if (r == -1)
+		goto bad;
+	free(spans);
+	if (res->refs == 0) {
+		free(res->values);
+		free(res);
+	}
+	return;
+bad:
+	free(spans);
+	if (res != NULL) {
+		free(res->text);
+		free(res->values);
+		free(res);
+	}
+	memset(&bad, 0, sizeof(bad));
+	bad.code = REQ_BAD_RESPONSE;
+	bad.message = err;
+	bad.attempts = a->attempts;
+	if (c->n > 1 && !bs->stopping) {
+		split_chunk(bs, c, &bad);
+		return;
+	}
+	fail_chunk(bs, c, req_code_name(bad.code), err, 0, a->attempts);
+}
+
+void
+batch_chunks_on_answer(void *arg, struct request *req,
+    const struct answer *a)
+{
+	struct batch *bs = arg;
+	struct chunk *c = req->owner;
+
+	bs->live--;
+	if (a->code == REQ_OK)
+		take_vectors(bs, c, a);
+	else if (bs->stopping && (a->retryable || a->code ==
+	    REQ_SHUTTING_DOWN || a->code == REQ_CANCELLED ||
+	    (c->n > 1 && is_splittable(a)))) {
+		/* Not done: left out of the files, done again on resume. */
+	} else if (c->n > 1 && is_splittable(a)) {
+		split_chunk(bs, c, a);
+	} else
+		fail_chunk(bs, c, req_code_name(a->code), a->message,
+		    a->http_status, a->attempts);
+	free(c);
+}

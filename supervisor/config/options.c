@@ -1,0 +1,808 @@
+/*
+ * options: see options.h. The table (options_table, below the setters)
+ * is the one place an option is described; everything else in this file
+ * walks it. A row's getopt value is 256 plus its index, so long options
+ * map back to their row in O(1) and a short letter by a scan of the table
+ * (a handful of rows, once per argument).
+ *
+ * In this file fail() and has_control() are options_fail() and
+ * options_has_control(): set_base_url, moved here from config.c word for
+ * word while a shared URL module is written to replace it, calls them by
+ * those names, and the rest of the file does the same.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "config/options.h"
+#include "io.h"
+#include "log.h"
+#include "proto_job.h"
+#include "url.h"
+
+#ifndef EMBEDWATCH_VERSION
+#define EMBEDWATCH_VERSION "0.1.0"
+#endif
+
+#define fail		options_fail
+#define has_control	options_has_control
+
+#define MAX_HEADERS	64
+#define ROW_VAL_BASE	256	/* getopt value of row 0; above any letter */
+
+#define USAGE_HELP_COL	24	/* where help text starts */
+#define USAGE_WIDTH	79	/* the widest a usage line may be */
+
+int
+options_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)fputs("embedwatch: ", stderr);
+	va_start(ap, fmt);
+	(void)vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	(void)fputc('\n', stderr);
+	return status;
+}
+
+bool
+options_has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* Replace *dst with a copy of s. */
+static int
+set_string(char **dst, const char *s)
+{
+	char *p;
+
+	p = strdup(s);
+	if (p == NULL)
+		return -1;
+	free(*dst);
+	*dst = p;
+	return 0;
+}
+
+/* Set base_url (checked and normalised, see url.h) and host. */
+static int
+set_base_url(struct config *cfg, const char *url)
+{
+	struct url u;
+	char err[256], *base, *host;
+
+	if (url_parse(url, &u, err, sizeof(err)) == -1)
+		return fail(EXIT_CONFIG, "base %s", err);
+	base = url_normalize(&u);
+	host = strndup(u.host, u.host_len);
+	if (base == NULL || host == NULL) {
+		free(base);
+		free(host);
+		return fail(EXIT_CONFIG, "out of memory");
+	}
+	free(cfg->base_url);
+	cfg->base_url = base;
+	free(cfg->host);
+	cfg->host = host;
+	return 0;
+}
+
+/* The setters of the odd options, each named in one row of the table. */
+
+static int
+set_model(struct config *cfg, const char *arg)
+{
+	if (*arg == '\0' || has_control(arg))
+		return fail(EXIT_USAGE, "--model wants a name");
+	if (set_string(&cfg->model, arg) == -1)
+		return fail(EXIT_CONFIG, "out of memory");
+	return 0;
+}
+
+/* Read the key from path, refusing a file others can read. */
+static int
+read_key_file(struct config *cfg, const char *path)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len;
+	int fd, rc = EXIT_CONFIG;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return fail(EXIT_CONFIG, "cannot open api key file '%s': %s",
+		    path, strerror(errno));
+	if (fstat(fd, &st) == -1) {
+		(void)fail(0, "cannot stat api key file '%s': %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		(void)fail(0, "api key file '%s' is readable by group or "
+		    "others (mode %04o): chmod 600 it", path,
+		    (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	text = io_slurp(fd, 64 * 1024, &len);
+	if (text == NULL) {
+		(void)fail(0, "cannot read api key file '%s': %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
+	    text[len - 1] == ' ' || text[len - 1] == '\t'))
+		text[--len] = '\0';
+	if (len == 0 || has_control(text) || strlen(text) != len) {
+		(void)fail(0, "api key file '%s' does not hold one key on one "
+		    "line", path);
+		goto out;
+	}
+	free(cfg->api_key);
+	cfg->api_key = text;
+	text = NULL;
+	rc = 0;
+out:
+	if (text != NULL)
+		explicit_bzero(text, strlen(text));
+	free(text);
+	(void)close(fd);
+	return rc;
+}
+
+/* Seconds like --timeout, or exactly "0": do not wait at all. */
+static int
+set_drain(struct config *cfg, const char *arg)
+{
+	if (strcmp(arg, "0") == 0)
+		cfg->drain_ms = 0;
+	else if (config_parse_seconds(arg, &cfg->drain_ms) == -1)
+		return fail(EXIT_USAGE, "--drain wants seconds, not '%s'", arg);
+	return 0;
+}
+
+static int
+add_header(struct config *cfg, const char *h)
+{
+	const char *colon;
+	char **p;
+
+	colon = strchr(h, ':');
+	if (colon == NULL || colon == h || has_control(h) ||
+	    strcspn(h, " \t") < (size_t)(colon - h))
+		return fail(EXIT_USAGE, "--header wants 'Name: value', without "
+		    "control characters");
+	if (cfg->n_headers == MAX_HEADERS)
+		return fail(EXIT_USAGE, "at most %d --header options",
+		    MAX_HEADERS);
+	p = reallocarray(cfg->headers, cfg->n_headers + 2, sizeof(*p));
+	if (p == NULL)
+		return fail(EXIT_CONFIG, "out of memory");
+	cfg->headers = p;
+	p[cfg->n_headers] = strdup(h);
+	if (p[cfg->n_headers] == NULL)
+		return fail(EXIT_CONFIG, "out of memory");
+	p[++cfg->n_headers] = NULL;
+	return 0;
+}
+
+static int
+set_cacert(struct config *cfg, const char *path)
+{
+	if (access(path, R_OK) == -1)
+		return fail(EXIT_CONFIG, "cannot read ca file '%s': %s", path,
+		    strerror(errno));
+	if (set_string(&cfg->cacert, path) == -1)
+		return fail(EXIT_CONFIG, "out of memory");
+	return 0;
+}
+
+/* --exec-worker: the embedwatch-worker beside our own executable. */
+static int
+set_worker_beside(struct config *cfg, const char *unused)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n;
+	char *slash;
+
+	(void)unused;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n == -1)
+		return fail(EXIT_CONFIG, "cannot find our own executable: %s",
+		    strerror(errno));
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	/* Cannot truncate: path has room for self and the name. */
+	(void)snprintf(path, sizeof(path), "%s/embedwatch-worker", self);
+	if (set_string(&cfg->worker_path, path) == -1)
+		return fail(EXIT_CONFIG, "out of memory");
+	return 0;
+}
+
+static int
+set_socket(struct config *cfg, const char *path)
+{
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return fail(EXIT_USAGE, "--socket path '%s' is too long for "
+		    "a Unix socket", path);
+	if (set_string(&cfg->socket_path, path) == -1)
+		return fail(EXIT_CONFIG, "out of memory");
+	return 0;
+}
+
+/* An octal mode as strtoll reads one ("0660", "660"), up to 0777. */
+static int
+set_socket_mode(struct config *cfg, const char *arg)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(arg, &end, 8);
+	if (errno != 0 || end == arg || *end != '\0' || n < 0 || n > 0777)
+		return fail(EXIT_USAGE, "--socket-mode wants an octal mode "
+		    "like 0660, not '%s'", arg);
+	cfg->socket_mode = (mode_t)n;
+	return 0;
+}
+
+static int
+add_uid(struct config *cfg, const char *arg)
+{
+	const char *errstr;
+	long long n;
+	uid_t *p;
+
+	n = strtonum(arg, 0, (long long)UINT32_MAX - 1, &errstr);
+	if (errstr != NULL)
+		return fail(EXIT_USAGE, "--allow-uid wants a numeric uid, not "
+		    "'%s'", arg);
+	p = reallocarray(cfg->allow_uids, cfg->n_allow_uids + 1, sizeof(*p));
+	if (p == NULL)
+		return fail(EXIT_CONFIG, "out of memory");
+	cfg->allow_uids = p;
+	p[cfg->n_allow_uids++] = (uid_t)n;
+	return 0;
+}
+
+static const struct options_word encodings[] = {
+	{ "base64", JOB_ENCODING_BASE64 }, { "float", JOB_ENCODING_FLOAT },
+	{ NULL, 0 }
+};
+
+/* The names log_parse_level knows; test_options holds them equal. */
+static const struct options_word log_levels[] = {
+	{ "error", LOG_LEVEL_ERROR }, { "warn", LOG_LEVEL_WARN },
+	{ "info", LOG_LEVEL_INFO }, { "debug", LOG_LEVEL_DEBUG },
+	{ NULL, 0 }
+};
+
+static const struct options_word log_formats[] = {
+	{ "text", false }, { "json", true }, { NULL, 0 }
+};
+
+static const struct options_word input_formats[] = {
+	{ "text", BATCH_IN_TEXT }, { "jsonl", BATCH_IN_JSONL }, { NULL, 0 }
+};
+
+static const struct options_word output_formats[] = {
+	{ "jsonl", BATCH_OUT_JSONL }, { "npy", BATCH_OUT_NPY }, { NULL, 0 }
+};
+
+/* A row's field: where it is in struct config and how wide. */
+#define FIELD(f)	.offset = offsetof(struct config, f), \
+			.size = sizeof(((struct config *)NULL)->f)
+
+/*
+ * The options, in the order --help lists them; getopt_long's prefix
+ * matching does not depend on it. Defaults in the help text are those of
+ * config.c's set_defaults.
+ */
+static const struct options_row options_table[] = {
+	{ .name = "base-url", .arg = "URL", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_base_url,
+	    .help = "API base (EMBEDWATCH_BASE_URL, OPENAI_BASE_URL; default "
+	    "https://api.openai.com/v1)" },
+	{ .name = "model", .arg = "NAME", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_model,
+	    .help = "model (EMBEDWATCH_MODEL; text-embedding-3-small)" },
+	{ .name = "api-key-file", .arg = "PATH", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = read_key_file,
+	    .help = "read the key from PATH (mode 0600 or stricter); else "
+	    "EMBEDWATCH_API_KEY, then OPENAI_API_KEY" },
+	{ .name = "timeout", .arg = "SEC", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_SECONDS, FIELD(timeout_ms),
+	    .help = "per attempt; the worker is SIGKILLed at it (30)" },
+	{ .name = "deadline", .arg = "SEC", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_SECONDS, FIELD(deadline_ms),
+	    .help = "whole request, all attempts and backoff (120)" },
+	{ .name = "retries", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(retries), .min = 0, .max = 100,
+	    .help = "extra attempts after a retryable failure (3)" },
+	{ .name = "jobs", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(jobs), .min = 1, .max = 4096,
+	    .help = "workers at once (8)" },
+	{ .name = "warm", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(warm), .min = 0, .max = 4096,
+	    .help = "keep N workers forked ahead, waiting for a call, so a "
+	    "call does not wait for its fork (0; <= jobs)" },
+	{ .name = "queue", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(queue_max), .min = 1, .max = 10000000,
+	    .help = "requests waiting for a worker before input stops being "
+	    "read (1024)" },
+	{ .name = "drain", .arg = "SEC", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_drain,
+	    .help = "on SIGTERM, time in-flight calls get (= timeout)" },
+	{ .name = "dimensions", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(dimensions), .min = 1, .max = 1000000,
+	    .wants = "a positive number",
+	    .help = "ask for N dimensions (at most 100000)" },
+	{ .name = "encoding", .arg = "FMT", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_WORDS, FIELD(encoding), .words = encodings,
+	    .help = "base64 (default) or float, as asked of the API" },
+	{ .name = "header", .arg = "'Name: v'", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = add_header,
+	    .help = "extra request header (repeatable, at most 64)" },
+	{ .name = "cacert", .arg = "PATH", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_cacert,
+	    .help = "CA bundle to verify the server with" },
+	{ .name = "insecure", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_FLAG, FIELD(insecure), .value = true,
+	    .help = "do not verify the server's certificate" },
+	{ .name = "max-line", .arg = "BYTES", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(max_line),
+	    .min = 64, .max = (long long)1 << 31, .wants = "64 to 2^31 bytes",
+	    .help = "longest request line (16777216)" },
+	{ .name = "max-response", .arg = "BYTES", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(max_response),
+	    .min = 1024, .max = (long long)1 << 32,
+	    .wants = "1024 to 2^32 bytes",
+	    .help = "largest API response body (268435456)" },
+	{ .name = "worker-memory", .arg = "BYTES", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(worker_memory),
+	    .min = (long long)16 << 20, .max = (long long)1 << 40,
+	    .wants = "16 MiB to 1 TiB in bytes",
+	    .help = "address-space cap per worker (1073741824)" },
+	{ .name = "worker", .arg = "PATH", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_STRING, FIELD(worker_path),
+	    .help = "fork+exec PATH as the worker (EMBEDWATCH_WORKER)" },
+	{ .name = "exec-worker", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_worker_beside,
+	    .help = "fork+exec the embedwatch-worker beside this binary" },
+	{ .name = "log-level", .arg = "LEVEL", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_WORDS, FIELD(log_level), .words = log_levels,
+	    .help = "error, warn, info (default) or debug" },
+	{ .name = "log-format", .arg = "FMT", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_WORDS, FIELD(log_json), .words = log_formats,
+	    .help = "text (default) or json, on stderr" },
+	{ .name = "version", .modes = OPTIONS_ALL, .kind = OPTIONS_VERSION,
+	    .help = "print the version and exit" },
+	{ .name = "help", .modes = OPTIONS_ALL, .kind = OPTIONS_HELP,
+	    .help = "print this text and exit" },
+
+	{ .name = "output", .letter = 'o', .arg = "OUT", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_STRING, FIELD(batch_output),
+	    .help = "output file (default stdout, jsonl only)" },
+	{ .name = "input-format", .arg = "FMT", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_WORDS, FIELD(batch_input_format),
+	    .words = input_formats,
+	    .help = "text (one text a line) or jsonl ({\"id\",\"text\"}); "
+	    "default by extension (.jsonl, .ndjson), else text" },
+	{ .name = "format", .arg = "FMT", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_WORDS, FIELD(batch_format), .words = output_formats,
+	    .help = "jsonl (default) or npy (float32 [N, D], OUT.ids)" },
+	{ .name = "errors", .arg = "FILE", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_STRING, FIELD(batch_errors),
+	    .help = "failed inputs, one JSON line each (OUT.errors)" },
+	{ .name = "batch-size", .arg = "N", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_RANGE, FIELD(batch_size),
+	    .min = 1, .max = PROTO_MAX_INPUTS,
+	    .help = "texts per API call (64)" },
+	{ .name = "batch-bytes", .arg = "BYTES", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_RANGE, FIELD(batch_bytes),
+	    .min = 1024, .max = (long long)1 << 30, .wants = "1024 to 2^30",
+	    .help = "text bytes per API call (400000)" },
+	{ .name = "resume", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(resume), .value = true,
+	    .help = "skip the ids OUT already holds and append" },
+	{ .name = "progress", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(progress), .value = 1,
+	    .help = "progress on stderr (default: if stderr is a terminal)" },
+	{ .name = "no-progress", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(progress), .value = 0,
+	    .help = "no progress on stderr" },
+
+	{ .name = "socket", .arg = "PATH", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_CUSTOM, .set = set_socket,
+	    .help = "Unix socket to listen on (required, unless started by "
+	    "systemd socket activation)" },
+	{ .name = "socket-mode", .arg = "MODE", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_CUSTOM, .set = set_socket_mode,
+	    .help = "permissions of the socket (0600)" },
+	{ .name = "pidfile", .arg = "PATH", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_STRING, FIELD(pidfile),
+	    .help = "write our pid; refuse to run twice" },
+	{ .name = "allow-uid", .arg = "UID", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_CUSTOM, .set = add_uid,
+	    .help = "accept only these peer uids (repeatable)" },
+	{ .name = "log-file", .arg = "PATH", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_STRING, FIELD(log_file),
+	    .help = "log there instead of stderr (reopened on SIGHUP)" },
+	{ .name = "max-clients", .arg = "N", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_RANGE, FIELD(max_clients), .min = 1, .max = 65536,
+	    .help = "connections at once (256)" },
+	{ .name = "conn-inflight", .arg = "N", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_RANGE, FIELD(conn_inflight), .min = 1, .max = 4096,
+	    .help = "running requests per connection (= jobs)" },
+	{ .name = "conn-queue", .arg = "N", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_RANGE, FIELD(conn_queue), .min = 1, .max = 10000000,
+	    .help = "waiting requests per connection (256)" },
+};
+
+#define N_ROWS	(sizeof(options_table) / sizeof(options_table[0]))
+
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+} modes[] = {
+	{ "pipe", OPTIONS_PIPE }, { "batch", OPTIONS_BATCH },
+	{ "serve", OPTIONS_SERVE },
+};
+
+const struct options_row *
+options_rows(size_t *n)
+{
+	*n = N_ROWS;
+	return options_table;
+}
+
+/* The OPTIONS_* bit of a mode's name; 0 for a name that is none. */
+static unsigned
+mode_bit(const char *mode)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(mode, modes[i].name) == 0)
+			return modes[i].bit;
+	return 0;
+}
+
+static void *
+field_of(struct config *cfg, const struct options_row *o)
+{
+	return (char *)cfg + o->offset;
+}
+
+/*
+ * Store v in o's integer field, in the field's width; v is never
+ * negative and never above what the field holds (test_options checks
+ * each row's largest value against its width).
+ */
+static int
+store_integer(struct config *cfg, const struct options_row *o, long long v)
+{
+	void *field = field_of(cfg, o);
+	uint8_t u8 = (uint8_t)v;
+	uint16_t u16 = (uint16_t)v;
+	uint32_t u32 = (uint32_t)v;
+	uint64_t u64 = (uint64_t)v;
+
+	switch (o->size) {
+	case sizeof(u8):
+		memcpy(field, &u8, sizeof(u8));
+		return 0;
+	case sizeof(u16):
+		memcpy(field, &u16, sizeof(u16));
+		return 0;
+	case sizeof(u32):
+		memcpy(field, &u32, sizeof(u32));
+		return 0;
+	case sizeof(u64):
+		memcpy(field, &u64, sizeof(u64));
+		return 0;
+	default:
+		return fail(EXIT_SOFTWARE, "option '--%s' sets a field of %zu "
+		    "bytes", o->name, o->size);
+	}
+}
+
+/*
+ * What o wants, for a message: its own words, or from its range or word
+ * list ("error, warn, info or debug"). A text longer than size is cut
+ * short, which only shortens the message.
+ */
+static void
+describe(const struct options_row *o, char *buf, size_t size)
+{
+	const struct options_word *w;
+
+	if (o->wants != NULL) {
+		(void)strlcpy(buf, o->wants, size);
+	} else if (o->kind == OPTIONS_RANGE) {
+		(void)snprintf(buf, size, "%lld to %lld", o->min, o->max);
+	} else if (o->kind == OPTIONS_WORDS) {
+		buf[0] = '\0';
+		for (w = o->words; w->word != NULL; w++) {
+			if (w != o->words)
+				(void)strlcat(buf, w[1].word != NULL ? ", " :
+				    " or ", size);
+			(void)strlcat(buf, w->word, size);
+		}
+	} else
+		(void)strlcpy(buf, "seconds (0.001 to 86400)", size);
+}
+
+static int
+bad_argument(const struct options_row *o, const char *arg)
+{
+	char wanted[256];
+
+	describe(o, wanted, sizeof(wanted));
+	return fail(EXIT_USAGE, "--%s wants %s, not '%s'", o->name, wanted,
+	    arg);
+}
+
+/* The typed setters and the rest: one row's argument into cfg. */
+static int
+apply(struct config *cfg, const struct options_row *o, const char *arg)
+{
+	const struct options_word *w;
+	const char *errstr;
+	long long n;
+	long ms;
+
+	switch (o->kind) {
+	case OPTIONS_SECONDS:
+		if (config_parse_seconds(arg, &ms) == -1)
+			return bad_argument(o, arg);
+		return store_integer(cfg, o, ms);
+	case OPTIONS_RANGE:
+		n = strtonum(arg, o->min, o->max, &errstr);
+		if (errstr != NULL)
+			return bad_argument(o, arg);
+		return store_integer(cfg, o, n);
+	case OPTIONS_STRING:
+		if (set_string(field_of(cfg, o), arg) == -1)
+			return fail(EXIT_CONFIG, "out of memory");
+		return 0;
+	case OPTIONS_FLAG:
+		return store_integer(cfg, o, o->value);
+	case OPTIONS_WORDS:
+		for (w = o->words; w->word != NULL; w++)
+			if (strcmp(arg, w->word) == 0)
+				return store_integer(cfg, o, w->value);
+		return bad_argument(o, arg);
+	case OPTIONS_CUSTOM:
+		return o->set(cfg, arg);
+	case OPTIONS_HELP:
+		(void)options_usage(stdout);
+		return CONFIG_DONE;
+	case OPTIONS_VERSION:
+		(void)printf("embedwatch %s\n", EMBEDWATCH_VERSION);
+		return CONFIG_DONE;
+	}
+	return fail(EXIT_SOFTWARE, "option '--%s' has no setter", o->name);
+}
+
+int
+options_set(struct config *cfg, const char *name, const char *arg)
+{
+	const struct options_row *o;
+	size_t i;
+
+	for (i = 0; i < N_ROWS; i++) {
+		o = &options_table[i];
+		if (strcmp(o->name, name) != 0)
+			continue;
+		if ((o->arg == NULL) != (arg == NULL))
+			return fail(EXIT_SOFTWARE, "option '--%s' given %s "
+			    "argument", name, arg != NULL ? "an" : "no");
+		return apply(cfg, o, arg);
+	}
+	return fail(EXIT_SOFTWARE, "no option '--%s'", name);
+}
+
+/* getopt_long's view of the table: longopts[N_ROWS + 1], "o:". */
+static void
+build_getopt(struct option *longopts, char *letters, size_t size)
+{
+	const struct options_row *o;
+	size_t i, n = 0;
+
+	for (i = 0; i < N_ROWS; i++) {
+		o = &options_table[i];
+		longopts[i].name = o->name;
+		longopts[i].has_arg = o->arg != NULL ? required_argument :
+		    no_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = ROW_VAL_BASE + (int)i;
+		if (o->letter != 0 && n + 2 < size) {
+			letters[n++] = o->letter;
+			if (o->arg != NULL)
+				letters[n++] = ':';
+		}
+	}
+	memset(&longopts[N_ROWS], 0, sizeof(longopts[N_ROWS]));
+	letters[n] = '\0';
+}
+
+/* The row getopt_long's value opt stands for, or NULL. */
+static const struct options_row *
+row_of(int opt)
+{
+	size_t i;
+
+	if (opt >= ROW_VAL_BASE && (size_t)(opt - ROW_VAL_BASE) < N_ROWS)
+		return &options_table[opt - ROW_VAL_BASE];
+	for (i = 0; i < N_ROWS; i++)
+		if (options_table[i].letter != 0 &&
+		    options_table[i].letter == opt)
+			return &options_table[i];
+	return NULL;
+}
+
+/* After the options: batch's one input operand, nothing else. */
+static int
+parse_operands(struct config *cfg, unsigned mode, int argc, char **argv)
+{
+	if (mode == OPTIONS_BATCH && optind < argc &&
+	    set_string(&cfg->batch_input, argv[optind++]) == -1)
+		return fail(EXIT_CONFIG, "out of memory");
+	if (optind < argc)
+		return fail(EXIT_USAGE, "unexpected argument '%s'",
+		    argv[optind]);
+	if (mode == OPTIONS_BATCH && cfg->batch_input == NULL &&
+	    set_string(&cfg->batch_input, "-") == -1)
+		return fail(EXIT_CONFIG, "out of memory");
+	return 0;
+}
+
+int
+options_parse(struct config *cfg, const char *mode, int argc, char **argv)
+{
+	struct option longopts[N_ROWS + 1];
+	char letters[2 * N_ROWS + 1];
+	const struct options_row *o;
+	unsigned bit;
+	int opt, rc;
+
+	build_getopt(longopts, letters, sizeof(letters));
+	bit = mode_bit(mode);
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, letters, longopts, NULL)) != -1) {
+		if (opt == '?' || opt == ':')
+			return fail(EXIT_USAGE, "bad option '%s'; try "
+			    "'embedwatch --help'", argv[optind - 1]);
+		o = row_of(opt);
+		if (o == NULL)
+			return fail(EXIT_USAGE, "unknown option; try "
+			    "'embedwatch --help'");
+		if ((o->modes & bit) == 0)
+			return fail(EXIT_USAGE, "option '--%s' is not for "
+			    "'embedwatch %s'", o->name, mode);
+		rc = apply(cfg, o, optarg);
+		if (rc != 0)
+			return rc;
+	}
+	return parse_operands(cfg, bit, argc, argv);
+}
+
+static const char usage_synopsis[] =
+"usage: embedwatch pipe  [options]\n"
+"       embedwatch batch [INPUT|-] [-o OUT] [batch options] [options]\n"
+"       embedwatch serve --socket PATH [serve options] [options]\n"
+"\n"
+"Every API call runs in its own worker process, SIGKILLed at its deadline;\n"
+"every request gets exactly one answer.\n"
+"  pipe   JSON-line requests on stdin, one JSON-line answer each on stdout\n"
+"  batch  embed a corpus (one text a line, or JSON lines) into a file\n"
+"  serve  the pipe protocol on a Unix socket, for many clients\n";
+
+/*
+ * One row: "  LABEL" ("-o, --output OUT", "--timeout SEC") and its help
+ * from column USAGE_HELP_COL, word by word, starting a new line where a
+ * word would pass USAGE_WIDTH. A label that leaves no space before that
+ * column puts the help below it.
+ */
+static void
+usage_row(FILE *fp, const struct options_row *o)
+{
+	const char *word;
+	size_t col, len;
+
+	col = 2 + strlen("--") + strlen(o->name);
+	(void)fputs("  ", fp);
+	if (o->letter != 0) {
+		(void)fprintf(fp, "-%c, ", o->letter);
+		col += strlen("-o, ");
+	}
+	(void)fprintf(fp, "--%s", o->name);
+	if (o->arg != NULL) {
+		(void)fprintf(fp, " %s", o->arg);
+		col += 1 + strlen(o->arg);
+	}
+	for (word = o->help; *word != '\0'; word += len) {
+		word += strspn(word, " ");
+		len = strcspn(word, " ");
+		if (len == 0)
+			break;
+		if (col >= USAGE_HELP_COL && col + 1 + len > USAGE_WIDTH) {
+			(void)fputc('\n', fp);
+			col = 0;
+		}
+		if (col < USAGE_HELP_COL) {
+			(void)fprintf(fp, "%*s", (int)(USAGE_HELP_COL - col),
+			    "");
+			col = USAGE_HELP_COL;
+		} else {
+			(void)fputc(' ', fp);
+			col++;
+		}
+		(void)fwrite(word, 1, len, fp);
+		col += len;
+	}
+	(void)fputc('\n', fp);
+}
+
+/* "options:" for every mode, else "batch options:" and the like. */
+static void
+usage_title(FILE *fp, unsigned mask)
+{
+	const char *sep = "";
+	size_t i;
+
+	if (mask != OPTIONS_ALL) {
+		for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+			if ((mask & modes[i].bit) == 0)
+				continue;
+			(void)fprintf(fp, "%s%s", sep, modes[i].name);
+			sep = " and ";
+		}
+		(void)fputc(' ', fp);
+	}
+	(void)fputs("options:\n", fp);
+}
+
+int
+options_usage(FILE *fp)
+{
+	size_t i, j, k;
+
+	(void)fputs(usage_synopsis, fp);
+	/* Each mask once, where it first appears: O(n^2), n = N_ROWS. */
+	for (i = 0; i < N_ROWS; i++) {
+		for (k = 0; k < i; k++)
+			if (options_table[k].modes == options_table[i].modes)
+				break;
+		if (k < i)
+			continue;
+		(void)fputc('\n', fp);
+		usage_title(fp, options_table[i].modes);
+		for (j = i; j < N_ROWS; j++)
+			if (options_table[j].modes == options_table[i].modes)
+				usage_row(fp, &options_table[j]);
+	}
+	if (fflush(fp) == EOF || ferror(fp))
+		return -1;
+	return 0;
+}

@@ -1,0 +1,122 @@
+/*
+ * headers: see headers.h. A header line is matched on its name only
+ * (case-insensitively), and its value is copied to a small buffer to be
+ * parsed as a NUL-terminated string: values worth having are short.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <bsd/stdlib.h>
+
+#include "headers.h"
+
+#define VALUE_MAX	128	/* bytes of a value, with its NUL */
+
+void
+headers_init(struct headers *h)
+{
+	h->retry_after_ms = -1;
+	h->retry_after_ms_hdr = -1;
+}
+
+/* Parse a value of Retry-After (seconds or an HTTP date) or, in_ms,
+ * retry-after-ms into milliseconds; -1 if it is neither. */
+static long
+parse_retry_after(const char *value, bool in_ms)
+{
+	const char *errstr;
+	long long n;
+	time_t at, now;
+	char *end;
+	double d;
+
+	if (in_ms) {
+		errno = 0;
+		d = strtod(value, &end);
+		if (errno != 0 || end == value || *end != '\0' || !(d >= 0))
+			return -1;
+		return d > HEADERS_RETRY_AFTER_MAX_MS ?
+		    HEADERS_RETRY_AFTER_MAX_MS : (long)d;
+	}
+	n = strtonum(value, 0, HEADERS_RETRY_AFTER_MAX_MS / 1000, &errstr);
+	if (errstr == NULL)
+		return (long)n * 1000;
+	at = curl_getdate(value, NULL);
+	if (at == -1)
+		return -1;
+	now = time(NULL);
+	if (at <= now)
+		return 0;
+	if (at - now > HEADERS_RETRY_AFTER_MAX_MS / 1000)
+		return HEADERS_RETRY_AFTER_MAX_MS;
+	return (long)(at - now) * 1000;
+}
+
+void
+headers_feed(struct headers *h, const char *line, size_t len)
+{
+	const char *value;
+	char copy[VALUE_MAX];
+	size_t name_len;
+	bool in_ms;
+
+	/* A new response (after a 100 Continue, say) starts over. */
+	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		headers_init(h);
+		return;
+	}
+	if (len >= 15 && strncasecmp(line, "retry-after-ms:", 15) == 0) {
+		name_len = 15;
+		in_ms = true;
+	} else if (len >= 12 && strncasecmp(line, "retry-after:", 12) == 0) {
+		name_len = 12;
+		in_ms = false;
+	} else
+		return;
+	value = line + name_len;
+	len -= name_len;
+	while (len > 0 && (*value == ' ' || *value == '\t')) {
+		value++;
+		len--;
+	}
+	while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
+	    value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	if (len >= sizeof(copy))
+		return;
+	memcpy(copy, value, len);
+	copy[len] = '\0';
+	if (in_ms)
+		h->retry_after_ms_hdr = parse_retry_after(copy, true);
+	else
+		h->retry_after_ms = parse_retry_after(copy, false);
+}
+
+long
+headers_retry_after_ms(const struct headers *h)
+{
+	return h->retry_after_ms_hdr >= 0 ? h->retry_after_ms_hdr :
+	    h->retry_after_ms;
+}
+
+static size_t
+header_cb(char *line, size_t size, size_t nmemb, void *arg)
+{
+	headers_feed(arg, line, size * nmemb);
+	return size * nmemb;
+}
+
+CURLcode
+headers_setopt(CURL *curl, struct headers *h)
+{
+	CURLcode cc;
+
+	cc = curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(curl, CURLOPT_HEADERDATA, h);
+	return cc;
+}

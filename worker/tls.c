@@ -1,0 +1,209 @@
+/*
+ * tls: see tls.h. The store mirrors the one libcurl would build for
+ * itself: the bundle file first, the CA directory searched only on a
+ * miss, X509_V_FLAG_PARTIAL_CHAIN set. It is sorted before any fork, so
+ * that lookups in the children do not each write (and copy) its pages.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "log.h"
+#include "tls.h"
+
+/* Set by tls_init; read-only afterwards. */
+static X509_STORE	*ca_store;	/* NULL: let libcurl load CAs */
+static char		*ca_store_file;	/* its cacert; NULL: the default */
+
+/* The first OpenSSL error queued, for messages. */
+static const char *
+ssl_error_text(void)
+{
+	const char *reason;
+
+	reason = ERR_reason_error_string(ERR_peek_error());
+	return reason != NULL ? reason : "unknown OpenSSL error";
+}
+
+/* Load a CA file into store. Returns 0, or -1 with a message in err. */
+static int
+load_ca_file(X509_STORE *store, const char *file, char *err, size_t errlen)
+{
+	FILE *f;
+
+	/* OpenSSL would only say "system lib"; errno says more. */
+	f = fopen(file, "r");
+	if (f == NULL) {
+		(void)snprintf(err, errlen, "cannot open CA certificates "
+		    "'%s': %s", file, strerror(errno));
+		return -1;
+	}
+	(void)fclose(f);
+	if (X509_STORE_load_file(store, file) != 1) {
+		(void)snprintf(err, errlen, "cannot load CA certificates "
+		    "'%s': %s", file, ssl_error_text());
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Build the store from file and dir (either may be NULL) into *storep.
+ * Returns 0 with *storep set, 0 with *storep NULL when libcurl is better
+ * left to load the default itself, or -1 with a message in err.
+ */
+static int
+build_store(const char *cacert, const char *file, const char *dir,
+    X509_STORE **storep, char *err, size_t errlen)
+{
+	X509_STORE *store;
+	int rc = -1;
+
+	*storep = NULL;
+	store = X509_STORE_new();
+	if (store == NULL) {
+		(void)snprintf(err, errlen, "cannot create a CA store: %s",
+		    ssl_error_text());
+		goto out;
+	}
+	if (file != NULL && load_ca_file(store, file, err, errlen) == -1) {
+		if (cacert != NULL)
+			goto out;
+		/* libcurl will report the same problem on each call. */
+		log_warn("%s", err);
+		err[0] = '\0';
+		rc = 0;
+		goto out;
+	}
+	/* Like libcurl: the directory is only searched on a miss. */
+	if (dir != NULL && X509_STORE_load_path(store, dir) != 1) {
+		log_warn("cannot use CA directory '%s': %s", dir,
+		    ssl_error_text());
+		rc = 0;
+		goto out;
+	}
+	/* libcurl sets this on the store it would have built. */
+	if (X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) != 1) {
+		(void)snprintf(err, errlen, "cannot set CA store flags: %s",
+		    ssl_error_text());
+		goto out;
+	}
+	*storep = store;
+	store = NULL;
+	rc = 0;
+out:
+	X509_STORE_free(store);
+	return rc;
+}
+
+int
+tls_init(const char *cacert, char *err, size_t errlen)
+{
+	const curl_version_info_data *info;
+	const char *file, *dir = NULL;
+	X509_STORE *store = NULL;
+	char *store_file = NULL;
+	int rc = -1;
+
+	/* The shared store works only when libcurl's TLS is this OpenSSL. */
+	info = curl_version_info(CURLVERSION_NOW);
+	if (info->ssl_version == NULL ||
+	    strncmp(info->ssl_version, "OpenSSL/", 8) != 0) {
+		log_debug("libcurl uses %s, not sharing a CA store",
+		    info->ssl_version != NULL ? info->ssl_version : "no TLS");
+		return 0;
+	}
+	file = cacert != NULL ? cacert : info->cainfo;
+	if (cacert == NULL)
+		dir = info->capath;
+	if (file == NULL && dir == NULL)
+		return 0;
+
+	ERR_clear_error();
+	if (build_store(cacert, file, dir, &store, err, errlen) == -1)
+		goto out;
+	if (store == NULL) {
+		rc = 0;
+		goto out;
+	}
+	if (cacert != NULL) {
+		store_file = strdup(cacert);
+		if (store_file == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	/* Sort now, or every forked worker sorts its own copy on lookup. */
+	sk_X509_OBJECT_sort(X509_STORE_get0_objects(store));
+	tls_cleanup();
+	ca_store = store;
+	ca_store_file = store_file;
+	store = NULL;
+	store_file = NULL;
+	rc = 0;
+out:
+	X509_STORE_free(store);
+	free(store_file);
+	ERR_clear_error();
+	return rc;
+}
+
+void
+tls_cleanup(void)
+{
+	X509_STORE_free(ca_store);
+	ca_store = NULL;
+	free(ca_store_file);
+	ca_store_file = NULL;
+}
+
+bool
+tls_store_fits(const char *cacert)
+{
+	if (ca_store == NULL)
+		return false;
+	if (cacert == NULL || ca_store_file == NULL)
+		return cacert == NULL && ca_store_file == NULL;
+	return strcmp(cacert, ca_store_file) == 0;
+}
+
+static CURLcode
+ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *arg)
+{
+	(void)curl;
+	(void)arg;
+	SSL_CTX_set1_cert_store(ssl_ctx, ca_store);
+	return CURLE_OK;
+}
+
+CURLcode
+tls_setopt(CURL *curl, const char *cacert)
+{
+	CURLcode cc = CURLE_OK;
+	bool shared;
+
+	/* The shared store, with no bundle of libcurl's own; failing
+	 * that, libcurl loads cacert (or its default) itself. */
+	shared = tls_store_fits(cacert);
+	if (shared) {
+		cc = curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION,
+		    ssl_ctx_cb);
+		if (cc == CURLE_NOT_BUILT_IN || cc == CURLE_UNKNOWN_OPTION) {
+			shared = false;
+			cc = CURLE_OK;
+		}
+	}
+	if (shared && cc == CURLE_OK)
+		cc = curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
+	if (shared && cc == CURLE_OK)
+		cc = curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+	if (!shared && cacert != NULL)
+		cc = curl_easy_setopt(curl, CURLOPT_CAINFO, cacert);
+	return cc;
+}
