@@ -46,6 +46,36 @@ io_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+int
+io_writev_all(int fd, struct iovec *iov, int n)
+{
+	ssize_t done;
+
+	while (n > 0) {
+		if (iov->iov_len == 0) {
+			iov++;
+			n--;
+			continue;
+		}
+		done = writev(fd, iov, n);
+		if (done == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		while (n > 0 && (size_t)done >= iov->iov_len) {
+			done -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + done;
+			iov->iov_len -= (size_t)done;
+		}
+	}
+	return 0;
+}
+
 char *
 io_slurp(int fd, size_t max, size_t *lenp)
 {

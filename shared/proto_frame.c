@@ -1,6 +1,6 @@
 /*
- * proto_frame: see proto_frame.h. Writing is two blocking writes, the
- * header then the payload; peeking never consumes, so a caller can wait
+ * proto_frame: see proto_frame.h. Writing is one blocking writev of the
+ * header and the payload, so the reader wakes once a frame; peeking never consumes, so a caller can wait
  * for more bytes and look again.
  */
 #include <errno.h>
@@ -14,6 +14,7 @@ int
 proto_frame_write(int fd, char type, const void *p, size_t len)
 {
 	unsigned char hdr[PROTO_FRAME_HDR];
+	struct iovec iov[2];
 
 	if (len > PROTO_FRAME_MAX) {
 		errno = EMSGSIZE;
@@ -21,9 +22,11 @@ proto_frame_write(int fd, char type, const void *p, size_t len)
 	}
 	hdr[0] = (unsigned char)type;
 	le32_put(hdr + 1, (uint32_t)len);
-	if (io_write_all(fd, hdr, sizeof(hdr)) == -1)
-		return -1;
-	return io_write_all(fd, p, len);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)(uintptr_t)p;
+	iov[1].iov_len = len;
+	return io_writev_all(fd, iov, 2);
 }
 
 int

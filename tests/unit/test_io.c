@@ -2,7 +2,7 @@
  * test_io: proves the I/O helpers of shared/io.h: io_read and io_write
  * make one transfer and return short counts, 0 at EOF and -1 with errno
  * (EAGAIN, EPIPE, EBADF) unchanged, and retry a call interrupted by a
- * signal; io_write_all writes everything or fails; io_slurp reads a
+ * signal; io_write_all and io_writev_all write everything or fail; io_slurp reads a
  * stream that arrives in pieces, accepts exactly its cap and refuses one
  * byte more with EFBIG; io_set_nonblock returns the previous flags.
  *
@@ -234,6 +234,63 @@ test_write_all(void **state)
 	close_fd(&fds[0]);
 	errno = 0;
 	assert_int_equal(io_write_all(fds[1], out, 10), -1);
+	assert_int_equal(errno, EPIPE);
+	assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
+	close_pipe(fds);
+	free(out);
+}
+
+/* Gather writes: empty pieces skipped, pieces split by short writes
+ * rejoined in order, errors as io_write_all's. */
+static void
+test_writev_all(void **state)
+{
+	enum { TOTAL = 1 << 20, CUT = 12345 };
+	struct sigaction old;
+	struct iovec iov[4];
+	struct drain d;
+	pthread_t th;
+	int fds[2];
+	size_t i;
+	char *out;
+
+	(void)state;
+	assert_int_equal(io_writev_all(-1, iov, 0), 0);
+	out = malloc(TOTAL);
+	assert_non_null(out);
+	for (i = 0; i < TOTAL; i++)
+		out[i] = (char)(i * 13 + i / 1000);
+	iov[0].iov_base = out;
+	iov[0].iov_len = 5;
+	iov[1].iov_base = out + 5;
+	iov[1].iov_len = 0;
+	iov[2].iov_base = out + 5;
+	iov[2].iov_len = CUT;
+	iov[3].iov_base = out + 5 + CUT;
+	iov[3].iov_len = TOTAL - 5 - CUT;
+	make_pipe(fds);
+	(void)fcntl(fds[1], F_SETPIPE_SZ, 4096);
+	d.fd = fds[0];
+	d.cap = TOTAL + 1;
+	d.len = 0;
+	d.p = malloc(d.cap);
+	assert_non_null(d.p);
+	assert_int_equal(pthread_create(&th, NULL, drain_thread, &d), 0);
+	assert_int_equal(io_writev_all(fds[1], iov, 4), 0);
+	close_fd(&fds[1]);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(d.len, TOTAL);
+	assert_memory_equal(d.p, out, TOTAL);
+	free(d.p);
+	close_pipe(fds);
+
+	make_pipe(fds);
+	ignore_sigpipe(&old);
+	close_fd(&fds[0]);
+	iov[0].iov_base = out;
+	iov[0].iov_len = 10;
+	errno = 0;
+	assert_int_equal(io_writev_all(fds[1], iov, 1), -1);
 	assert_int_equal(errno, EPIPE);
 	assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
 	close_pipe(fds);
@@ -630,6 +687,7 @@ main(void)
 		cmocka_unit_test(test_read_errors),
 		cmocka_unit_test(test_write_short_and_errors),
 		cmocka_unit_test(test_write_all),
+		cmocka_unit_test(test_writev_all),
 		cmocka_unit_test(test_read_eintr_retried),
 		cmocka_unit_test(test_write_eintr_retried),
 		cmocka_unit_test(test_slurp_empty),
