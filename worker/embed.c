@@ -1,10 +1,8 @@
 /*
  * embed: see embed.h. Called by the worker on every successful call, so
  * both halves are on the hot path: base64 is decoded into one scratch
- * buffer reused across rows, and floats are printed with Ryu (Ulf Adams,
- * "Ryu: fast float-to-string conversion", PLDI 2018), which finds the
- * shortest round-tripping digits with a few 64-bit multiplications
- * instead of the printf-then-strtof loop (about 50 times slower).
+ * buffer reused across rows, and floats are printed by shared/f32 (Ryu)
+ * straight into the output buffer, one reservation per row.
  */
 #include <errno.h>
 #include <float.h>
@@ -20,332 +18,8 @@
 
 #include "base64.h"
 #include "embed.h"
+#include "f32.h"
 #include "proto_json.h"
-
-/*
- * Ryu for float32. pow5_inv_split[q] = floor(2^(pow5bits(q) - 1 + 59) /
- * 5^q) + 1 and pow5_split[i] = floor(5^i / 2^(pow5bits(i) - 61)), where
- * pow5bits(e) is the bit length of 5^e; generated with exact integer
- * arithmetic and checked against every float32 (see tests/unit).
- */
-#define POW5_INV_BITCOUNT	59
-#define POW5_BITCOUNT		61
-
-static const uint64_t pow5_inv_split[31] = {
-	0x0800000000000001, 0x0666666666666667, 0x051eb851eb851eb9,
-	0x04189374bc6a7efa, 0x068db8bac710cb2a, 0x053e2d6238da3c22,
-	0x0431bde82d7b634e, 0x06b5fca6af2bd216, 0x055e63b88c230e78,
-	0x044b82fa09b5a52d, 0x06df37f675ef6eae, 0x057f5ff85e592558,
-	0x0465e6604b7a8447, 0x0709709a125da071, 0x05a126e1a84ae6c1,
-	0x0480ebe7b9d58567, 0x0734aca5f6226f0b, 0x05c3bd5191b525a3,
-	0x049c97747490eae9, 0x0760f253edb4ab0e, 0x05e72843249088d8,
-	0x04b8ed0283a6d3e0, 0x078e480405d7b966, 0x060b6cd004ac9452,
-	0x04d5f0a66a23a9db, 0x07bcb43d769f762b, 0x063090312bb2c4ef,
-	0x04f3a68dbc8f03f3, 0x07ec3daf94180651, 0x065697bfa9acd1da,
-	0x051212ffbaf0a7e2
-};
-
-static const uint64_t pow5_split[48] = {
-	0x1000000000000000, 0x1400000000000000, 0x1900000000000000,
-	0x1f40000000000000, 0x1388000000000000, 0x186a000000000000,
-	0x1e84800000000000, 0x1312d00000000000, 0x17d7840000000000,
-	0x1dcd650000000000, 0x12a05f2000000000, 0x174876e800000000,
-	0x1d1a94a200000000, 0x12309ce540000000, 0x16bcc41e90000000,
-	0x1c6bf52634000000, 0x11c37937e0800000, 0x16345785d8a00000,
-	0x1bc16d674ec80000, 0x1158e460913d0000, 0x15af1d78b58c4000,
-	0x1b1ae4d6e2ef5000, 0x10f0cf064dd59200, 0x152d02c7e14af680,
-	0x1a784379d99db420, 0x108b2a2c28029094, 0x14adf4b7320334b9,
-	0x19d971e4fe8401e7, 0x1027e72f1f128130, 0x1431e0fae6d7217c,
-	0x193e5939a08ce9db, 0x1f8def8808b02452, 0x13b8b5b5056e16b3,
-	0x18a6e32246c99c60, 0x1ed09bead87c0378, 0x13426172c74d822b,
-	0x1812f9cf7920e2b6, 0x1e17b84357691b64, 0x12ced32a16a1b11e,
-	0x178287f49c4a1d66, 0x1d6329f1c35ca4bf, 0x125dfa371a19e6f7,
-	0x16f578c4e0a060b5, 0x1cb2d6f618c878e3, 0x11efc659cf7d4b8d,
-	0x166bb7f0435c9e71, 0x1c06a5ec5433c60d, 0x118427b3b4a05bc8
-};
-
-static const char digit_pairs[200] =
-    "00010203040506070809101112131415161718192021222324252627282930313233"
-    "34353637383940414243444546474849505152535455565758596061626364656667"
-    "6869707172737475767778798081828384858687888990919293949596979899";
-
-/* Bit length of 5^e for e > 0; 1 for e = 0. */
-static int32_t
-pow5bits(int32_t e)
-{
-	return (int32_t)(((uint32_t)e * 1217359) >> 19) + 1;
-}
-
-/* floor(log10(2^e)) and floor(log10(5^e)) for small e >= 0. */
-static uint32_t
-log10_pow2(int32_t e)
-{
-	return ((uint32_t)e * 78913) >> 18;
-}
-
-static uint32_t
-log10_pow5(int32_t e)
-{
-	return ((uint32_t)e * 732923) >> 20;
-}
-
-static bool
-multiple_of_pow5(uint32_t v, uint32_t p)
-{
-	uint32_t count = 0;
-
-	while (v % 5 == 0) {
-		v /= 5;
-		count++;
-	}
-	return count >= p;
-}
-
-static bool
-multiple_of_pow2(uint32_t v, uint32_t p)
-{
-	return (v & ((1u << p) - 1)) == 0;
-}
-
-/* (m * factor) >> shift, for shift > 32 and a result that fits 32 bits. */
-static uint32_t
-mul_shift32(uint32_t m, uint64_t factor, int32_t shift)
-{
-	uint64_t lo, hi;
-
-	lo = (uint64_t)m * (uint32_t)factor;
-	hi = (uint64_t)m * (uint32_t)(factor >> 32);
-	return (uint32_t)(((lo >> 32) + hi) >> (shift - 32));
-}
-
-/*
- * The shortest decimal digits and exponent (value = *digits * 10^*e10)
- * that read back as the finite, non-zero float with these fields.
- */
-static void
-ryu_f2d(uint32_t ieee_mantissa, uint32_t ieee_exponent, uint32_t *digits,
-    int32_t *e10_out)
-{
-	uint32_t m2, mv, mp, mm, mm_shift, vr, vp, vm, q, output;
-	int32_t e2, e10, i, j, k, removed = 0;
-	bool accept_bounds, vm_zeros = false, vr_zeros = false;
-	uint8_t last_removed = 0;
-
-	/* Two extra bits so that the bounds below are integers. */
-	if (ieee_exponent == 0) {
-		e2 = 1 - 127 - 23 - 2;
-		m2 = ieee_mantissa;
-	} else {
-		e2 = (int32_t)ieee_exponent - 127 - 23 - 2;
-		m2 = (1u << 23) | ieee_mantissa;
-	}
-	accept_bounds = (m2 & 1) == 0;
-
-	/* The value and the halfway points to its neighbours, times 4. */
-	mv = 4 * m2;
-	mp = 4 * m2 + 2;
-	mm_shift = ieee_mantissa != 0 || ieee_exponent <= 1;
-	mm = 4 * m2 - 1 - mm_shift;
-
-	/* Scale all three by a power of ten with 64-bit multiplications. */
-	if (e2 >= 0) {
-		q = log10_pow2(e2);
-		e10 = (int32_t)q;
-		k = POW5_INV_BITCOUNT + pow5bits((int32_t)q) - 1;
-		i = -e2 + (int32_t)q + k;
-		vr = mul_shift32(mv, pow5_inv_split[q], i);
-		vp = mul_shift32(mp, pow5_inv_split[q], i);
-		vm = mul_shift32(mm, pow5_inv_split[q], i);
-		if (q != 0 && (vp - 1) / 10 <= vm / 10) {
-			/* One digit of vr beyond those kept, for rounding. */
-			k = POW5_INV_BITCOUNT + pow5bits((int32_t)q - 1) - 1;
-			last_removed = (uint8_t)(mul_shift32(mv,
-			    pow5_inv_split[q - 1], -e2 + (int32_t)q - 1 + k) %
-			    10);
-		}
-		if (q <= 9) {
-			/* At most one of mp, mv, mm is a multiple of 5. */
-			if (mv % 5 == 0)
-				vr_zeros = multiple_of_pow5(mv, q);
-			else if (accept_bounds)
-				vm_zeros = multiple_of_pow5(mm, q);
-			else
-				vp -= multiple_of_pow5(mp, q);
-		}
-	} else {
-		q = log10_pow5(-e2);
-		e10 = (int32_t)q + e2;
-		i = -e2 - (int32_t)q;
-		k = pow5bits(i) - POW5_BITCOUNT;
-		j = (int32_t)q - k;
-		vr = mul_shift32(mv, pow5_split[i], j);
-		vp = mul_shift32(mp, pow5_split[i], j);
-		vm = mul_shift32(mm, pow5_split[i], j);
-		if (q != 0 && (vp - 1) / 10 <= vm / 10) {
-			j = (int32_t)q - 1 - (pow5bits(i + 1) - POW5_BITCOUNT);
-			last_removed = (uint8_t)(mul_shift32(mv,
-			    pow5_split[i + 1], j) % 10);
-		}
-		if (q <= 1) {
-			/* mv = 4 * m2 has at least two trailing zero bits. */
-			vr_zeros = true;
-			if (accept_bounds)
-				vm_zeros = mm_shift == 1;
-			else
-				vp--;
-		} else if (q < 31)
-			vr_zeros = multiple_of_pow2(mv, q - 1);
-	}
-
-	/* Drop digits while the interval still holds a shorter number. */
-	if (vm_zeros || vr_zeros) {
-		while (vp / 10 > vm / 10) {
-			vm_zeros &= vm % 10 == 0;
-			vr_zeros &= last_removed == 0;
-			last_removed = (uint8_t)(vr % 10);
-			vr /= 10;
-			vp /= 10;
-			vm /= 10;
-			removed++;
-		}
-		if (vm_zeros) {
-			while (vm % 10 == 0) {
-				vr_zeros &= last_removed == 0;
-				last_removed = (uint8_t)(vr % 10);
-				vr /= 10;
-				vp /= 10;
-				vm /= 10;
-				removed++;
-			}
-		}
-		/* Exactly halfway: round to even. */
-		if (vr_zeros && last_removed == 5 && vr % 2 == 0)
-			last_removed = 4;
-		output = vr + ((vr == vm && (!accept_bounds || !vm_zeros)) ||
-		    last_removed >= 5);
-	} else {
-		while (vp / 10 > vm / 10) {
-			last_removed = (uint8_t)(vr % 10);
-			vr /= 10;
-			vp /= 10;
-			vm /= 10;
-			removed++;
-		}
-		output = vr + (vr == vm || last_removed >= 5);
-	}
-	*digits = output;
-	*e10_out = e10 + removed;
-}
-
-static int
-decimal_length(uint32_t v)
-{
-	if (v >= 100000000)
-		return 9;
-	if (v >= 10000000)
-		return 8;
-	if (v >= 1000000)
-		return 7;
-	if (v >= 100000)
-		return 6;
-	if (v >= 10000)
-		return 5;
-	if (v >= 1000)
-		return 4;
-	if (v >= 100)
-		return 3;
-	if (v >= 10)
-		return 2;
-	return 1;
-}
-
-/* Write the len decimal digits of v to out. */
-static void
-put_digits(uint32_t v, int len, char *out)
-{
-	uint32_t r;
-
-	while (len >= 2) {
-		r = v % 100;
-		v /= 100;
-		len -= 2;
-		memcpy(out + len, digit_pairs + 2 * r, 2);
-	}
-	if (len == 1)
-		out[0] = (char)('0' + v);
-}
-
-size_t
-embed_float_format(float v, char *out)
-{
-	uint32_t bits, mantissa, exponent, digits;
-	int32_t e10, sci, n;
-	char d[9], *p = out;
-
-	memcpy(&bits, &v, sizeof(bits));
-	mantissa = bits & 0x7fffff;
-	exponent = (bits >> 23) & 0xff;
-	if (exponent == 0xff) {
-		memcpy(out, "null", 5);
-		return 4;
-	}
-	if (exponent == 0 && mantissa == 0) {
-		/* "-0.0" keeps the sign for readers that parse "-0" as 0. */
-		if (bits >> 31) {
-			memcpy(out, "-0.0", 5);
-			return 4;
-		}
-		memcpy(out, "0", 2);
-		return 1;
-	}
-	if (bits >> 31)
-		*p++ = '-';
-	ryu_f2d(mantissa, exponent, &digits, &e10);
-	n = decimal_length(digits);
-	put_digits(digits, n, d);
-	sci = e10 + n - 1;	/* value = d.ddd * 10^sci */
-
-	if (sci >= 0 && sci <= 8) {
-		if (n > sci + 1) {
-			memcpy(p, d, (size_t)sci + 1);
-			p += sci + 1;
-			*p++ = '.';
-			memcpy(p, d + sci + 1, (size_t)(n - sci - 1));
-			p += n - sci - 1;
-		} else {
-			memcpy(p, d, (size_t)n);
-			p += n;
-			memset(p, '0', (size_t)(sci + 1 - n));
-			p += sci + 1 - n;
-		}
-	} else if (sci < 0 && sci >= -5) {
-		*p++ = '0';
-		*p++ = '.';
-		memset(p, '0', (size_t)(-sci - 1));
-		p += -sci - 1;
-		memcpy(p, d, (size_t)n);
-		p += n;
-	} else {
-		*p++ = d[0];
-		if (n > 1) {
-			*p++ = '.';
-			memcpy(p, d + 1, (size_t)n - 1);
-			p += n - 1;
-		}
-		*p++ = 'e';
-		if (sci < 0) {
-			*p++ = '-';
-			sci = -sci;
-		}
-		if (sci >= 10) {
-			memcpy(p, digit_pairs + 2 * sci, 2);
-			p += 2;
-		} else
-			*p++ = (char)('0' + sci);
-	}
-	*p = '\0';
-	return (size_t)(p - out);
-}
 
 void
 embed_response_free(struct embed_response *r)
@@ -627,12 +301,12 @@ embed_format(const struct embed_response *r, const char *model,
 	size_t i, j, room;
 	char *start, *p;
 
-	if (r->dim > (SIZE_MAX - 4) / EMBED_FLOAT_MAX) {
+	if (r->dim > (SIZE_MAX - 4) / F32_MAX_TEXT) {
 		errno = ENOMEM;
 		return -1;
 	}
 	/* One reservation per row: the worst case, trimmed by commit. */
-	room = r->dim * EMBED_FLOAT_MAX + 4;
+	room = r->dim * F32_MAX_TEXT + 4;
 	if (buf_append(out, "\"embeddings\":[", 14) == -1)
 		return -1;
 	for (i = 0; i < r->n; i++) {
@@ -647,7 +321,7 @@ embed_format(const struct embed_response *r, const char *model,
 		for (j = 0; j < r->dim; j++) {
 			if (j > 0)
 				*p++ = ',';
-			p += embed_float_format(row[j], p);
+			p += f32_format(row[j], p);
 		}
 		*p++ = ']';
 		buf_commit(out, (size_t)(p - start));

@@ -11,11 +11,12 @@
  * supervisor (see proto_frame.h, 'B' frame):
  *	"embeddings":[[v,...],...],"model":"...","usage":{...}
  * with every value in the fewest digits that read back as the same
- * float32. embed_error_parse reads an API error body.
+ * float32 (f32_format, see shared/f32.h). embed_error_parse reads an API
+ * error body.
  *
  * No I/O and no global state: everything here is reentrant and safe to
  * unit-test. Cost: parsing is jansson's (one json_t per number in the
- * array form); formatting is about 20 ns per value (Ryu, see embed.c).
+ * array form); formatting is f32_format's, about 20 ns per value.
  */
 #ifndef EMBEDWATCH_EMBED_H
 #define EMBEDWATCH_EMBED_H
@@ -24,9 +25,6 @@
 #include <stddef.h>
 
 #include "buf.h"
-
-/* Room embed_float_format needs: "-0.0000123456789" plus the NUL. */
-#define EMBED_FLOAT_MAX	17
 
 /* A validated answer. All fields are read-only for callers. */
 struct embed_response {
@@ -61,14 +59,6 @@ void	 embed_response_free(struct embed_response *r);
  */
 int	 embed_format(const struct embed_response *r, const char *model,
 	    struct buf *out);
-
-/*
- * Write v as the shortest JSON number that strtof reads back as exactly
- * v, NUL-terminated, into out (EMBED_FLOAT_MAX bytes). Returns the length
- * without the NUL. v must be finite; NaN and infinities come out as
- * "null".
- */
-size_t	 embed_float_format(float v, char *out);
 
 /*
  * Read an API error body such as

@@ -3,13 +3,12 @@
  *
  * A worker hands the supervisor "embeddings":[[v,...],[v,...]],... with
  * every value printed in the fewest digits that read back as the same
- * float32 (see proto.h). batch_vec_split finds each input's "[...]" text
- * by scanning brackets, without parsing a number, so JSON-lines output
- * copies the worker's digits as they are. batch_vec_parse turns one such
- * text into float32 values for .npy output, exactly: a decimal of up to
- * 19 digits within ten to the 22 is converted through one correctly
- * rounded double and the rare double that lies exactly halfway between
- * two floats goes to strtof, so the result is always strtof's.
+ * float32 (f32_format, see shared/f32.h). batch_vec_split finds each
+ * input's "[...]" text by scanning brackets, without parsing a number, so
+ * JSON-lines output copies the worker's digits as they are.
+ * batch_vec_parse turns one such text into float32 values for .npy
+ * output with f32_parse, which reads every number back exactly as strtof
+ * would: the very float32 the API sent.
  *
  * No I/O, no allocation, no global state.
  */

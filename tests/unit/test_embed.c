@@ -1,12 +1,12 @@
 /*
  * test_embed: worker/embed.c, the validation of embeddings answers, the
- * body fragment, the shortest round-tripping float32 printer and the
- * parsing of API error bodies. Every rejection is checked by its message,
- * since that message is what an operator reads.
+ * body fragment and the parsing of API error bodies. Every rejection is
+ * checked by its message, since that message is what an operator reads.
+ * The float32 printer the fragment uses is shared/f32's, proved in
+ * test_f32.
  */
 #include <errno.h>
 #include <float.h>
-#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +16,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-
-#include <bsd/stdlib.h>
 
 #include "base64.h"
 #include "buf.h"
@@ -455,141 +453,6 @@ test_format_cap(void **state)
 	embed_response_free(&r);
 }
 
-static void
-test_float_format_exact(void **state)
-{
-	static const struct {
-		float		 v;
-		const char	*text;
-	} cases[] = {
-		{ 0.0f, "0" }, { -0.0f, "-0.0" }, { 1.0f, "1" },
-		{ -1.0f, "-1" },
-		{ 0.5f, "0.5" }, { 0.1f, "0.1" }, { -2.25f, "-2.25" },
-		{ 100.0f, "100" }, { 123456.0f, "123456" },
-		{ 1e8f, "100000000" }, { 1e9f, "1e9" }, { 1.5e10f, "1.5e10" },
-		{ 0.001f, "0.001" }, { 1.5e-5f, "0.000015" },
-		{ 1.5e-6f, "1.5e-6" }, { 1e-7f, "1e-7" },
-		{ 0.3f, "0.3" }, { 2.0f / 3.0f, "0.6666667" },
-		{ 16777216.0f, "16777216" }, { 16777218.0f, "16777218" },
-		{ FLT_MAX, "3.4028235e38" }, { -FLT_MAX, "-3.4028235e38" },
-		{ FLT_MIN, "1.1754944e-38" }, { 0x1p-149f, "1e-45" },
-		{ 0x1p-126f * 0.5f, "5.877472e-39" },
-		{ 0.03220462f, "0.03220462" },
-		{ -0.004714966f, "-0.004714966" },
-	};
-	char out[EMBED_FLOAT_MAX];
-	size_t i, n;
-
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		n = embed_float_format(cases[i].v, out);
-		assert_string_equal(out, cases[i].text);
-		assert_int_equal(n, strlen(cases[i].text));
-	}
-	assert_int_equal(embed_float_format(NAN, out), 4);
-	assert_string_equal(out, "null");
-	assert_string_equal((embed_float_format(-INFINITY, out), out), "null");
-	assert_string_equal((embed_float_format(INFINITY, out), out), "null");
-}
-
-/* The fewest significant digits (1..9) with which printf round-trips v. */
-static int
-shortest_digits(float v)
-{
-	char text[64];
-	int p;
-
-	for (p = 1; p < 9; p++) {
-		(void)snprintf(text, sizeof(text), "%.*e", p - 1, (double)v);
-		if (strtof(text, NULL) == v)
-			break;
-	}
-	return p;
-}
-
-/* Significant digits in a formatted number. */
-static int
-count_digits(const char *s)
-{
-	const char *end;
-	int n = 0;
-	bool leading = true;
-
-	end = s + strcspn(s, "e");
-	/* Trailing zeros of an integer are not significant. */
-	if (memchr(s, '.', (size_t)(end - s)) == NULL)
-		while (end > s && end[-1] == '0')
-			end--;
-	for (; s < end; s++) {
-		if (*s < '0' || *s > '9')
-			continue;
-		if (*s == '0' && leading)
-			continue;
-		leading = false;
-		n++;
-	}
-	return n;
-}
-
-static void
-test_float_round_trip_random(void **state)
-{
-	char out[EMBED_FLOAT_MAX], *end;
-	uint32_t bits, back_bits;
-	float v, back;
-	size_t n;
-	int i;
-
-	(void)state;
-	for (i = 0; i < 1000000; i++) {
-		/* Random patterns, and every tenth one near typical values. */
-		bits = arc4random();
-		if (i % 10 == 0)
-			bits = (bits & 0x807fffff) | (uint32_t)(0x3a + i % 6)
-			    << 23;
-		if ((bits & 0x7f800000) == 0x7f800000)
-			continue;
-		memcpy(&v, &bits, 4);
-		n = embed_float_format(v, out);
-		assert_true(n < EMBED_FLOAT_MAX);
-		assert_int_equal(strlen(out), n);
-		back = strtof(out, &end);
-		assert_true(*end == '\0');
-		memcpy(&back_bits, &back, 4);
-		if (back_bits != bits)
-			fail_msg("%08x printed as %s reads back as %08x", bits,
-			    out, back_bits);
-		if (i % 64 == 0 && v != 0 &&
-		    count_digits(out) != shortest_digits(v))
-			fail_msg("%08x printed as %s, not shortest (%d)", bits,
-			    out, shortest_digits(v));
-	}
-}
-
-static void
-test_float_round_trip_edges(void **state)
-{
-	static const uint32_t edges[] = {
-		0x00000001, 0x00000002, 0x007fffff, 0x00800000, 0x00800001,
-		0x3f7fffff, 0x3f800001, 0x4b7fffff, 0x4b800000, 0x7f7fffff,
-		0x7f7ffffe, 0x80000001, 0xff7fffff, 0x3dcccccd, 0x3e4ccccd,
-		0x4cbebc20, 0x5f5e1000, 0x501502f9, 0x2edbe6ff
-	};
-	char out[EMBED_FLOAT_MAX];
-	uint32_t back_bits;
-	float v, back;
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
-		memcpy(&v, &edges[i], 4);
-		(void)embed_float_format(v, out);
-		back = strtof(out, NULL);
-		memcpy(&back_bits, &back, 4);
-		assert_int_equal(back_bits, edges[i]);
-	}
-}
-
 /* embed_error_parse of a NUL-terminated body. */
 static int
 error_parse(const char *body, char *msg, size_t msglen, bool *quota)
@@ -717,9 +580,6 @@ main(void)
 		cmocka_unit_test(test_not_an_answer),
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_format_cap),
-		cmocka_unit_test(test_float_format_exact),
-		cmocka_unit_test(test_float_round_trip_random),
-		cmocka_unit_test(test_float_round_trip_edges),
 		cmocka_unit_test(test_error_body),
 		cmocka_unit_test(test_large_answer),
 	};
