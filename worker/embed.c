@@ -21,14 +21,21 @@
 #include "f32.h"
 #include "proto_json.h"
 
+/* Make r empty: no values, no model, no counts. */
+static void
+response_init(struct embed_response *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->prompt_tokens = -1;
+	r->total_tokens = -1;
+}
+
 void
 embed_response_free(struct embed_response *r)
 {
 	free(r->values);
 	free(r->model);
-	memset(r, 0, sizeof(*r));
-	r->prompt_tokens = -1;
-	r->total_tokens = -1;
+	response_init(r);
 }
 
 /* Read an optional non-negative integer member of usage into *dst. */
@@ -136,118 +143,152 @@ store_array_row(size_t index, const json_t *arr, float *row, char *err,
 	return 0;
 }
 
-int
-embed_parse(const char *body, size_t len, size_t n_inputs, long dimensions,
-    struct embed_response *r, char *err, size_t errlen)
+/*
+ * The "data" array of the answer root, checked to hold exactly n_inputs
+ * items (n_inputs > 0). Returns it, borrowed from root, or NULL with a
+ * message.
+ */
+static const json_t *
+answer_data(const json_t *root, size_t n_inputs, char *err, size_t errlen)
 {
-	json_t *root = NULL;
-	json_error_t jerr;
-	const json_t *data, *item, *v, *emb;
-	const json_t **by_index = NULL;
-	unsigned char *scratch = NULL;
-	size_t scratch_len = 0, count, pos, i, dim;
-	json_int_t index;
-	ssize_t n;
-	int rc = -1;
+	const json_t *data;
+	size_t count;
 
-	memset(r, 0, sizeof(*r));
-	r->prompt_tokens = -1;
-	r->total_tokens = -1;
-	if (len == 0) {
-		(void)snprintf(err, errlen, "response body is empty");
-		goto out;
-	}
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		(void)snprintf(err, errlen, "response is not JSON: %s",
-		    jerr.text);
-		goto out;
-	}
 	if (!json_is_object(root)) {
 		(void)snprintf(err, errlen, "response is not a JSON object");
-		goto out;
+		return NULL;
 	}
 	data = json_object_get(root, "data");
 	if (!json_is_array(data)) {
 		(void)snprintf(err, errlen, "response has no 'data' array");
-		goto out;
+		return NULL;
 	}
 	count = json_array_size(data);
 	if (count != n_inputs || n_inputs == 0) {
 		(void)snprintf(err, errlen,
 		    "response has %zu embedding%s for %zu input%s", count,
 		    count == 1 ? "" : "s", n_inputs, n_inputs == 1 ? "" : "s");
-		goto out;
+		return NULL;
 	}
+	return data;
+}
 
-	/* Put the items in index order; the API may send any order. */
-	by_index = calloc(count, sizeof(*by_index));
-	if (by_index == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		goto out;
-	}
+/*
+ * Put the items of data into by_index (zeroed, room for all of them) in
+ * the order of their "index": the API may send any order. Returns 0, or
+ * -1 with a message if an index is missing, out of range or repeated.
+ */
+static int
+order_by_index(const json_t *data, const json_t **by_index, char *err,
+    size_t errlen)
+{
+	const json_t *item, *v;
+	size_t count, pos;
+	json_int_t index;
+
+	count = json_array_size(data);
 	json_array_foreach(data, pos, item) {
 		v = json_object_get(item, "index");
 		if (!json_is_object(item) || !json_is_integer(v)) {
 			(void)snprintf(err, errlen,
 			    "response 'data[%zu]' has no integer 'index'", pos);
-			goto out;
+			return -1;
 		}
 		index = json_integer_value(v);
 		if (index < 0 || (uintmax_t)index >= count) {
 			(void)snprintf(err, errlen, "response 'data[%zu]' has "
 			    "index %" JSON_INTEGER_FORMAT ", outside 0..%zu",
 			    pos, index, count - 1);
-			goto out;
+			return -1;
 		}
 		if (by_index[index] != NULL) {
 			(void)snprintf(err, errlen, "response has index %"
 			    JSON_INTEGER_FORMAT " twice", index);
-			goto out;
+			return -1;
 		}
 		by_index[index] = item;
 	}
+	return 0;
+}
+
+/*
+ * The dimension of embedding index, emb: the length of its array, or the
+ * number of float32 in its base64 string, which is decoded into *scratch
+ * (see decode_base64). Returns -1 with a message if emb is neither or not
+ * valid base64.
+ */
+static ssize_t
+embedding_dim(size_t index, const json_t *emb, unsigned char **scratch,
+    size_t *scratch_len, char *err, size_t errlen)
+{
+	if (json_is_string(emb))
+		return decode_base64(index, json_string_value(emb),
+		    json_string_length(emb), scratch, scratch_len, err, errlen);
+	if (json_is_array(emb))
+		return (ssize_t)json_array_size(emb);
+	(void)snprintf(err, errlen, "embedding %zu is neither a base64 string "
+	    "nor an array", index);
+	return -1;
+}
+
+/*
+ * Check the dimension dim of embedding 0 (not empty, the one requested if
+ * dimensions > 0) and allocate r->values for count rows of it. Returns 0,
+ * or -1 with a message and nothing allocated.
+ */
+static int
+alloc_rows(struct embed_response *r, size_t count, size_t dim,
+    long dimensions, char *err, size_t errlen)
+{
+	if (dim == 0) {
+		(void)snprintf(err, errlen, "embedding 0 is empty");
+		return -1;
+	}
+	if (dimensions > 0 && dim != (size_t)dimensions) {
+		(void)snprintf(err, errlen, "embedding 0 has %zu dimensions, "
+		    "%ld were requested", dim, dimensions);
+		return -1;
+	}
+	if (dim > SIZE_MAX / sizeof(float) / count) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r->values = malloc(count * dim * sizeof(float));
+	if (r->values == NULL) {
+		(void)snprintf(err, errlen, "out of memory for %zu x %zu "
+		    "values", count, dim);
+		return -1;
+	}
+	r->n = count;
+	r->dim = dim;
+	return 0;
+}
+
+/*
+ * Store the embeddings of by_index[0 .. count) as the rows of r, all of
+ * embedding 0's dimension. Returns 0, or -1 with a message; r->values may
+ * then be allocated, for the caller to release.
+ */
+static int
+read_rows(const json_t *const *by_index, size_t count, long dimensions,
+    struct embed_response *r, char *err, size_t errlen)
+{
+	const json_t *emb;
+	unsigned char *scratch = NULL;
+	size_t scratch_len = 0, i, dim;
+	ssize_t n;
+	int rc = -1;
 
 	for (i = 0; i < count; i++) {
 		emb = json_object_get(by_index[i], "embedding");
-		if (json_is_string(emb)) {
-			n = decode_base64(i, json_string_value(emb),
-			    json_string_length(emb), &scratch, &scratch_len,
-			    err, errlen);
-			if (n == -1)
-				goto out;
-			dim = (size_t)n;
-		} else if (json_is_array(emb))
-			dim = json_array_size(emb);
-		else {
-			(void)snprintf(err, errlen, "embedding %zu is neither "
-			    "a base64 string nor an array", i);
+		n = embedding_dim(i, emb, &scratch, &scratch_len, err, errlen);
+		if (n == -1)
 			goto out;
-		}
+		dim = (size_t)n;
 		if (i == 0) {
-			if (dim == 0) {
-				(void)snprintf(err, errlen,
-				    "embedding 0 is empty");
+			if (alloc_rows(r, count, dim, dimensions, err,
+			    errlen) == -1)
 				goto out;
-			}
-			if (dimensions > 0 && dim != (size_t)dimensions) {
-				(void)snprintf(err, errlen, "embedding 0 has "
-				    "%zu dimensions, %ld were requested", dim,
-				    dimensions);
-				goto out;
-			}
-			if (dim > SIZE_MAX / sizeof(float) / count) {
-				(void)snprintf(err, errlen, "out of memory");
-				goto out;
-			}
-			r->values = malloc(count * dim * sizeof(float));
-			if (r->values == NULL) {
-				(void)snprintf(err, errlen, "out of memory "
-				    "for %zu x %zu values", count, dim);
-				goto out;
-			}
-			r->n = count;
-			r->dim = dim;
 		} else if (dim != r->dim) {
 			(void)snprintf(err, errlen, "embedding %zu has %zu "
 			    "dimensions, embedding 0 has %zu", i, dim, r->dim);
@@ -261,33 +302,83 @@ embed_parse(const char *body, size_t len, size_t n_inputs, long dimensions,
 		    errlen) == -1)
 			goto out;
 	}
+	rc = 0;
+out:
+	free(scratch);
+	return rc;
+}
+
+/*
+ * Copy the answer's optional "model" and "usage" counts into r. Returns
+ * 0, or -1 with a message; r->model may then be allocated, for the caller
+ * to release.
+ */
+static int
+read_meta(const json_t *root, struct embed_response *r, char *err,
+    size_t errlen)
+{
+	const json_t *v;
 
 	v = json_object_get(root, "model");
 	if (json_is_string(v)) {
 		r->model = strdup(json_string_value(v));
 		if (r->model == NULL) {
 			(void)snprintf(err, errlen, "out of memory");
-			goto out;
+			return -1;
 		}
 	}
 	v = json_object_get(root, "usage");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_object(v)) {
-			(void)snprintf(err, errlen,
-			    "response 'usage' is not an object");
-			goto out;
-		}
-		if (get_count(v, "prompt_tokens", &r->prompt_tokens, err,
-		    errlen) == -1 ||
-		    get_count(v, "total_tokens", &r->total_tokens, err,
-		    errlen) == -1)
-			goto out;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_object(v)) {
+		(void)snprintf(err, errlen,
+		    "response 'usage' is not an object");
+		return -1;
 	}
+	if (get_count(v, "prompt_tokens", &r->prompt_tokens, err,
+	    errlen) == -1 ||
+	    get_count(v, "total_tokens", &r->total_tokens, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+int
+embed_parse(const char *body, size_t len, size_t n_inputs, long dimensions,
+    struct embed_response *r, char *err, size_t errlen)
+{
+	json_t *root = NULL;
+	json_error_t jerr;
+	const json_t *data;
+	const json_t **by_index = NULL;
+	int rc = -1;
+
+	response_init(r);
+	if (len == 0) {
+		(void)snprintf(err, errlen, "response body is empty");
+		goto out;
+	}
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		(void)snprintf(err, errlen, "response is not JSON: %s",
+		    jerr.text);
+		goto out;
+	}
+	data = answer_data(root, n_inputs, err, errlen);
+	if (data == NULL)
+		goto out;
+	by_index = calloc(n_inputs, sizeof(*by_index));
+	if (by_index == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (order_by_index(data, by_index, err, errlen) == -1 ||
+	    read_rows(by_index, n_inputs, dimensions, r, err, errlen) == -1 ||
+	    read_meta(root, r, err, errlen) == -1)
+		goto out;
 	rc = 0;
 out:
 	if (rc == -1)
 		embed_response_free(r);
-	free(scratch);
 	free(by_index);
 	json_decref(root);
 	return rc;
