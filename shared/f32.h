@@ -9,11 +9,12 @@
  * so format then parse is the identity on every finite float32.
  *
  * No I/O, no allocation, no global state: reentrant, safe in either
- * program. Cost: f32_format is about 20 ns a value (Ryu: a few 64-bit
- * multiplications, no loop over candidate digit counts); f32_parse a few
- * ns on its fast path (one 64-bit accumulation and one double operation)
- * and strtof's cost on the slow one, which shortest-digit text reaches
- * about once in a few hundred million values.
+ * program. Cost, per value on a 2-core Xeon VM: f32_format about 35 ns
+ * (Ryu: a few 64-bit multiplications, no trial of digit counts);
+ * f32_parse about 27 ns on its fast path (one 64-bit accumulation and one
+ * double operation), which shortest text takes from about 1e-13 to 1e30,
+ * where embeddings live, and strtof's cost on the slow one (about 90 ns a
+ * value over random bit patterns, most of which lie outside that range).
  */
 #ifndef EMBEDWATCH_F32_H
 #define EMBEDWATCH_F32_H
@@ -39,9 +40,10 @@ size_t	 f32_format(float v, char *out);
  * it is the caller's to check. Returns the length of the number with the
  * value in *out, or -1 with *out untouched and errno EINVAL if s does not
  * start with a JSON number (empty, "NaN", "inf", "+1", ".5", "01", "1.",
- * "1e") or the number is longer than 63 characters, ERANGE if it is
- * finite but rounds to infinity as a float32 (such as 1e39). A magnitude
- * below the least subnormal reads as a zero of its sign.
+ * "1e") or the number needs strtof and is 64 characters or longer (never
+ * one f32_format wrote), ERANGE if it is finite but rounds to infinity
+ * as a float32 (such as 1e39). A magnitude of at most half the least
+ * subnormal reads as a zero of its sign.
  */
 ssize_t	 f32_parse(const char *s, const char *end, float *out);
 
