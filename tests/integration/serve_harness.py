@@ -302,6 +302,18 @@ def encode(requests):
                     (json.dumps(r) + "\n").encode() for r in requests)
 
 
+def push(client, data, sent, seconds, pause=0.05):
+    """Offer data[sent:] to a flooding client for a while, as fast as its
+    socket takes it; returns the new offset."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and sent < len(data):
+        n = client.try_send(data[sent:sent + (1 << 16)])
+        sent += n
+        if n == 0:
+            time.sleep(pause)
+    return sent
+
+
 def by_id(answers):
     """Answers keyed by id, checking there is one per id."""
     out = {}

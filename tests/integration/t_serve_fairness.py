@@ -16,15 +16,6 @@ def flood_line(i):
                        f"@fault:slow:{CALL_MS}"}])
 
 
-def push(client, data, sent, seconds):
-    """Offer the rest of data for a while; returns the new offset."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and sent < len(data):
-        n = client.try_send(data[sent:sent + (1 << 16)])
-        sent += n
-        if n == 0:
-            time.sleep(0.05)
-    return sent
 
 
 def scenario():
@@ -35,7 +26,7 @@ def scenario():
             "--retries", "0") as srv:
         rss_before = srv.rss_kb()
         with srv.connect() as flooder, srv.connect() as polite:
-            sent = push(flooder, data, 0, 2 * h.SLACK)
+            sent = sh.push(flooder, data, 0, 2 * h.SLACK)
             h.wait_until(lambda: polite.stats()["queued"] == CONN_QUEUE,
                          20 * h.SLACK, "the flooder's line to fill")
             st = polite.stats()
@@ -43,7 +34,7 @@ def scenario():
                     "the flooder holds its caps and no more", st)
             # Keep offering: the socket takes little more than the
             # kernel's buffers and one read chunk, not the flood.
-            sent = push(flooder, data, sent, 2 * h.SLACK)
+            sent = sh.push(flooder, data, sent, 2 * h.SLACK)
             h.log(f"flooder: {sent} of {len(data)} bytes taken, server rss "
                   f"{rss_before} -> {srv.rss_kb()} kB")
             h.check(sent < 1_500_000, f"{sent} bytes of the flood taken: "

@@ -1,6 +1,4 @@
 """Proves: --queue bounds serve as a whole: many clients flooding at once never have more than --queue requests waiting between them (each client only up to its own --conn-queue, set far higher here), the sockets stop being read, memory stays flat, and once the floods hang up a new client is served at once."""
-import time
-
 import harness as h
 import serve_harness as sh
 
@@ -19,16 +17,6 @@ def flood(c, offset):
     return data
 
 
-def push(client, data, sent, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and sent < len(data):
-        n = client.try_send(data[sent:sent + (1 << 16)])
-        sent += n
-        if n == 0:
-            time.sleep(0.02)
-    return sent
-
-
 def scenario():
     with h.FakeAPI() as api, sh.Server(
             api, "--jobs", str(JOBS), "--queue", str(QUEUE),
@@ -41,7 +29,7 @@ def scenario():
         peak = 0
         for _ in range(6):
             for c, client in enumerate(floods):
-                sent[c] = push(client, data[c], sent[c], 0.2)
+                sent[c] = sh.push(client, data[c], sent[c], 0.2, pause=0.02)
             st = srv.stats()
             peak = max(peak, st["queued"])
             h.check(st["queued"] <= QUEUE, f"{st['queued']} requests "

@@ -186,13 +186,58 @@ drain_thread(void *arg)
 	return NULL;
 }
 
+/* Write want (total bytes) through a 4 KiB pipe with write_fn while a
+ * thread reads it, and check every byte came out, in order. */
+static void
+through_small_pipe(const char *want, size_t total,
+    int (*write_fn)(int, void *), void *arg)
+{
+	struct drain d;
+	pthread_t th;
+	int fds[2];
+
+	make_pipe(fds);
+	(void)fcntl(fds[1], F_SETPIPE_SZ, 4096);
+	d.fd = fds[0];
+	d.cap = total + 1;
+	d.len = 0;
+	d.p = malloc(d.cap);
+	assert_non_null(d.p);
+	assert_int_equal(pthread_create(&th, NULL, drain_thread, &d), 0);
+	assert_int_equal(write_fn(fds[1], arg), 0);
+	close_fd(&fds[1]);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(d.len, total);
+	assert_memory_equal(d.p, want, total);
+	free(d.p);
+	close_pipe(fds);
+}
+
+struct plain_write {
+	const char	*p;
+	size_t		 n;
+};
+
+static int
+write_all_fn(int fd, void *arg)
+{
+	struct plain_write *w = arg;
+
+	return io_write_all(fd, w->p, w->n);
+}
+
+static int
+writev_all_fn(int fd, void *arg)
+{
+	return io_writev_all(fd, arg, 4);
+}
+
 static void
 test_write_all(void **state)
 {
 	enum { TOTAL = 1 << 20 };
+	struct plain_write pw;
 	struct sigaction old;
-	struct drain d;
-	pthread_t th;
 	int fds[2], size;
 	size_t i;
 	char *out;
@@ -206,21 +251,9 @@ test_write_all(void **state)
 	assert_non_null(out);
 	for (i = 0; i < TOTAL; i++)
 		out[i] = (char)(i * 7 + i / 4096);
-	make_pipe(fds);
-	(void)fcntl(fds[1], F_SETPIPE_SZ, 4096);
-	d.fd = fds[0];
-	d.cap = TOTAL + 1;
-	d.len = 0;
-	d.p = malloc(d.cap);
-	assert_non_null(d.p);
-	assert_int_equal(pthread_create(&th, NULL, drain_thread, &d), 0);
-	assert_int_equal(io_write_all(fds[1], out, TOTAL), 0);
-	close_fd(&fds[1]);
-	assert_int_equal(pthread_join(th, NULL), 0);
-	assert_int_equal(d.len, TOTAL);
-	assert_memory_equal(d.p, out, TOTAL);
-	free(d.p);
-	close_pipe(fds);
+	pw.p = out;
+	pw.n = TOTAL;
+	through_small_pipe(out, TOTAL, write_all_fn, &pw);
 
 	/* A real error ends it: EAGAIN after a partial write, EPIPE. */
 	make_pipe(fds);
@@ -248,8 +281,6 @@ test_writev_all(void **state)
 	enum { TOTAL = 1 << 20, CUT = 12345 };
 	struct sigaction old;
 	struct iovec iov[4];
-	struct drain d;
-	pthread_t th;
 	int fds[2];
 	size_t i;
 	char *out;
@@ -268,21 +299,7 @@ test_writev_all(void **state)
 	iov[2].iov_len = CUT;
 	iov[3].iov_base = out + 5 + CUT;
 	iov[3].iov_len = TOTAL - 5 - CUT;
-	make_pipe(fds);
-	(void)fcntl(fds[1], F_SETPIPE_SZ, 4096);
-	d.fd = fds[0];
-	d.cap = TOTAL + 1;
-	d.len = 0;
-	d.p = malloc(d.cap);
-	assert_non_null(d.p);
-	assert_int_equal(pthread_create(&th, NULL, drain_thread, &d), 0);
-	assert_int_equal(io_writev_all(fds[1], iov, 4), 0);
-	close_fd(&fds[1]);
-	assert_int_equal(pthread_join(th, NULL), 0);
-	assert_int_equal(d.len, TOTAL);
-	assert_memory_equal(d.p, out, TOTAL);
-	free(d.p);
-	close_pipe(fds);
+	through_small_pipe(out, TOTAL, writev_all_fn, iov);
 
 	make_pipe(fds);
 	ignore_sigpipe(&old);
