@@ -1,7 +1,6 @@
 /*
  * policy: see policy.h.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
