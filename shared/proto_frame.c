@@ -1,7 +1,7 @@
 /*
  * proto_frame: see proto_frame.h. Writing is one blocking writev of the
- * header and the payload, so the reader wakes once a frame; peeking never consumes, so a caller can wait
- * for more bytes and look again.
+ * header and the payload, so the reader wakes once a frame; peeking
+ * never consumes, so a caller can wait for more bytes and look again.
  */
 #include <errno.h>
 #include <stdint.h>

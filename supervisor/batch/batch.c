@@ -95,34 +95,6 @@ on_output_fd(void *arg, int fd, short revents)
 		(void)batch_output_flush(bs, &bs->out, false);
 }
 
-/* A timer that only makes the loop turn: the hooks do the work. */
-static void
-wake_up(void *owner, int64_t now)
-{
-	(void)owner;
-	(void)now;
-}
-
-/* Watch fd while want holds. Files and pipes: unwatched when nothing is
- * wanted, since a pipe whose writer left reports POLLHUP for ever. */
-static void
-watch(struct batch *bs, int fd, bool *watched, bool want, short events,
-    loop_fd_fn fn)
-{
-	if (want && !*watched) {
-		if (loop_watch(bs->loop, fd, events, fn, bs) == -1) {
-			log_error("cannot watch '%s': %s", fd == bs->in_fd ?
-			    bs->in_path : bs->out.path, strerror(errno));
-			batch_stop(bs, EXIT_SOFTWARE);
-			return;
-		}
-		*watched = true;
-	} else if (!want && *watched) {
-		loop_unwatch(bs->loop, fd);
-		*watched = false;
-	}
-}
-
 /* Arm tm ms from now, while want holds, unless it is armed already. */
 static void
 arm_within(struct batch *bs, struct timer *tm, bool want, int64_t now,
@@ -160,10 +132,16 @@ give_output(void *arg, int64_t now)
 		loop_stop(bs->loop);
 		return;
 	}
-	watch(bs, bs->in_fd, &bs->in_watched, batch_reader_wants_input(bs),
-	    POLLIN, on_input_fd);
-	watch(bs, bs->out.fd, &bs->out_watched, buf_len(&bs->out.pending) > 0
-	    && bs->fatal == 0, POLLOUT, on_output_fd);
+	/* Files and pipes: on the loop only while wanted, since a pipe
+	 * whose writer left reports POLLHUP for ever. */
+	if (loop_watch_while(bs->loop, bs->in_fd, batch_reader_wants_input(bs),
+	    POLLIN, on_input_fd, bs) == -1 ||
+	    loop_watch_while(bs->loop, bs->out.fd, buf_len(&bs->out.pending) >
+	    0 && bs->fatal == 0, POLLOUT, on_output_fd, bs) == -1) {
+		log_error("cannot watch the input or output: %s",
+		    strerror(errno));
+		batch_stop(bs, EXIT_SOFTWARE);
+	}
 	/* Work the next turn can do at once: do not sleep. */
 	if (!STAILQ_EMPTY(&bs->resubmit) || (batch_reader_can_take_line(bs) &&
 	    batch_reader_has_line(bs)) || (!bs->in_open &&
@@ -194,9 +172,9 @@ init_state(struct batch *bs, const struct config *cfg, struct loop *l,
     struct signals *sigs)
 {
 	*bs = (struct batch){ .cfg = cfg, .loop = l, .sigs = sigs };
-	loop_timer_init(&bs->linger_timer, wake_up, bs);
-	loop_timer_init(&bs->progress_timer, wake_up, bs);
-	loop_timer_init(&bs->checkpoint_timer, wake_up, bs);
+	loop_timer_init(&bs->linger_timer, NULL, bs);
+	loop_timer_init(&bs->progress_timer, NULL, bs);
+	loop_timer_init(&bs->checkpoint_timer, NULL, bs);
 	bs->in_fd = bs->out.fd = bs->ids.fd = bs->errors.fd = -1;
 	bs->out_flags = -1;
 	bs->next_seq = bs->base = 1;
@@ -342,10 +320,8 @@ release_all(struct batch *bs)
 	loop_disarm(bs->loop, &bs->linger_timer);
 	loop_disarm(bs->loop, &bs->progress_timer);
 	loop_disarm(bs->loop, &bs->checkpoint_timer);
-	if (bs->in_watched)
-		loop_unwatch(bs->loop, bs->in_fd);
-	if (bs->out_watched)
-		loop_unwatch(bs->loop, bs->out.fd);
+	loop_unwatch(bs->loop, bs->in_fd);
+	loop_unwatch(bs->loop, bs->out.fd);
 	if (bs->out_flags != -1 && (bs->out_flags & O_NONBLOCK) == 0)
 		(void)io_set_nonblock(bs->out.fd, false);
 	if (bs->engine != NULL)

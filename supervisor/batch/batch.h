@@ -33,14 +33,16 @@
 void	*batch_init(const struct config *cfg, struct loop *l,
 	    struct signals *sigs, int *status);
 
-/* After the loop: kill and reap what still runs, write and sync what is
- * done, print the summary; free the state. Returns the exit status: 0 every input embedded; 3 some failed
- * (all listed in the errors file); 64 usage (.npy or --resume without
- * -o, OUT is the input); 66 input missing or unreadable; 73 output not
- * writable; 78 --resume on an OUT that does not match the input or the
- * options; 70 internal error; 128 + the signal number after SIGINT or
- * SIGTERM stopped it before the input was done (the message shows the
- * command that resumes). */
+/*
+ * After the loop: kill and reap what still runs, write and sync what is
+ * done, print the summary; free the state. Returns the exit status: 0
+ * every input embedded; 3 some failed (all listed in the errors file);
+ * 64 usage (.npy or --resume without -o, OUT is the input); 66 input
+ * missing or unreadable; 73 output not writable; 78 --resume on an OUT
+ * that does not match the input or the options; 70 internal error; 128 +
+ * the signal number after SIGINT or SIGTERM stopped it before the input
+ * was done (the message shows the command that resumes).
+ */
 int	 batch_finish(void *state, int loop_status);
 
 #endif

@@ -88,8 +88,6 @@ struct batch {
 	struct loop		*loop;
 	struct signals		*sigs;
 	struct engine		*engine;
-	bool			 in_watched;	/* in_fd is on the loop */
-	bool			 out_watched;	/* out.fd is */
 	struct timer		 linger_timer;	/* these only wake the loop */
 	struct timer		 progress_timer;
 	struct timer		 checkpoint_timer;

@@ -134,6 +134,16 @@ loop_watch(struct loop *l, int fd, short events, loop_fd_fn fn, void *arg)
 	return 0;
 }
 
+int
+loop_watch_while(struct loop *l, int fd, bool want, short events,
+    loop_fd_fn fn, void *arg)
+{
+	if (want)
+		return loop_watch(l, fd, events, fn, arg);
+	loop_unwatch(l, fd);
+	return 0;
+}
+
 void
 loop_events(struct loop *l, int fd, short events)
 {

@@ -59,6 +59,12 @@ void	 loop_free(struct loop *l);
 int	 loop_watch(struct loop *l, int fd, short events, loop_fd_fn fn,
 	    void *arg);
 
+/* Watch fd for events while want holds, and not at all otherwise (for
+ * pipes and files, which must not sit in the poll set unwanted). Returns
+ * 0, or -1 with errno as loop_watch. */
+int	 loop_watch_while(struct loop *l, int fd, bool want, short events,
+	    loop_fd_fn fn, void *arg);
+
 /* Change only the events of a watched fd; a no-op for one not watched. */
 void	 loop_events(struct loop *l, int fd, short events);
 
@@ -74,7 +80,8 @@ int	 loop_add_hook(struct loop *l, enum loop_phase phase,
 void	 loop_remove_hook(struct loop *l, enum loop_phase phase,
 	    loop_hook_fn fn, void *arg);
 
-/* Prepare a timer that calls fn(owner, now) when it fires. */
+/* Prepare a timer that calls fn(owner, now) when it fires; fn NULL: it
+ * only makes the loop turn, for hooks that look at the time. */
 void	 loop_timer_init(struct timer *tm, loop_timer_fn fn, void *owner);
 
 /* Arm (or move) tm to fire at at_ms, CLOCK_MONOTONIC milliseconds. */

@@ -183,11 +183,10 @@ unlist(struct engine *e, struct request *req)
 /* Conclude none of req's attempts any more and SIGKILL their workers:
  * the request is answered without them. */
 static void
-drop_attempts(struct engine *e, struct request *req, enum slot_kill why)
+drop_attempts(struct request *req, enum slot_kill why)
 {
 	struct attempt *at;
 
-	(void)e;
 	while ((at = LIST_FIRST(&req->live)) != NULL) {
 		LIST_REMOVE(at, entry);
 		at->req = NULL;
@@ -204,7 +203,7 @@ finish_request(struct engine *e, struct request *req, struct answer *a,
 	loop_disarm(e->loop, &req->timer);
 	loop_disarm(e->loop, &req->hedge_timer);
 	unlist(e, req);
-	drop_attempts(e, req, req->cancelled ? SLOT_KILL_CANCEL :
+	drop_attempts(req, req->cancelled ? SLOT_KILL_CANCEL :
 	    SLOT_KILL_LOST);
 	a->attempts = req->attempts;
 	a->ms = (long)(now - req->received_ms);
@@ -376,18 +375,16 @@ conclude(struct engine *e, struct attempt *at, int64_t now)
 		finish_request(e, req, &a, now);
 		return;
 	}
-	/* A sibling still runs and may yet succeed: wait for it, unless
-	 * this failure ends the request whatever the sibling does. */
+	/* A sibling still runs: wait for it, unless this failure ends the
+	 * request whatever the sibling does. Alone, the policy decides. */
 	if (req->n_live > 0 && retryable && code != REQ_SHUTTING_DOWN)
 		return;
-	if (req->n_live > 0 || !retryable || code == REQ_SHUTTING_DOWN ||
-	    code == REQ_CANCELLED) {
+	if (req->n_live > 0)
 		answer_error(e, req, code, retryable, http_status, message,
 		    now);
-		return;
-	}
-	after_failure(e, req, code, retryable, http_status, retry_after_ms,
-	    message, now);
+	else
+		after_failure(e, req, code, retryable, http_status,
+		    retry_after_ms, message, now);
 }
 
 static void

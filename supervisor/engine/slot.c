@@ -83,13 +83,6 @@ fire(struct slot *s, enum slot_event ev, int64_t now)
 		s->table->fn(s->table->arg, s, ev, now);
 }
 
-static void
-wake_warm(void *owner, int64_t now)
-{
-	(void)owner;
-	(void)now;			/* the next turn's sweep tops up */
-}
-
 struct slots *
 slots_new(struct loop *l, const struct spawner *sp, size_t n,
     size_t frame_max, const char *host, bool tls, slot_event_fn fn, void *arg)
@@ -113,7 +106,7 @@ slots_new(struct loop *l, const struct spawner *sp, size_t n,
 	t->tls = tls;
 	t->fn = fn;
 	t->arg = arg;
-	loop_timer_init(&t->warm_timer, wake_warm, t);
+	loop_timer_init(&t->warm_timer, NULL, t);
 	for (i = 0; i < n; i++) {
 		t->slot[i].table = t;
 		t->slot[i].fd = -1;

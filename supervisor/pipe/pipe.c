@@ -34,13 +34,6 @@ struct pipe_mode {
 };
 
 static void
-on_answer(void *arg, struct request *req, const struct answer *a)
-{
-	(void)arg;
-	session_answer(req->owner, req, a);
-}
-
-static void
 on_terminate(void *arg, int signo)
 {
 	struct pipe_mode *pm = arg;
@@ -91,7 +84,7 @@ pipe_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 	sp.in_fd = STDIN_FILENO;
 	sp.out_fd = STDOUT_FILENO;
 	sp.name = "stdout";
-	pm->engine = engine_new(cfg, l, sigs, NULL, on_answer, pm);
+	pm->engine = engine_new(cfg, l, sigs, NULL, session_answer, NULL);
 	if (pm->engine != NULL)
 		pm->session = session_new(l, pm->engine, cfg, &sp);
 	if (pm->session == NULL || loop_add_hook(l, LOOP_OUTPUT, check_done,

@@ -37,8 +37,6 @@ struct session {
 	struct buf		 out;
 	bool			 reading;	/* the peer may still send */
 	bool			 lost;		/* answers go nowhere */
-	bool			 in_watched;	/* pipe pair only */
-	bool			 out_watched;
 	size_t			 n_live;	/* requests the engine holds */
 	uint64_t		 n_lost;
 	struct fairq_line	 line;
@@ -87,7 +85,6 @@ close_fds(struct session *s)
 	if (s->p.is_socket)
 		(void)close(s->in_fd);
 	s->in_fd = -1;
-	s->in_watched = s->out_watched = false;
 }
 
 void
@@ -161,9 +158,11 @@ emit(struct session *s, const char *id_json, const struct answer *a)
 }
 
 void
-session_answer(struct session *s, const struct request *req,
-    const struct answer *a)
+session_answer(void *arg, struct request *req, const struct answer *a)
 {
+	struct session *s = req->owner;
+
+	(void)arg;
 	s->n_live--;
 	emit(s, req->id_json, a);
 }
@@ -336,23 +335,6 @@ wants_input(const struct session *s)
 	    !lines_ready(&s->in) && buf_len(&s->out) < OUT_HIGH_WATER;
 }
 
-/* Watch (or stop watching) a pipe's descriptor. */
-static void
-watch_pipe(struct session *s, int fd, bool *watched, bool want, short events)
-{
-	if (want && !*watched) {
-		if (loop_watch(s->loop, fd, events, on_fd, s) == -1) {
-			log_error("%s: cannot watch: %s", s->p.name,
-			    strerror(errno));
-			return;
-		}
-		*watched = true;
-	} else if (!want && *watched) {
-		loop_unwatch(s->loop, fd);
-		*watched = false;
-	}
-}
-
 /* Ask the loop for what the session wants next. */
 static void
 update_events(struct session *s)
@@ -366,8 +348,10 @@ update_events(struct session *s)
 		    (out ? POLLOUT : 0)));
 		return;
 	}
-	watch_pipe(s, s->in_fd, &s->in_watched, in, POLLIN);
-	watch_pipe(s, s->p.out_fd, &s->out_watched, out, POLLOUT);
+	if (loop_watch_while(s->loop, s->in_fd, in, POLLIN, on_fd, s) == -1 ||
+	    loop_watch_while(s->loop, s->p.out_fd, out, POLLOUT, on_fd,
+	    s) == -1)
+		log_error("%s: cannot watch: %s", s->p.name, strerror(errno));
 }
 
 static void

@@ -57,8 +57,10 @@ struct session *session_new(struct loop *l, struct engine *e,
  * over, or the engine already freed. NULL is a no-op. */
 void	 session_free(struct session *s);
 
-/* The engine's answer for a request of this session (req->owner). */
-void	 session_answer(struct session *s, const struct request *req,
+/* The engine's answer for a request of a session (req->owner): an
+ * engine_answer_fn, so an engine whose requests all come from sessions
+ * takes it as its callback (arg is not used). */
+void	 session_answer(void *arg, struct request *req,
 	    const struct answer *a);
 
 /* Read no more: forget buffered lines (a drain, a stop). */

@@ -71,13 +71,6 @@ struct serve {
 	struct timer		 status_timer;
 };
 
-static void
-on_answer(void *arg, struct request *req, const struct answer *a)
-{
-	(void)arg;
-	session_answer(req->owner, req, a);
-}
-
 static int
 stats_extra(void *arg, char *out, size_t len)
 {
@@ -260,13 +253,6 @@ ping_watchdog(void *owner, int64_t now)
 }
 
 static void
-wake_up(void *owner, int64_t now)
-{
-	(void)owner;
-	(void)now;		/* the sweep decides */
-}
-
-static void
 on_terminate(void *arg, int signo)
 {
 	struct serve *sv = arg;
@@ -331,7 +317,8 @@ start(struct serve *sv, int *status)
 	if (listen_open(&sv->listener, cfg, status) == -1)
 		return -1;
 	*status = EXIT_SOFTWARE;
-	sv->engine = engine_new(cfg, sv->loop, sv->sigs, NULL, on_answer, sv);
+	sv->engine = engine_new(cfg, sv->loop, sv->sigs, NULL, session_answer,
+	    NULL);
 	if (sv->engine == NULL ||
 	    loop_add_hook(sv->loop, LOOP_OUTPUT, sweep, sv) == -1 ||
 	    loop_watch(sv->loop, sv->listener.fd, POLLIN, on_listen_fd,
@@ -363,7 +350,7 @@ serve_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 	*sv = (struct serve){ .cfg = cfg, .loop = l, .sigs = sigs,
 	    .listener.fd = -1 };
 	TAILQ_INIT(&sv->conns);
-	loop_timer_init(&sv->flush_timer, wake_up, sv);
+	loop_timer_init(&sv->flush_timer, NULL, sv);
 	loop_timer_init(&sv->ping_timer, ping_watchdog, sv);
 	loop_timer_init(&sv->status_timer, report_status, sv);
 	if (start(sv, status) == -1) {
