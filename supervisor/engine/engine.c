@@ -5,8 +5,9 @@
  * attempts live, on the running list) -> answered, or -> BACKOFF (on the
  * backoff list, its timer at the end of the delay) -> QUEUED again, at
  * the head of its line. Its timer is the queue deadline while it waits,
- * the end of the backoff while it backs off; its hedge timer is armed
- * while exactly one attempt runs and a hedge is wanted.
+ * the end of the backoff while it backs off. An attempt's hedge timer is
+ * armed while it runs alone and a hedge is wanted, so a queued request
+ * carries no timer for it.
  *
  * Events, fired then handled: a slot reports what happened to its worker
  * (result, kill, end); conclude turns that into the attempt's outcome,
@@ -42,6 +43,7 @@ struct attempt {
 	struct slot	*slot;
 	unsigned	 no;		/* 1-based */
 	bool		 hedge;		/* started beside another attempt */
+	struct timer	 hedge_timer;	/* armed while it runs alone */
 };
 
 struct engine {
@@ -183,12 +185,13 @@ unlist(struct engine *e, struct request *req)
 /* Conclude none of req's attempts any more and SIGKILL their workers:
  * the request is answered without them. */
 static void
-drop_attempts(struct request *req, enum slot_kill why)
+drop_attempts(struct engine *e, struct request *req, enum slot_kill why)
 {
 	struct attempt *at;
 
 	while ((at = LIST_FIRST(&req->live)) != NULL) {
 		LIST_REMOVE(at, entry);
+		loop_disarm(e->loop, &at->hedge_timer);
 		at->req = NULL;
 		req->n_live--;
 		slot_kill(at->slot, why);
@@ -201,9 +204,8 @@ finish_request(struct engine *e, struct request *req, struct answer *a,
     int64_t now)
 {
 	loop_disarm(e->loop, &req->timer);
-	loop_disarm(e->loop, &req->hedge_timer);
 	unlist(e, req);
-	drop_attempts(req, req->cancelled ? SLOT_KILL_CANCEL :
+	drop_attempts(e, req, req->cancelled ? SLOT_KILL_CANCEL :
 	    SLOT_KILL_LOST);
 	a->attempts = req->attempts;
 	a->ms = (long)(now - req->received_ms);
@@ -244,7 +246,6 @@ engine_submit(struct engine *e, struct request *req, int64_t now)
 	req->n_live = 0;
 	LIST_INIT(&req->live);
 	loop_timer_init(&req->timer, on_request_timer, req);
-	loop_timer_init(&req->hedge_timer, on_hedge_timer, req);
 	req->engine = e;
 	e->stats.requests++;
 	e->n_live++;
@@ -261,7 +262,6 @@ schedule_retry(struct engine *e, struct request *req, long delay,
     int64_t now)
 {
 	unlist(e, req);
-	loop_disarm(e->loop, &req->hedge_timer);
 	e->stats.retries++;
 	req->state = REQ_STATE_BACKOFF;
 	TAILQ_INSERT_TAIL(&e->backoff, req, entry);
@@ -345,6 +345,7 @@ conclude(struct engine *e, struct attempt *at, int64_t now)
 	long retry_after_ms = -1;
 
 	LIST_REMOVE(at, entry);
+	loop_disarm(e->loop, &at->hedge_timer);
 	at->req = NULL;
 	req->n_live--;
 	slot_outcome(at->slot, now, &o);
@@ -473,6 +474,7 @@ start_attempt(struct engine *e, struct slot *s, struct request *req,
 	at->slot = s;
 	at->no = job.attempt;
 	at->hedge = hedge;
+	loop_timer_init(&at->hedge_timer, on_hedge_timer, at);
 	LIST_INSERT_HEAD(&req->live, at, entry);
 	req->n_live++;
 	if (hedge)
@@ -480,7 +482,7 @@ start_attempt(struct engine *e, struct slot *s, struct request *req,
 	hedge_ms = policy_hedge_delay_ms(e->policy, req);
 	if (req->n_live == 1 && hedge_ms >= 0 &&
 	    req->attempts < policy_max_attempts(e->policy))
-		loop_arm(e->loop, &req->hedge_timer, now + hedge_ms);
+		loop_arm(e->loop, &at->hedge_timer, now + hedge_ms);
 	log_debug("request %s attempt %u%s: worker %ld, %ld ms", req->id_json,
 	    job.attempt, hedge ? " (hedge)" : "", (long)slot_pid(s), budget);
 	return 0;
@@ -491,11 +493,15 @@ start_attempt(struct engine *e, struct slot *s, struct request *req,
 static void
 on_hedge_timer(void *owner, int64_t now)
 {
-	struct request *req = owner;
-	struct engine *e = req->engine;
+	struct attempt *at = owner;
+	struct request *req = at->req;
+	struct engine *e;
 	struct slot *s;
 
 	(void)now;
+	if (req == NULL)
+		return;
+	e = req->engine;
 	if (req->state != REQ_STATE_RUNNING || req->n_live != 1 ||
 	    req->cancelled || e->shutting_down ||
 	    req->attempts >= policy_max_attempts(e->policy))

@@ -11,9 +11,9 @@
  *
  * The engine registers itself with the loop: a LOOP_WORK hook that frees
  * finished slots, starts attempts and tops up the warm pool; the timers
- * of requests (queue deadline, backoff, hedge) and of the drain; and,
- * through core/signals, SIGCHLD to reap. A mode only submits, cancels,
- * stops, and takes answers.
+ * of requests (queue deadline, backoff), of attempts (hedge) and of the
+ * drain; and, through core/signals, SIGCHLD to reap. A mode only
+ * submits, cancels, stops, and takes answers.
  *
  * Every submitted request is answered exactly once through the answer
  * callback, in completion order, and then freed by the engine. Nothing

@@ -78,7 +78,6 @@ struct request {
 	int64_t		 received_ms;
 	int64_t		 deadline_at_ms;
 	struct timer	 timer;		/* queue deadline or backoff end */
-	struct timer	 hedge_timer;	/* start one more attempt */
 	struct engine	*engine;	/* for its timers */
 	bool		 cancelled;
 };
