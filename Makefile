@@ -55,6 +55,13 @@ LIB	= $(BUILD)/libembedwatch.a
 SUPPORT_OBJ = $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_LIB = $(BUILD)/libtestsupport.a
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c), built by clang into build/fuzz.
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_CC	?= clang
+FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer \
+	     -fsanitize=fuzzer-no-link,address,undefined \
+	     -fno-sanitize-recover=undefined
 DEPS_STAMP = build/.deps-installed
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
@@ -63,7 +70,7 @@ ASAN_FLAGS = $(SAN_FLAGS) -fsanitize=address,undefined \
 UBSAN_FLAGS = $(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined
 
 .PHONY: all unit-bins check unit integration asan ubsan asan-build \
-	ubsan-build bench demo clean deps
+	ubsan-build bench demo clean deps fuzz fuzz-bins fuzz-build
 
 all: $(BIN)/embedwatch $(BIN)/embedwatch-worker
 
@@ -100,6 +107,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_LIB) $(LIB)
 
 unit-bins: $(UNIT_BIN)
 
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) \
+	    $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
 # T picks tests by name; `make unit T=test_buf` builds only the binaries T
 # names (make's filter understands one * per name; anything else builds
 # them all and lets tests/run.py pick).
@@ -119,9 +133,26 @@ ubsan-build: $(DEPS_STAMP)
 	$(MAKE) BUILD=build/ubsan BIN=build/ubsan/bin CFLAGS="$(UBSAN_FLAGS)" \
 	    LDFLAGS="$(UBSAN_FLAGS)" all unit-bins
 
+# The fuzz build is skipped, with a message, where clang cannot link
+# libFuzzer (tests/fuzz/run.py then says the fuzz check was skipped).
+fuzz-build: $(DEPS_STAMP)
+	@if echo 'int LLVMFuzzerTestOneInput(const char *d, long n);' \
+	    'int LLVMFuzzerTestOneInput(const char *d, long n)' \
+	    '{ return d == 0 && n; }' | $(FUZZ_CC) -x c -fsanitize=fuzzer \
+	    -o /dev/null - >/dev/null 2>&1; then \
+	    $(MAKE) BUILD=build/fuzz BIN=build/fuzz/bin CC=$(FUZZ_CC) \
+	    CFLAGS="$(FUZZ_FLAGS)" LDFLAGS="$(FUZZ_FLAGS)" fuzz-bins; \
+	else echo "fuzz: skipped, '$(FUZZ_CC) -fsanitize=fuzzer' cannot" \
+	    "link (apt-get install clang libclang-rt-14-dev)"; fi
+
+# FUZZ_SECONDS per harness over its seed corpus (tests/fuzz/corpus/).
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-build
+	$(PYTHON) tests/fuzz/run.py --seconds $(FUZZ_SECONDS)
+
 RUN_TESTS = $(PYTHON) tests/run.py $(if $(T),--tests '$(T)')
 
-check: all unit-bins asan-build
+check: all unit-bins asan-build fuzz-build
 	$(RUN_TESTS) --suite plain:$(BIN):$(BUILD)/tests \
 	    --suite asan:build/asan/bin:build/asan/tests
 
