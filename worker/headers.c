@@ -21,6 +21,13 @@ headers_init(struct headers *h)
 {
 	h->retry_after_ms = -1;
 	h->retry_after_ms_hdr = -1;
+	h->complete = false;
+}
+
+bool
+headers_complete(const struct headers *h)
+{
+	return h->complete;
 }
 
 /* Parse a value of Retry-After (seconds or an HTTP date) or, in_ms,
@@ -67,6 +74,11 @@ headers_feed(struct headers *h, const char *line, size_t len)
 	/* A new response (after a 100 Continue, say) starts over. */
 	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
 		headers_init(h);
+		return;
+	}
+	if ((len == 2 && line[0] == '\r' && line[1] == '\n') ||
+	    (len == 1 && line[0] == '\n')) {
+		h->complete = true;
 		return;
 	}
 	if (len >= 15 && strncasecmp(line, "retry-after-ms:", 15) == 0) {

@@ -15,6 +15,7 @@
 #ifndef EMBEDWATCH_HEADERS_H
 #define EMBEDWATCH_HEADERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <curl/curl.h>
@@ -27,6 +28,7 @@
 struct headers {
 	long	 retry_after_ms;	/* Retry-After; -1: none */
 	long	 retry_after_ms_hdr;	/* retry-after-ms; -1: none */
+	bool	 complete;		/* the blank line that ends them came */
 };
 
 /* Start with nothing seen. */
@@ -43,6 +45,11 @@ void	 headers_feed(struct headers *h, const char *line, size_t len);
 /* Milliseconds the server asked to wait before the next attempt, in
  * 0..HEADERS_RETRY_AFTER_MAX_MS, or -1 if it asked nothing. */
 long	 headers_retry_after_ms(const struct headers *h);
+
+/* Did the final response's header block end (with its blank line)? A
+ * server that closes in the middle of the headers leaves it false, though
+ * libcurl then reports success. */
+bool	 headers_complete(const struct headers *h);
 
 /*
  * Have libcurl feed every header line of curl's transfer to h, which

@@ -7,7 +7,8 @@
  * The parts of a call live in their own modules: tls.c (the CA store
  * shared before fork), probe.c (progress frames, socket watch),
  * headers.c (what the response headers ask for), curlerr.c (which
- * libcurl errors are permanent). This file owns the handle, the request,
+ * libcurl errors are permanent), redact.c (server text made safe: the key
+ * hidden, valid UTF-8, cut on a character boundary). This file owns the handle, the request,
  * the capped response buffer and the classification of the outcome.
  * No callback aborts the transfer, except the write callback at the
  * response cap.
@@ -35,6 +36,7 @@
 #include "proto_frame.h"
 #include "proto_json.h"
 #include "proto_result.h"
+#include "redact.h"
 #include "tls.h"
 #include "url.h"
 #include "worker.h"
@@ -400,12 +402,16 @@ set_options(struct call *c)
 	return 0;
 }
 
-/* Up to SNIPPET_MAX bytes of a body as one printable line. */
+/* Up to SNIPPET_MAX bytes of a body as one printable line, the key
+ * redacted from the whole body first so that no cut can split it. */
 static void
-body_snippet(const struct buf *b, char *out, size_t outlen)
+body_snippet(const struct buf *b, const char *key, char *out, size_t outlen)
 {
-	const unsigned char *p = (const unsigned char *)buf_data(b);
-	size_t i, n = 0, len = buf_len(b);
+	char clean[4 * SNIPPET_MAX];
+	const unsigned char *p = (const unsigned char *)clean;
+	size_t i, n = 0, len;
+
+	len = redact_text(buf_data(b), buf_len(b), key, clean, sizeof(clean));
 
 	for (i = 0; i < len && n + 4 < outlen && n < SNIPPET_MAX; i++) {
 		if (p[i] >= 0x20 && p[i] < 0x7f)
@@ -425,7 +431,7 @@ body_snippet(const struct buf *b, char *out, size_t outlen)
 static void
 http_error(struct call *c, long status)
 {
-	char msg[400], snippet[SNIPPET_MAX + 4];
+	char msg[400], snippet[SNIPPET_MAX + 4], where[201];
 	const char *location = NULL;
 	bool quota;
 
@@ -439,17 +445,20 @@ http_error(struct call *c, long status)
 	if (embed_error_parse(buf_data(&c->response), buf_len(&c->response),
 	    msg, sizeof(msg), &quota) == 0) {
 		c->result.quota_exhausted = quota;
+		redact_inplace(msg, sizeof(msg), c->job->api_key);
 		set_result(c, PROTO_HTTP, "HTTP %ld: %s", status, msg);
 		return;
 	}
 	if (status >= 300 && status < 400 && curl_easy_getinfo(c->curl,
 	    CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
 	    location != NULL) {
+		(void)redact_text(location, strlen(location),
+		    c->job->api_key, where, sizeof(where));
 		set_result(c, PROTO_HTTP, "HTTP %ld, redirects are not "
-		    "followed: '%.200s'", status, location);
+		    "followed: '%s'", status, where);
 		return;
 	}
-	body_snippet(&c->response, snippet, sizeof(snippet));
+	body_snippet(&c->response, c->job->api_key, snippet, sizeof(snippet));
 	set_result(c, PROTO_HTTP, "HTTP %ld%s%s", status, snippet[0] != '\0' ?
 	    ": " : "", snippet);
 }
@@ -476,13 +485,15 @@ curl_error(struct call *c, CURLcode cc, long status)
 	char where[256];
 	const char *text;
 	size_t n;
+	bool connected;
 
-	c->result.permanent = curlerr_is_permanent(cc);
+	connected = probe_progress(&c->probe)->connected_ms >= 0;
+	c->result.permanent = curlerr_is_permanent(cc, connected);
 	if (cc == CURLE_WRITE_ERROR && (c->over_cap || c->out_of_memory)) {
 		write_error(c, status);
 		return;
 	}
-	if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT) {
+	if (curlerr_class(cc, connected) == PROTO_INVALID_REQUEST) {
 		set_result(c, PROTO_INVALID_REQUEST, "cannot use url '%s': %s",
 		    c->origin, c->errbuf[0] != '\0' ? c->errbuf :
 		    curl_easy_strerror(cc));
@@ -535,6 +546,11 @@ perform(struct call *c)
 
 	if (cc != CURLE_OK) {
 		curl_error(c, cc, status);
+		return;
+	}
+	if (!headers_complete(&c->response_headers)) {
+		set_result(c, PROTO_NETWORK, "connection closed in the "
+		    "middle of the response headers (HTTP %ld)", status);
 		return;
 	}
 	if (status < 200 || status > 299) {
@@ -661,7 +677,8 @@ worker_refuse(const char *message, long ms, int out_fd, bool frames)
 	c.result.class = PROTO_INVALID_REQUEST;
 	c.result.retry_after_ms = -1;
 	c.result.ms = ms;
-	(void)strlcpy(c.result.message, message, sizeof(c.result.message));
+	(void)redact_text(message, strlen(message), NULL, c.result.message,
+	    sizeof(c.result.message));
 	probe_init(&c.probe, clock_us(), out_fd, frames);
 	probe_report(&c.probe);	/* as worker_run starts */
 	return write_outcome(&c, WORKER_EXIT_INVALID);
@@ -691,6 +708,9 @@ worker_run(const struct job *job, int out_fd, bool frames)
 	if (check_job(&c) == 0)
 		perform(&c);
 	c.result.ms = probe_elapsed_ms(&c.probe);
+	/* Server text is in the message: from here on it is safe. */
+	redact_inplace(c.result.message, sizeof(c.result.message),
+	    job->api_key);
 	if (c.result.class != PROTO_HTTP)
 		c.result.retry_after_ms = -1;
 	if (c.result.class != PROTO_OK)

@@ -421,6 +421,65 @@ FAULTS = {
 }
 
 
+# --- hostile servers (issue 14) -------------------------------------------
+
+async def fault_utf8(srv, conn, job, f):
+    """A 400 whose message is 600 x 'é' (ARG 1: 200 emoji)."""
+    text = "\U0001f600" * 200 if f.n(0) == 1 else "\u00e9" * 600
+    await conn.send(400, json.dumps({"error": {"message": text}},
+                                    ensure_ascii=False).encode())
+
+
+async def fault_redirect(srv, conn, job, f):
+    """A 302 whose Location is UTF-8 (ARG 1: holds byte 0xff)."""
+    where = b"https://example.com/\xff\xfe/x" if f.n(0) == 1 else \
+        "https://example.com/caf\u00e9/\U0001f600".encode()
+    conn.keep_alive = False
+    conn.writer.write(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n"
+                      b"Connection: close\r\nLocation: " + where + b"\r\n\r\n")
+    await conn.writer.drain()
+
+
+async def fault_echoauth(srv, conn, job, f):
+    """Quote the request's Authorization header back: in a 401 JSON error
+    (ARG 1: a bare key in an HTML 500 page; ARG 2: the key alone, cut off
+    at the end of a 600-byte message)."""
+    auth = srv.stats.last_headers.get("authorization", "")
+    key = auth.partition(" ")[2]
+    if f.n(0) == 1:
+        page = (f"<html><body><h1>500</h1><p>key {key} failed; header "
+                f"{auth}</p></body></html>").encode()
+        return await conn.send(500, page, ctype="text/html")
+    if f.n(0) == 2:
+        text = "x" * (395 - len("HTTP 401: ")) + " " + key
+        return await conn.send(401, error_body(text, code="invalid_api_key"))
+    await conn.send(401, error_body(f"Incorrect API key provided: {auth}. "
+                                    f"Key {key} is wrong.", code="invalid_api_key"))
+
+
+async def fault_garbage(srv, conn, job, f):
+    """Answer bytes that are not HTTP (ARG 1: a status line 'HTTP/1.1 abc';
+    ARG 2: close in the middle of the headers)."""
+    conn.keep_alive = False
+    conn.writer.write({1: b"HTTP/1.1 abc\r\nContent-Length: 2\r\n\r\n{}",
+                       2: b"HTTP/1.1 200 OK\r\nContent-Type: appl"}.get(
+                           f.n(0), b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\x00\x01\x02"))
+    await conn.writer.drain()
+
+
+async def fault_b64url(srv, conn, job, f):
+    """base64 in the URL-safe alphabet ('-' and '_')."""
+    body = json.loads(job.body(job.entries(), "base64"))
+    for item in body["data"]:
+        text = item["embedding"].replace("+", "-").replace("/", "_")
+        item["embedding"] = text if text != item["embedding"] else "-" + text[1:]
+    await conn.send(200, json.dumps(body).encode())
+
+
+FAULTS.update({"utf8": fault_utf8, "redirect": fault_redirect, "echoauth": fault_echoauth,
+               "garbage": fault_garbage, "b64url": fault_b64url})
+
+
 # --- the server ------------------------------------------------------------
 
 class Stats:

@@ -5,7 +5,9 @@
  * blanks around the value; retry-after-ms wins over Retry-After; a
  * status line starts over; values that do not parse count as none, a
  * 127-byte value is parsed and a 128-byte one ignored; waits are capped
- * at HEADERS_RETRY_AFTER_MAX_MS; other headers change nothing. No
+ * at HEADERS_RETRY_AFTER_MAX_MS; other headers change nothing; the header
+ * block is complete only once its blank line came (a close in the middle
+ * of the headers is not a response), and a new status line reopens it. No
  * network: the lines are fed as libcurl would hand them over.
  */
 #include <setjmp.h>
@@ -201,10 +203,30 @@ test_value_length(void **state)
 	assert_int_equal(after(lines, 2), 40);
 }
 
+static void
+test_complete(void **state)
+{
+	struct headers h;
+
+	(void)state;
+	headers_init(&h);
+	assert_false(headers_complete(&h));
+	headers_feed(&h, "HTTP/1.1 200 OK\r\n", 17);
+	headers_feed(&h, "Content-Type: appl", 18);
+	assert_false(headers_complete(&h));
+	headers_feed(&h, "\r\n", 2);
+	assert_true(headers_complete(&h));
+	headers_feed(&h, "HTTP/1.1 200 OK\r\n", 17);
+	assert_false(headers_complete(&h));
+	headers_feed(&h, "\n", 1);
+	assert_true(headers_complete(&h));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_complete),
 		cmocka_unit_test(test_none),
 		cmocka_unit_test(test_seconds),
 		cmocka_unit_test(test_milliseconds),

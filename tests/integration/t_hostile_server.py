@@ -1,0 +1,63 @@
+"""Proves: what a hostile server sends is classified right and passed on safely: non-ASCII error text (600 x 'é', 200 emoji) and a 302 whose Location is UTF-8 or holds 0xff stay http errors, never retried, with valid UTF-8 messages cut on a character boundary; bytes that are not HTTP, a status line 'HTTP/1.1 abc' and a close inside the headers are network errors and retried; base64url is bad_response; the key and any Bearer token a server quotes never reach the answer or the debug log, in fork and exec mode."""
+import harness as h
+
+KEY = "sk-test-HOSTILE-0123456789abcdefXYZ"
+
+
+def scenario():
+    reqs = [
+        {"id": "e", "input": "x @fault:utf8"},
+        {"id": "emoji", "input": "x @fault:utf8:1"},
+        {"id": "loc", "input": "x @fault:redirect"},
+        {"id": "locff", "input": "x @fault:redirect:1"},
+        {"id": "ssh", "input": "x @fault:garbage"},
+        {"id": "abc", "input": "x @fault:garbage:1"},
+        {"id": "cut", "input": "x @fault:garbage:2"},
+        {"id": "url", "input": "x @fault:b64url"},
+        {"id": "auth", "input": "x @fault:echoauth"},
+        {"id": "html", "input": "x @fault:echoauth:1"},
+        {"id": "tail", "input": "x @fault:echoauth:2"},
+    ]
+    with h.FakeAPI() as api:
+        for exec_mode in (False, True):
+            args = ["--retries", "1", "--log-level", "debug", "--timeout",
+                    "5"] + (["--exec-worker"] if exec_mode else [])
+            got, p = h.run_pipe(api, reqs, *args,
+                                env={"EMBEDWATCH_API_KEY": KEY})
+            err = p.stderr()
+            h.check("worker_crashed" not in err and
+                    "exited with status 70" not in err,
+                    "no worker crashed", err[-3000:])
+            for i in ("e", "emoji", "loc", "locff"):
+                a = got[i]
+                h.expect_error(a, "http", attempts=1)
+                h.check(a["error"]["retryable"] is False, "final", a)
+            msg = got["e"]["error"]["message"]
+            h.check("HTTP 400: \u00e9\u00e9" in msg, "the text",
+                    msg)
+            h.check("\ufffd" not in msg, "cut on a character boundary", msg)
+            h.check("\U0001f600" in got["emoji"]["error"]["message"] and
+                    "\ufffd" not in got["emoji"]["error"]["message"],
+                    "emoji kept whole", got["emoji"])
+            h.check(got["loc"]["error"]["status"] == 302 and
+                    "caf\u00e9" in got["loc"]["error"]["message"],
+                    "UTF-8 Location kept", got["loc"])
+            h.check("\ufffd" in got["locff"]["error"]["message"],
+                    "0xff replaced", got["locff"])
+            for i in ("ssh", "abc", "cut"):
+                h.expect_error(got[i], "network", attempts=2)
+                h.check(got[i]["error"]["retryable"] is True, "retryable",
+                        got[i])
+            h.expect_error(got["url"], "bad_response", attempts=1)
+            for i in ("auth", "html", "tail"):
+                m = got[i]["error"]["message"]
+                h.check(KEY not in m and KEY[:12] not in m,
+                        "key redacted", got[i])
+                h.check("[redacted]" in m, "says it redacted", m)
+            h.check(got["auth"]["error"]["status"] == 401, "401 kept",
+                    got["auth"])
+            h.check(KEY not in err and KEY[:12] not in err,
+                    "key not in the debug log", err[-3000:])
+
+
+h.main(scenario)
