@@ -100,6 +100,13 @@ proto_job_to_json(const struct job *job, struct buf *out)
 	    (buf_append(out, ",\"request_id\":", 14) == -1 ||
 	    proto_append_json_string(out, job->request_id) == -1))
 		return -1;
+	if (job->api_key_header != NULL &&
+	    (buf_append(out, ",\"api_key_header\":", 18) == -1 ||
+	    proto_append_json_string(out, job->api_key_header) == -1))
+		return -1;
+	if (job->n_secret_headers > 0 && buf_printf(out,
+	    ",\"secret_headers\":%zu", job->n_secret_headers) == -1)
+		return -1;
 	if (job->n_headers > 0) {
 		if (buf_append(out, ",\"headers\":[", 12) == -1)
 			return -1;
@@ -176,6 +183,8 @@ get_scalars(const json_t *root, struct job *job, char *err, size_t errlen)
 	    get_string(root, "cacert", &job->cacert, err, errlen) == -1 ||
 	    get_string(root, "request_id", &job->request_id, err,
 	    errlen) == -1 ||
+	    get_string(root, "api_key_header", &job->api_key_header, err,
+	    errlen) == -1 ||
 	    get_long(root, "dimensions", &job->dimensions, err, errlen) == -1 ||
 	    get_long(root, "timeout_ms", &job->timeout_ms, err, errlen) == -1 ||
 	    get_long(root, "max_response", &max_response, err, errlen) == -1 ||
@@ -237,6 +246,17 @@ get_headers(const json_t *root, struct job *job, struct job_priv *priv,
 		}
 	}
 	job->headers = priv->headers;
+	v = json_object_get(root, "secret_headers");
+	job->n_secret_headers = 0;
+	if (v != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    (size_t)json_integer_value(v) > job->n_headers) {
+			(void)snprintf(err, errlen, "'secret_headers' must "
+			    "count some of the headers");
+			return -1;
+		}
+		job->n_secret_headers = (size_t)json_integer_value(v);
+	}
 	return 0;
 }
 

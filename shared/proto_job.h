@@ -6,7 +6,9 @@
  * exec mode (and by hand) it arrives as one JSON object on the worker's
  * stdin, built by proto_job_to_json and read back by proto_job_parse. The
  * API key is never part of the JSON: it travels in the worker's
- * environment. The request's "input" is checked and put in its one shape
+ * environment. Secret headers (--header-file) are, on the worker's
+ * private stdin (a memfd), never on argv; the worker redacts their values
+ * from server text as it does the key's. The request's "input" is checked and put in its one shape
  * here too, so that the supervisor refuses what a worker would refuse.
  */
 #ifndef EMBEDWATCH_PROTO_JOB_H
@@ -36,6 +38,8 @@ struct job {
 	long		  timeout_ms;	/* hard deadline of this attempt */
 	const char *const *headers;	/* "Name: value" */
 	size_t		  n_headers;
+	size_t		  n_secret_headers; /* the last ones hold secrets */
+	const char	 *api_key_header; /* NULL: "Authorization: Bearer" */
 	const char	 *cacert;	/* NULL: the system store */
 	bool		  insecure;
 	size_t		  max_response;	/* cap on response body bytes */

@@ -207,3 +207,22 @@ redact_inplace(char *s, size_t size, const char *key)
 	if (copy != tmp)
 		free(copy);
 }
+
+void
+redact_job(char *s, size_t size, const struct job *job)
+{
+	const char *value;
+	size_t i;
+
+	redact_inplace(s, size, job->api_key);
+	for (i = job->n_headers - job->n_secret_headers; i < job->n_headers;
+	    i++) {
+		value = strchr(job->headers[i], ':');
+		if (value == NULL)
+			continue;
+		for (value++; *value == ' ' || *value == '\t'; value++)
+			continue;
+		if (*value != '\0')
+			redact_inplace(s, size, value);
+	}
+}

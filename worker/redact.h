@@ -21,6 +21,8 @@
 
 #include <stddef.h>
 
+#include "proto_job.h"
+
 #define REDACTED	"[redacted]"
 
 /*
@@ -33,5 +35,9 @@ size_t	 redact_text(const char *in, size_t len, const char *key, char *out,
 
 /* redact_text of the NUL-terminated s onto itself, within size bytes. */
 void	 redact_inplace(char *s, size_t size, const char *key);
+
+/* redact_inplace for every secret of job: its API key and the values of
+ * its secret headers (each as a key: whole, or cut off at the end). */
+void	 redact_job(char *s, size_t size, const struct job *job);
 
 #endif

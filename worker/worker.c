@@ -165,6 +165,12 @@ check_headers(struct call *c)
 		    "API key contains a line break");
 		return -1;
 	}
+	if (job->api_key_header != NULL && (!is_one_line(job->api_key_header) ||
+	    strchr(job->api_key_header, ':') != NULL)) {
+		set_result(c, PROTO_INVALID_REQUEST,
+		    "api_key_header is not a header name");
+		return -1;
+	}
 	for (i = 0; i < job->n_headers; i++) {
 		if (job->headers[i] == NULL ||
 		    !is_one_line(job->headers[i]) ||
@@ -259,8 +265,10 @@ build_request(struct call *c)
 		    "cannot build the url: out of memory");
 		goto out;
 	}
-	if (job->api_key != NULL &&
-	    asprintf(&auth, "Authorization: Bearer %s", job->api_key) == -1) {
+	if (job->api_key != NULL && asprintf(&auth, "%s: %s%s",
+	    job->api_key_header != NULL ? job->api_key_header :
+	    "Authorization", job->api_key_header != NULL ? "" : "Bearer ",
+	    job->api_key) == -1) {
 		auth = NULL;
 		set_result(c, PROTO_NETWORK,
 		    "cannot build headers: out of memory");
@@ -445,7 +453,7 @@ http_error(struct call *c, long status)
 	if (embed_error_parse(buf_data(&c->response), buf_len(&c->response),
 	    msg, sizeof(msg), &quota) == 0) {
 		c->result.quota_exhausted = quota;
-		redact_inplace(msg, sizeof(msg), c->job->api_key);
+		redact_job(msg, sizeof(msg), c->job);
 		set_result(c, PROTO_HTTP, "HTTP %ld: %s", status, msg);
 		return;
 	}
@@ -709,8 +717,7 @@ worker_run(const struct job *job, int out_fd, bool frames)
 		perform(&c);
 	c.result.ms = probe_elapsed_ms(&c.probe);
 	/* Server text is in the message: from here on it is safe. */
-	redact_inplace(c.result.message, sizeof(c.result.message),
-	    job->api_key);
+	redact_job(c.result.message, sizeof(c.result.message), job);
 	if (c.result.class != PROTO_HTTP)
 		c.result.retry_after_ms = -1;
 	if (c.result.class != PROTO_OK)

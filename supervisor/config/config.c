@@ -172,8 +172,12 @@ config_free(struct config *cfg)
 	if (cfg->api_key != NULL)
 		explicit_bzero(cfg->api_key, strlen(cfg->api_key));
 	free(cfg->api_key);
-	for (i = 0; i < cfg->n_headers; i++)
+	free(cfg->api_key_header);
+	for (i = 0; i < cfg->n_headers; i++) {
+		if (i >= cfg->n_headers - cfg->n_secret_headers)
+			explicit_bzero(cfg->headers[i], strlen(cfg->headers[i]));
 		free(cfg->headers[i]);
+	}
 	free(cfg->headers);
 	free(cfg->cacert);
 	free(cfg->worker_path);

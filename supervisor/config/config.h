@@ -40,6 +40,7 @@ struct config {
 	char		*host;		/* host part of base_url, for messages */
 	char		*model;
 	char		*api_key;	/* NULL: none */
+	char		*api_key_header; /* NULL: "Authorization: Bearer" */
 	long		 timeout_ms;	/* per attempt */
 	long		 deadline_ms;	/* per request */
 	long		 drain_ms;
@@ -51,6 +52,7 @@ struct config {
 	enum job_encoding encoding;
 	char		**headers;	/* "Name: value" */
 	size_t		 n_headers;
+	size_t		 n_secret_headers; /* the last ones: --header-file */
 	char		*cacert;
 	bool		 insecure;
 	size_t		 max_response;

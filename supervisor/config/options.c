@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -116,36 +117,66 @@ set_model(struct config *cfg, const char *arg)
 	return 0;
 }
 
+/*
+ * Read a file of secrets (what names it in messages): a regular file that
+ * neither group nor others may read, at most 64 KiB. Opened without
+ * blocking, so a FIFO or a device cannot stall start-up. Returns its text
+ * (NUL-terminated, *lenp bytes; the caller wipes and frees it), or NULL
+ * after a message.
+ */
+static char *
+read_private_file(const char *what, const char *path, size_t *lenp)
+{
+	struct stat st;
+	char *text = NULL;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1) {
+		(void)fail(0, "cannot open %s '%s': %s", what, path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		(void)fail(0, "cannot stat %s '%s': %s", what, path,
+		    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		(void)fail(0, "%s '%s' is not a regular file", what, path);
+		goto out;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		(void)fail(0, "%s '%s' is readable by group or others (mode "
+		    "%04o): chmod 600 it", what, path,
+		    (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (io_set_nonblock(fd, false) == -1) {
+		(void)fail(0, "cannot read %s '%s': %s", what, path,
+		    strerror(errno));
+		goto out;
+	}
+	text = io_slurp(fd, 64 * 1024, lenp);
+	if (text == NULL)
+		(void)fail(0, "cannot read %s '%s': %s", what, path,
+		    strerror(errno));
+out:
+	(void)close(fd);
+	return text;
+}
+
 /* Read the key from path, refusing a file others can read. */
 static int
 read_key_file(struct config *cfg, const char *path)
 {
-	struct stat st;
-	char *text = NULL;
+	char *text;
 	size_t len;
-	int fd, rc = EXIT_CONFIG;
+	int rc = EXIT_CONFIG;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return fail(EXIT_CONFIG, "cannot open api key file '%s': %s",
-		    path, strerror(errno));
-	if (fstat(fd, &st) == -1) {
-		(void)fail(0, "cannot stat api key file '%s': %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		(void)fail(0, "api key file '%s' is readable by group or "
-		    "others (mode %04o): chmod 600 it", path,
-		    (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	text = io_slurp(fd, 64 * 1024, &len);
-	if (text == NULL) {
-		(void)fail(0, "cannot read api key file '%s': %s", path,
-		    strerror(errno));
-		goto out;
-	}
+	text = read_private_file("api key file", path, &len);
+	if (text == NULL)
+		return EXIT_CONFIG;
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
 	    text[len - 1] == ' ' || text[len - 1] == '\t'))
 		text[--len] = '\0';
@@ -162,7 +193,6 @@ out:
 	if (text != NULL)
 		explicit_bzero(text, strlen(text));
 	free(text);
-	(void)close(fd);
 	return rc;
 }
 
@@ -177,28 +207,120 @@ set_drain(struct config *cfg, const char *arg)
 	return 0;
 }
 
-static int
-add_header(struct config *cfg, const char *h)
+/* Is h one 'Name: value' header line? */
+static bool
+is_header(const char *h)
 {
 	const char *colon;
-	char **p;
 
 	colon = strchr(h, ':');
-	if (colon == NULL || colon == h || has_control(h) ||
-	    strcspn(h, " \t") < (size_t)(colon - h))
-		return fail(EXIT_USAGE, "--header wants 'Name: value', without "
-		    "control characters");
+	return colon != NULL && colon != h && !has_control(h) &&
+	    strcspn(h, " \t") >= (size_t)(colon - h);
+}
+
+/*
+ * Add header h (checked), NULL-terminating the list. Secret ones (from
+ * --header-file) stay at the end of cfg->headers, so that the job can
+ * say "the last n_secret_headers" (proto_job.h); a plain one goes in
+ * front of them. Returns 0, or an exit status after a message.
+ */
+static int
+push_header(struct config *cfg, const char *h, bool secret)
+{
+	size_t at = cfg->n_headers - cfg->n_secret_headers;
+	char **p, *copy;
+
 	if (cfg->n_headers == MAX_HEADERS)
-		return fail(EXIT_USAGE, "at most %d --header options",
-		    MAX_HEADERS);
+		return fail(EXIT_USAGE, "at most %d headers (--header and "
+		    "--header-file)", MAX_HEADERS);
 	p = reallocarray(cfg->headers, cfg->n_headers + 2, sizeof(*p));
 	if (p == NULL)
 		return fail(EXIT_CONFIG, "out of memory");
 	cfg->headers = p;
-	p[cfg->n_headers] = strdup(h);
-	if (p[cfg->n_headers] == NULL)
+	copy = strdup(h);
+	if (copy == NULL)
 		return fail(EXIT_CONFIG, "out of memory");
+	if (secret)
+		at = cfg->n_headers;
+	memmove(p + at + 1, p + at, (cfg->n_headers - at) * sizeof(*p));
+	p[at] = copy;
 	p[++cfg->n_headers] = NULL;
+	if (secret)
+		cfg->n_secret_headers++;
+	return 0;
+}
+
+static int
+add_header(struct config *cfg, const char *h)
+{
+	if (!is_header(h))
+		return fail(EXIT_USAGE, "--header wants 'Name: value', without "
+		    "control characters");
+	return push_header(cfg, h, false);
+}
+
+/*
+ * --header-file: one 'Name: value' a line (CRLF too; blank lines and
+ * lines starting with '#' skipped), from a private regular file like the
+ * key's. The values may be secrets: they are sent, kept off argv and
+ * logs, and redacted from what servers say; messages name the line, never
+ * its text.
+ */
+static int
+read_header_file(struct config *cfg, const char *path)
+{
+	char *text, *line, *next;
+	size_t len, lineno = 0, n;
+	int rc = EXIT_CONFIG;
+
+	text = read_private_file("header file", path, &len);
+	if (text == NULL)
+		return EXIT_CONFIG;
+	if (strlen(text) != len) {
+		(void)fail(0, "header file '%s' holds a NUL byte", path);
+		goto out;
+	}
+	for (line = text; line != NULL; line = next) {
+		lineno++;
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		n = strlen(line);
+		while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' ||
+		    line[n - 1] == '\t'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (!is_header(line)) {
+			(void)fail(0, "header file '%s' line %zu is not one "
+			    "'Name: value'", path, lineno);
+			goto out;
+		}
+		rc = push_header(cfg, line, true);
+		if (rc != 0)
+			goto out;
+		rc = EXIT_CONFIG;
+	}
+	rc = 0;
+out:
+	explicit_bzero(text, len);
+	free(text);
+	return rc;
+}
+
+/* --api-key-header NAME: send the key as "NAME: key" (Azure's api-key). */
+static int
+set_api_key_header(struct config *cfg, const char *name)
+{
+	if (*name == '\0' || has_control(name) ||
+	    strpbrk(name, ": \t") != NULL)
+		return fail(EXIT_USAGE, "--api-key-header wants a header name "
+		    "such as api-key");
+	if (strcasecmp(name, "authorization") == 0)
+		return fail(EXIT_USAGE, "--api-key-header: the key goes in "
+		    "'Authorization: Bearer' by default");
+	if (set_string(&cfg->api_key_header, name) == -1)
+		return fail(EXIT_CONFIG, "out of memory");
 	return 0;
 }
 
@@ -360,7 +482,16 @@ static const struct options_row options_table[] = {
 	    .help = "base64 (default) or float, as asked of the API" },
 	{ .name = "header", .arg = "'Name: v'", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_CUSTOM, .set = add_header,
-	    .help = "extra request header (repeatable, at most 64)" },
+	    .help = "extra request header (repeatable, at most 64); on argv, "
+	    "so never a secret" },
+	{ .name = "header-file", .arg = "PATH", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = read_header_file,
+	    .help = "secret headers, one 'Name: value' a line (mode 0600), "
+	    "redacted from server text" },
+	{ .name = "api-key-header", .arg = "NAME", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_api_key_header,
+	    .help = "send the key as 'NAME: key' (Azure: api-key), not as "
+	    "'Authorization: Bearer'" },
 	{ .name = "cacert", .arg = "PATH", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_CUSTOM, .set = set_cacert,
 	    .help = "CA bundle to verify the server with" },

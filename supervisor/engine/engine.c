@@ -428,6 +428,8 @@ make_job(const struct engine *e, const struct request *req, unsigned no,
 	job->timeout_ms = budget_ms;
 	job->headers = (const char *const *)cfg->headers;
 	job->n_headers = cfg->n_headers;
+	job->n_secret_headers = cfg->n_secret_headers;
+	job->api_key_header = cfg->api_key_header;
 	job->cacert = cfg->cacert;
 	job->insecure = cfg->insecure;
 	job->max_response = cfg->max_response;

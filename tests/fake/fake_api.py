@@ -443,7 +443,8 @@ async def fault_redirect(srv, conn, job, f):
 async def fault_echoauth(srv, conn, job, f):
     """Quote the request's Authorization header back: in a 401 JSON error
     (ARG 1: a bare key in an HTML 500 page; ARG 2: the key alone, cut off
-    at the end of a 600-byte message)."""
+    at the end of a 600-byte message; ARG 3: every request header, in a
+    403)."""
     auth = srv.stats.last_headers.get("authorization", "")
     key = auth.partition(" ")[2]
     if f.n(0) == 1:
@@ -453,6 +454,9 @@ async def fault_echoauth(srv, conn, job, f):
     if f.n(0) == 2:
         text = "x" * (395 - len("HTTP 401: ")) + " " + key
         return await conn.send(401, error_body(text, code="invalid_api_key"))
+    if f.n(0) == 3:
+        text = "headers: " + json.dumps(srv.stats.last_headers)
+        return await conn.send(403, error_body(text))
     await conn.send(401, error_body(f"Incorrect API key provided: {auth}. "
                                     f"Key {key} is wrong.", code="invalid_api_key"))
 

@@ -1,7 +1,8 @@
 /*
  * test_proto_job: shared/proto_job.h, the job between supervisor and
  * worker. Round trips prove that what proto_job_to_json writes
- * proto_job_parse reads back unchanged, without the API key; defaults
+ * proto_job_parse reads back unchanged, without the API key (the key's
+ * header name and the count of secret headers do travel); defaults
  * fill what a job leaves out; every malformed member is refused with its
  * own message; and a request's "input" is normalised or refused at its
  * edges (empty, wrong types, exactly the limit and one past it).
@@ -68,6 +69,8 @@ test_job_round_trip(void **state)
 	job.timeout_ms = 12345;
 	job.headers = headers;
 	job.n_headers = 2;
+	job.n_secret_headers = 1;
+	job.api_key_header = "api-key";
 	job.cacert = "/etc/ssl/my ca.pem";
 	job.insecure = true;
 	job.max_response = 1048576;
@@ -93,6 +96,8 @@ test_job_round_trip(void **state)
 	assert_int_equal(back->n_headers, 2);
 	assert_string_equal(back->headers[0], headers[0]);
 	assert_string_equal(back->headers[1], headers[1]);
+	assert_int_equal(back->n_secret_headers, 1);
+	assert_string_equal(back->api_key_header, "api-key");
 	assert_string_equal(back->cacert, job.cacert);
 	assert_true(back->insecure);
 	assert_int_equal(back->max_response, 1048576);
@@ -108,6 +113,8 @@ test_job_round_trip(void **state)
 	job.cacert = NULL;
 	job.request_id = NULL;
 	job.n_headers = 0;
+	job.n_secret_headers = 0;
+	job.api_key_header = NULL;
 	job.headers = NULL;
 	job.insecure = false;
 	assert_int_equal(proto_job_to_json(&job, &out), 0);
@@ -119,6 +126,8 @@ test_job_round_trip(void **state)
 	assert_null(back->cacert);
 	assert_null(back->request_id);
 	assert_int_equal(back->n_headers, 0);
+	assert_int_equal(back->n_secret_headers, 0);
+	assert_null(back->api_key_header);
 	assert_false(back->insecure);
 	proto_job_free(back);
 	buf_free(&out);
@@ -188,6 +197,10 @@ test_job_errors(void **state)
 	    "'headers' must be an array of strings");
 	expect_job_error("{\"input\":\"x\",\"headers\":[\"X-A: 1\",2]}",
 	    &defaults, "'headers[1]' is not a string");
+	expect_job_error("{\"input\":\"x\",\"headers\":[\"X-A: 1\"],"
+	    "\"secret_headers\":2}", &defaults, "'secret_headers' must count");
+	expect_job_error("{\"input\":\"x\",\"api_key_header\":1}",
+	    &defaults, "'api_key_header' must be a string");
 	expect_job_error("{\"input\":\"x\"}", NULL,
 	    "job has no 'url' or 'model'");
 }

@@ -8,7 +8,8 @@
  * become spaces; the output is cut on a character boundary and never
  * splits "[redacted]"'s job (no part of the key at the cut); an
  * incomplete character at the end of the input is dropped; exactly the
- * buffer size is respected, down to a 1-byte buffer.
+ * buffer size is respected, down to a 1-byte buffer; redact_job hides
+ * the key and secret header values, not the plain headers'.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,6 +129,27 @@ test_inplace(void **state)
 	assert_int_equal(strlen(big), sizeof(big) - 1 - 1 + 3 - 2);
 }
 
+/* The job's secrets: its key and the values of its secret headers. */
+static void
+test_job(void **state)
+{
+	static const char *const headers[] = { "X-Plain: visible-value",
+	    "X-Secret:  hdr-secret-123", "X-Empty:" };
+	struct job job;
+	char s[128] = "key " KEY ", plain visible-value, secret "
+	    "hdr-secret-123, cut hdr-sec";
+
+	(void)state;
+	memset(&job, 0, sizeof(job));
+	job.api_key = KEY;
+	job.headers = headers;
+	job.n_headers = 3;
+	job.n_secret_headers = 2;
+	redact_job(s, sizeof(s), &job);
+	assert_string_equal(s, "key [redacted], plain visible-value, secret "
+	    "[redacted], cut [redacted]");
+}
+
 int
 main(void)
 {
@@ -137,6 +159,7 @@ main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_inplace),
+		cmocka_unit_test(test_job),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
