@@ -173,6 +173,7 @@ bench: all
 	scripts/bench
 	$(PYTHON) scripts/bench-batch.py
 	$(PYTHON) scripts/bench-serve.py
+	$(PYTHON) scripts/bench-memory.py
 
 demo: all
 	scripts/demo

@@ -115,6 +115,12 @@ apply_env(struct config *cfg)
 		if (errstr == NULL)
 			cfg->fault_fork_every = (unsigned)n;
 	}
+	v = getenv("EMBEDWATCH_TEST_OUT_CAP");
+	if (v != NULL) {
+		n = strtonum(v, 1024, 1LL << 40, &errstr);
+		if (errstr == NULL)
+			cfg->fault_out_cap = (size_t)n;
+	}
 	return 0;
 }
 

@@ -64,6 +64,8 @@ struct config {
 	long		 backoff_base_ms;
 	long		 backoff_max_ms;
 	unsigned	 fault_fork_every; /* test hook: fail every Nth fork */
+	size_t		 fault_out_cap;	/* test hook: a session's answer
+					 * buffer fails past it; 0: none */
 
 	/* batch */
 	char		*batch_input;	/* path, or "-" for stdin */

@@ -308,6 +308,8 @@ parse_frames(struct slot *s)
 		if (!take_frame(s, type, payload, len))
 			return;
 		buf_consume(&s->in, PROTO_FRAME_HDR + len);
+		/* A big body was copied out: do not hold it twice. */
+		buf_shrink(&s->in, 1 << 16);
 		/* The outcome is known: the engine answers now, and the
 		 * slot waits for the exit and the reap on its own. */
 		if (type == PROTO_FRAME_RESULT)

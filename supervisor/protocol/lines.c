@@ -120,6 +120,12 @@ lines_next(struct lines *l, const char **line, size_t *len)
 	return false;
 }
 
+void
+lines_unget(struct lines *l)
+{
+	l->consume = 0;
+}
+
 bool
 lines_ready(const struct lines *l)
 {

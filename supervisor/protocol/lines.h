@@ -46,6 +46,10 @@ const char *lines_head(const struct lines *l, size_t *len);
  * call; false when there is none yet. */
 bool	 lines_next(struct lines *l, const char **line, size_t *len);
 
+/* Give back the line lines_next handed out last: the next lines_next
+ * hands it out again (a caller that cannot take it now). */
+void	 lines_unget(struct lines *l);
+
 /* Is a complete line waiting? (Then there is no need to read.) */
 bool	 lines_ready(const struct lines *l);
 

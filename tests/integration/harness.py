@@ -102,7 +102,7 @@ class FakeAPI:
 class Pipe:
     """A running `embedwatch pipe`, talked to line by line."""
 
-    def __init__(self, api, *args, env=None, base_url=None):
+    def __init__(self, api, *args, env=None, base_url=None, preexec=None):
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
         full_env["EMBEDWATCH_BASE_URL"] = base_url or api.base_url
@@ -111,7 +111,7 @@ class Pipe:
         self.argv = [EMBEDWATCH, "pipe"] + list(args)
         self.proc = subprocess.Popen(
             self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self.stderr_file, env=full_env)
+            stderr=self.stderr_file, env=full_env, preexec_fn=preexec)
         self.pid = self.proc.pid
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.pending = b""

@@ -169,6 +169,30 @@ test_close(void **state)
 	(void)close(p.w);
 }
 
+/* A line given back is handed out again, then the next one. */
+static void
+test_unget(void **state)
+{
+	struct pipe_fds p;
+	struct lines l;
+
+	(void)state;
+	open_pipe(&p);
+	lines_init(&l, 64);
+	put(&p, "one\ntwo\n");
+	assert_int_equal(lines_read(&l, p.r, 1024), LINES_OK);
+	expect_line(&l, "one");
+	lines_unget(&l);
+	assert_true(lines_ready(&l));
+	expect_line(&l, "one");
+	expect_line(&l, "two");
+	lines_unget(&l);
+	expect_line(&l, "two");
+	lines_free(&l);
+	(void)close(p.r);
+	(void)close(p.w);
+}
+
 int
 main(void)
 {
@@ -177,6 +201,7 @@ main(void)
 		cmocka_unit_test(test_last_line_without_newline),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_close),
+		cmocka_unit_test(test_unget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
