@@ -69,6 +69,9 @@ struct serve {
 	struct timer		 flush_timer;
 	struct timer		 ping_timer;
 	struct timer		 status_timer;
+	struct timer		 accept_timer;	/* a pause in accepting ends */
+	unsigned		 max_clients;	/* --max-clients, or fewer if
+						 * descriptors do not allow */
 };
 
 static int
@@ -157,13 +160,17 @@ on_listen_fd(void *arg, int fd, short revents)
 	socklen_t len;
 	int cfd;
 
+	(void)fd;
 	(void)revents;
-	while (sv->n_conns < sv->cfg->max_clients) {
-		cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	while (sv->n_conns < sv->max_clients) {
+		cfd = listen_accept(&sv->listener, clock_ms());
 		if (cfd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("cannot accept: %s", strerror(errno));
+			/* Paused: wake when the pause is over. */
+			if (errno != EAGAIN && listen_paused_until(
+			    &sv->listener, clock_ms()) != 0)
+				loop_arm(sv->loop, &sv->accept_timer,
+				    listen_paused_until(&sv->listener,
+				    clock_ms()));
 			return;
 		}
 		len = sizeof(cred);
@@ -218,7 +225,8 @@ sweep(void *arg, int64_t now)
 	}
 	if (sv->listener.fd != -1)
 		loop_events(sv->loop, sv->listener.fd,
-		    sv->n_conns < sv->cfg->max_clients ? POLLIN : 0);
+		    sv->n_conns < sv->max_clients &&
+		    listen_paused_until(&sv->listener, now) == 0 ? POLLIN : 0);
 	if (!sv->stopping || !engine_is_idle(sv->engine))
 		return;
 	if (sv->flush_until_ms == 0) {
@@ -316,6 +324,7 @@ start(struct serve *sv, int *status)
 	}
 	if (listen_open(&sv->listener, cfg, status) == -1)
 		return -1;
+	sv->max_clients = listen_max_clients(cfg->max_clients, cfg->jobs);
 	*status = EXIT_SOFTWARE;
 	sv->engine = engine_new(cfg, sv->loop, sv->sigs, NULL, session_answer,
 	    NULL);
@@ -353,6 +362,7 @@ serve_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 	loop_timer_init(&sv->flush_timer, NULL, sv);
 	loop_timer_init(&sv->ping_timer, ping_watchdog, sv);
 	loop_timer_init(&sv->status_timer, report_status, sv);
+	loop_timer_init(&sv->accept_timer, NULL, sv);
 	if (start(sv, status) == -1) {
 		(void)serve_finish(sv, -1);
 		return NULL;
@@ -381,6 +391,7 @@ serve_finish(void *state, int loop_status)
 	loop_disarm(sv->loop, &sv->flush_timer);
 	loop_disarm(sv->loop, &sv->ping_timer);
 	loop_disarm(sv->loop, &sv->status_timer);
+	loop_disarm(sv->loop, &sv->accept_timer);
 	if (sv->engine != NULL) {
 		log_info("stopped");
 		engine_free(sv->engine);
