@@ -60,6 +60,8 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->socket_mode = 0600;
 	cfg->max_clients = 256;
 	cfg->conn_queue = 256;
+	cfg->idle_timeout_ms = 300 * 1000;
+	cfg->max_buffered = (size_t)64 << 20;
 }
 
 /*

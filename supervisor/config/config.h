@@ -88,6 +88,8 @@ struct config {
 	unsigned	 max_clients;
 	unsigned	 conn_inflight;	/* per connection: running requests */
 	unsigned	 conn_queue;	/* per connection: waiting requests */
+	long		 idle_timeout_ms; /* close idle clients; 0: never */
+	size_t		 max_buffered;	/* partial lines across clients */
 };
 
 /*

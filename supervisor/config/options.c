@@ -196,6 +196,18 @@ out:
 	return rc;
 }
 
+/* --idle-timeout: seconds like --timeout, or "0": never. */
+static int
+set_idle_timeout(struct config *cfg, const char *arg)
+{
+	if (strcmp(arg, "0") == 0)
+		cfg->idle_timeout_ms = 0;
+	else if (config_parse_seconds(arg, &cfg->idle_timeout_ms) == -1)
+		return fail(EXIT_USAGE, "--idle-timeout wants seconds, or 0 "
+		    "for never, not '%s'", arg);
+	return 0;
+}
+
 /* Seconds like --timeout, or exactly "0": do not wait at all. */
 static int
 set_drain(struct config *cfg, const char *arg)
@@ -586,6 +598,15 @@ static const struct options_row options_table[] = {
 	{ .name = "conn-queue", .arg = "N", .modes = OPTIONS_SERVE,
 	    .kind = OPTIONS_RANGE, FIELD(conn_queue), .min = 1, .max = 10000000,
 	    .help = "waiting requests per connection (256)" },
+	{ .name = "idle-timeout", .arg = "SEC", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_CUSTOM, .set = set_idle_timeout,
+	    .help = "close a client idle this long with nothing in flight; "
+	    "0: never (300)" },
+	{ .name = "max-buffered", .arg = "BYTES", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_RANGE, FIELD(max_buffered),
+	    .min = 1024, .max = (long long)1 << 40, .wants = "1024 to 2^40 "
+	    "bytes", .help = "unfinished request lines held across clients "
+	    "(67108864)" },
 };
 
 #define N_ROWS	(sizeof(options_table) / sizeof(options_table[0]))

@@ -54,6 +54,7 @@ struct session {
 	size_t			 n_live;	/* requests the engine holds */
 	size_t			 reserved;	/* room in out kept for them */
 	bool			 starved;	/* no memory: wait for retry */
+	int64_t			 active_ms;	/* last read, answer or write */
 	struct timer		 retry_timer;
 	uint64_t		 n_lost;
 	struct fairq_line	 line;
@@ -79,6 +80,7 @@ session_new(struct loop *l, struct engine *e, const struct config *cfg,
 	s->p = *p;
 	s->in_fd = p->in_fd;
 	s->reading = true;
+	s->active_ms = clock_ms();
 	lines_init(&s->in, cfg->max_line);
 	buf_init(&s->out, cfg->fault_out_cap > 0 ? cfg->fault_out_cap :
 	    SIZE_MAX / 2);
@@ -207,6 +209,7 @@ emit(struct session *s, const char *id_json, const struct answer *a)
 		s->n_lost++;
 		return;
 	}
+	s->active_ms = clock_ms();
 	if (reserve(s, answer_bound(id_json, a)) &&
 	    jsonl_format_answer(&s->out, id_json, a) == 0)
 		return;
@@ -379,6 +382,8 @@ read_input(struct session *s, short revents)
 
 	switch (lines_read(&s->in, s->in_fd, READ_CHUNK)) {
 	case LINES_OK:
+		s->active_ms = clock_ms();
+		return;
 	case LINES_AGAIN:
 		return;
 	case LINES_EOF:
@@ -523,4 +528,42 @@ bool
 session_has_output(const struct session *s)
 {
 	return buf_len(&s->out) > 0 && !s->lost && s->in_fd != -1;
+}
+
+int64_t
+session_idle_since(const struct session *s)
+{
+	if (s->n_live > 0 || buf_len(&s->out) > 0 || !lines_empty(&s->in) ||
+	    !s->reading)
+		return -1;
+	return s->active_ms;
+}
+
+size_t
+session_held_bytes(const struct session *s)
+{
+	return lines_held(&s->in);
+}
+
+size_t
+session_partial_bytes(const struct session *s)
+{
+	return s->reading ? lines_partial(&s->in) : 0;
+}
+
+void
+session_refuse_partial(struct session *s, const char *why)
+{
+	const char *head;
+	char *id_json;
+	size_t len;
+
+	head = lines_refuse_partial(&s->in, &len);
+	if (head == NULL)
+		return;
+	id_json = jsonl_peek_id(head, len);
+	answer_invalid(s, id_json, why);
+	free(id_json);
+	lines_discard(&s->in);
+	update_events(s);
 }

@@ -193,6 +193,48 @@ test_unget(void **state)
 	(void)close(p.w);
 }
 
+/* The line still arriving: measured, refused with its head readable,
+ * dropped with the rest of it, while whole lines before it are kept and
+ * the line after it is read as usual. */
+static void
+test_refuse_partial(void **state)
+{
+	struct pipe_fds p;
+	struct lines l;
+	const char *head, *line;
+	size_t len;
+
+	(void)state;
+	open_pipe(&p);
+	lines_init(&l, 1024);
+	assert_int_equal(lines_partial(&l), 0);
+	assert_null(lines_refuse_partial(&l, &len));
+	assert_int_equal(len, 0);
+	put(&p, "one\n{\"id\": 7, \"in");
+	assert_int_equal(lines_read(&l, p.r, 1024), LINES_OK);
+	assert_int_equal(lines_held(&l), 17);
+	assert_int_equal(lines_partial(&l), 13);
+	head = lines_refuse_partial(&l, &len);
+	assert_int_equal(len, 13);
+	assert_memory_equal(head, "{\"id\": 7, \"in", 13);
+	lines_discard(&l);
+	assert_int_equal(lines_partial(&l), 0);
+	expect_line(&l, "one");
+	assert_false(lines_next(&l, &line, &len));
+	put(&p, "put\": \"rest\"}\ntwo\nthr");
+	assert_int_equal(lines_read(&l, p.r, 1024), LINES_OK);
+	expect_line(&l, "two");
+	assert_int_equal(lines_partial(&l), 3);
+	assert_false(lines_next(&l, &line, &len));
+	(void)close(p.w);
+	assert_int_equal(lines_read(&l, p.r, 1024), LINES_EOF);
+	assert_int_equal(lines_partial(&l), 0);
+	expect_line(&l, "thr");
+	assert_true(lines_done(&l));
+	lines_free(&l);
+	(void)close(p.r);
+}
+
 int
 main(void)
 {
@@ -202,6 +244,7 @@ main(void)
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_close),
 		cmocka_unit_test(test_unget),
+		cmocka_unit_test(test_refuse_partial),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
