@@ -461,7 +461,7 @@ async def fault_echoauth(srv, conn, job, f):
                                     f"Key {key} is wrong.", code="invalid_api_key"))
 
 
-async def fault_garbage(srv, conn, job, f):
+async def fault_nothttp(srv, conn, job, f):
     """Answer bytes that are not HTTP (ARG 1: a status line 'HTTP/1.1 abc';
     ARG 2: close in the middle of the headers)."""
     conn.keep_alive = False
@@ -481,7 +481,7 @@ async def fault_b64url(srv, conn, job, f):
 
 
 FAULTS.update({"utf8": fault_utf8, "redirect": fault_redirect, "echoauth": fault_echoauth,
-               "garbage": fault_garbage, "b64url": fault_b64url})
+               "nothttp": fault_nothttp, "b64url": fault_b64url})
 
 
 # --- the server ------------------------------------------------------------
