@@ -3,6 +3,14 @@
  * fork(); the supervisor is single-threaded, so the child may call into
  * libc and libcurl freely. Nothing in the child returns into supervisor
  * code: it ends in _exit or exec.
+ *
+ * An exec'd worker (--worker) may start processes of its own, which
+ * PR_SET_PDEATHSIG does not reach: where the kernel lets us (root or
+ * CAP_SYS_ADMIN), it is cloned as the first process of a PID namespace
+ * of its own, so that when it dies (killed at its deadline, or by the
+ * death signal of a SIGKILLed supervisor) the kernel kills everything it
+ * started. Elsewhere it is forked as usual, once logged; the cgroup of a
+ * systemd service (KillMode=control-group) then covers the rest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +21,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,8 +94,53 @@ run_warm(const struct spawn_opts *opts)
 	return status;
 }
 
+/* Has the reader of the pipe fd writes to gone? */
+static bool
+orphaned(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR) != 0;
+}
+
+/*
+ * Fork, the child first in a new PID namespace where that is allowed
+ * (see the top of this file); *in_ns says which. Like fork otherwise.
+ */
+static pid_t
+fork_contained(bool *in_ns)
+{
+	static int refused = -1;	/* -1: not tried yet */
+	pid_t pid;
+
+	*in_ns = false;
+	if (refused != 1) {
+		pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL,
+		    NULL, NULL, NULL);
+		if (pid != -1) {
+			if (pid > 0 && refused == -1)
+				log_debug("exec'd workers run in PID "
+				    "namespaces of their own");
+			refused = 0;
+			*in_ns = true;
+			return pid;
+		}
+		if (errno != EPERM && errno != EINVAL && errno != ENOSPC &&
+		    errno != EUSERS && errno != ENOSYS)
+			return -1;
+		if (refused == -1)
+			log_info("cannot give workers a PID namespace (%s): "
+			    "what a --worker starts may outlive a SIGKILLed "
+			    "supervisor unless a cgroup holds it (systemd "
+			    "KillMode=control-group)", strerror(errno));
+		refused = 1;
+	}
+	return fork();
+}
+
 /* The child's side, up to running the worker or exec. job is NULL for a
- * warm worker. Never returns. */
+ * warm worker; parent is 0 in a PID namespace of its own. Never
+ * returns. */
 static void __attribute__((noreturn))
 child(const struct spawn_opts *opts, const struct job *job, pid_t parent,
     int stdin_fd, int result_fd, char *const envp[])
@@ -95,12 +151,18 @@ child(const struct spawn_opts *opts, const struct job *job, pid_t parent,
 
 	sig_child_reset();
 	(void)setpgid(0, 0);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+	/* In a PID namespace of its own the parent is outside: pid 0. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    (parent != 0 && getppid() != parent))
 		_exit(EXEC_FAILED);
 	if (dup2(stdin_fd, STDIN_FILENO) == -1 ||
 	    dup2(result_fd, STDOUT_FILENO) == -1)
 		_exit(EXEC_FAILED);
 	closefrom(STDERR_FILENO + 1);
+	/* Race: there, a parent that died before PR_SET_PDEATHSIG shows as
+	 * a result pipe with no reader left (ours is closed by now). */
+	if (parent == 0 && orphaned(STDOUT_FILENO))
+		_exit(EXEC_FAILED);
 
 	rl.rlim_cur = rl.rlim_max = 0;
 	(void)setrlimit(RLIMIT_CORE, &rl);
@@ -179,6 +241,7 @@ start(const struct spawn_opts *opts, const struct job *job, int stdin_fd,
 	int pipefd[2] = { -1, -1 }, saved;
 	char *envp[3] = { NULL, NULL, NULL }, *key_env = NULL;
 	pid_t parent, pid;
+	bool in_ns;
 
 	if (pipe2(pipefd, O_CLOEXEC) == -1 ||
 	    io_set_nonblock(pipefd[0], true) == -1)
@@ -186,11 +249,12 @@ start(const struct spawn_opts *opts, const struct job *job, int stdin_fd,
 	if (opts->worker_path != NULL && exec_env(opts, envp, &key_env) == -1)
 		goto fail;
 	parent = getpid();
-	pid = fork();
+	in_ns = false;
+	pid = opts->worker_path != NULL ? fork_contained(&in_ns) : fork();
 	if (pid == -1)
 		goto fail;
 	if (pid == 0)
-		child(opts, job, parent, stdin_fd, pipefd[1], envp);
+		child(opts, job, in_ns ? 0 : parent, stdin_fd, pipefd[1], envp);
 	/* Race: whichever of us runs setpgid first creates the group; the
 	 * other's call is a no-op or fails harmlessly (EACCES after exec). */
 	(void)setpgid(pid, pid);

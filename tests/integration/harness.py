@@ -175,11 +175,11 @@ class Pipe:
             self.proc.wait()
 
 
-def run_pipe(api, requests, *args, timeout=60, env=None):
+def run_pipe(api, requests, *args, timeout=60, env=None, preexec=None):
     """Send every request, close stdin, and return (answers by id, pipe)
     once embedwatch exited; checks exactly one answer per request and
     exit status 0."""
-    p = Pipe(api, *args, env=env)
+    p = Pipe(api, *args, env=env, preexec=preexec)
     p.send(*requests)
     p.close()
     answers = p.read_answers(len(requests), timeout)
