@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <bsd/stdlib.h>
@@ -70,6 +71,9 @@ set_defaults(struct config *cfg, const char *mode)
  * variable that an option overrides does no harm. The base URL and the
  * worker go through their options' setters, so they are checked alike.
  */
+#define JOB_FDS		3	/* result pipe, job pipe, pidfd */
+#define RESERVED_FDS	16	/* stdio, loop, signals, logs, clients */
+
 static int
 apply_env(struct config *cfg)
 {
@@ -127,6 +131,35 @@ apply_env(struct config *cfg)
 }
 
 /*
+ * --jobs within what RLIMIT_NOFILE allows: each worker holds
+ * JOB_FDS descriptors of ours while it runs, and RESERVED_FDS are kept
+ * for everything else. Lowered, with a warning, never refused.
+ */
+static void
+fit_jobs(struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return;
+	fit = rl.rlim_cur > RESERVED_FDS + JOB_FDS ?
+	    (rl.rlim_cur - RESERVED_FDS) / JOB_FDS : 1;
+	if (fit >= cfg->jobs)
+		return;
+	(void)options_fail(0, "warning: --jobs %u lowered to %u: "
+	    "RLIMIT_NOFILE is %llu (%d descriptors a worker, %d kept)",
+	    cfg->jobs, (unsigned)fit, (unsigned long long)rl.rlim_cur,
+	    JOB_FDS, RESERVED_FDS);
+	cfg->jobs = (unsigned)fit;
+	if (cfg->warm > cfg->jobs)
+		cfg->warm = cfg->jobs;
+	if (cfg->conn_inflight > cfg->jobs)
+		cfg->conn_inflight = cfg->jobs;
+}
+
+/*
  * What follows from other settings (the drain from the timeout, a
  * connection's share from the jobs), then the checks that involve more
  * than one option or the file system.
@@ -141,6 +174,7 @@ settle(struct config *cfg)
 	if (cfg->warm > cfg->jobs)
 		return options_fail(EXIT_USAGE, "--warm %u is more than --jobs "
 		    "%u", cfg->warm, cfg->jobs);
+	fit_jobs(cfg);
 	if (cfg->worker_path != NULL && access(cfg->worker_path, X_OK) == -1)
 		return options_fail(EXIT_CONFIG, "cannot execute worker '%s': "
 		    "%s", cfg->worker_path, strerror(errno));

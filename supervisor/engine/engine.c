@@ -63,7 +63,17 @@ struct engine {
 	struct timer		 drain_timer;
 	bool			 shutting_down;
 	struct engine_stats	 stats;
+	/* Spawning out of descriptors or processes: an episode. */
+	bool			 spawn_starved;	/* in an episode */
+	size_t			 spawn_cap;	/* workers at once meanwhile */
+	long			 spawn_backoff_ms;
+	int64_t			 spawn_retry_at;	/* no spawn before */
+	int64_t			 spawn_failed_ms;	/* the last failure */
 };
+
+#define SPAWN_BACKOFF_MIN_MS	20
+#define SPAWN_BACKOFF_MAX_MS	1000
+#define SPAWN_QUIET_MS		5000	/* no failure this long: it is over */
 
 static void	on_slot_event(void *, struct slot *, enum slot_event,
 		    int64_t);
@@ -438,6 +448,69 @@ make_job(const struct engine *e, const struct request *req, unsigned no,
 	job->attempt = no;
 }
 
+/* Is errno a spawn failure for lack of descriptors, processes or
+ * memory, that is, of the machine and not of the request? */
+static bool
+is_starved(int err)
+{
+	return err == EMFILE || err == ENFILE || err == EAGAIN ||
+	    err == ENOMEM;
+}
+
+/*
+ * The spawn for req failed for lack of resources (err): not its fault.
+ * It keeps its attempt and waits, at the head of its line, until the
+ * next try (backoff doubling from SPAWN_BACKOFF_MIN_MS) or its deadline;
+ * fewer workers run at once until a spawn works again (spawn_worked).
+ * Logged once per episode.
+ */
+static void
+spawn_starved(struct engine *e, struct request *req, int err, int64_t now)
+{
+	char message[256];
+	size_t busy = slots_counts(e->slots)->busy;
+
+	req->attempts--;
+	if (!e->spawn_starved) {
+		e->spawn_starved = true;
+		e->spawn_backoff_ms = SPAWN_BACKOFF_MIN_MS;
+		log_warn("cannot spawn workers: %s; requests wait (no attempt "
+		    "spent) and fewer workers run (%zu now) until spawning "
+		    "works again", strerror(err), busy);
+	} else if (e->spawn_backoff_ms < SPAWN_BACKOFF_MAX_MS)
+		e->spawn_backoff_ms *= 2;
+	e->spawn_cap = busy > 0 ? busy : 1;
+	e->spawn_failed_ms = now;
+	e->spawn_retry_at = now + e->spawn_backoff_ms;
+	if (e->spawn_retry_at >= req->deadline_at_ms) {
+		(void)snprintf(message, sizeof(message), "cannot spawn a worker "
+		    "before the deadline: %s", strerror(err));
+		answer_error(e, req, REQ_WORKER_CRASHED, true, 0, message, now);
+		return;
+	}
+	unlist(e, req);
+	req->state = REQ_STATE_BACKOFF;
+	TAILQ_INSERT_TAIL(&e->backoff, req, entry);
+	fairq_count_waiting(&e->q, req, 1);
+	loop_arm(e->loop, &req->timer, e->spawn_retry_at);
+}
+
+/* A spawn worked: during an episode, allow one more worker at once; the
+ * episode is over once all may run and none failed for SPAWN_QUIET_MS. */
+static void
+spawn_worked(struct engine *e, int64_t now)
+{
+	if (!e->spawn_starved)
+		return;
+	e->spawn_backoff_ms = SPAWN_BACKOFF_MIN_MS;
+	if (e->spawn_cap < e->cfg->jobs)
+		e->spawn_cap++;
+	else if (now - e->spawn_failed_ms >= SPAWN_QUIET_MS) {
+		e->spawn_starved = false;
+		log_info("spawning workers works again");
+	}
+}
+
 /*
  * Start the next attempt of req (RUNNING) on slot s; hedge says another
  * attempt of req is running. Returns 0, or -1 after the failure was
@@ -452,6 +525,7 @@ start_attempt(struct engine *e, struct slot *s, struct request *req,
 	struct job job;
 	long budget, hedge_ms;
 	int64_t now;
+	int err;
 
 	/* The attempt's clock starts now, not at the top of the loop turn:
 	 * the spawns before this one took time. */
@@ -461,17 +535,27 @@ start_attempt(struct engine *e, struct slot *s, struct request *req,
 	    &job);
 	at = calloc(1, sizeof(*at));
 	if (at == NULL || slot_start(s, &job, at, now + budget) == -1) {
+		err = at == NULL ? ENOMEM : errno;
+		free(at);
+		if (is_starved(err)) {
+			/* A hedge just does not start. */
+			if (hedge)
+				req->attempts--;
+			else
+				spawn_starved(e, req, err, now);
+			return -1;
+		}
 		(void)snprintf(message, sizeof(message), "cannot spawn worker "
 		    "'%s': %s", e->cfg->worker_path != NULL ?
-		    e->cfg->worker_path : "(built in)", strerror(errno));
+		    e->cfg->worker_path : "(built in)", strerror(err));
 		log_error("%s", message);
-		free(at);
 		/* A hedge that cannot start leaves its sibling running. */
 		if (!hedge)
 			after_failure(e, req, REQ_WORKER_CRASHED, true, 0, -1,
 			    message, now);
 		return -1;
 	}
+	spawn_worked(e, now);
 	at->req = req;
 	at->slot = s;
 	at->no = job.attempt;
@@ -572,6 +656,10 @@ run_turn(void *arg, int64_t now)
 
 	slots_sweep(e->slots, now);
 	while (!e->shutting_down) {
+		/* Out of descriptors or processes: fewer at once, later. */
+		if (e->spawn_starved && (now < e->spawn_retry_at ||
+		    slots_counts(e->slots)->busy >= e->spawn_cap))
+			break;
 		s = slots_pick(e->slots);
 		if (s == NULL)
 			break;
@@ -590,7 +678,7 @@ run_turn(void *arg, int64_t now)
 		}
 		(void)start_attempt(e, s, req, false);
 	}
-	if (!e->shutting_down)
+	if (!e->shutting_down && !e->spawn_starved)
 		slots_top_up(e->slots, e->cfg->warm, now);
 }
 

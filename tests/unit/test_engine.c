@@ -4,12 +4,14 @@
  * "worker" is a pipe whose write end the test holds, its frames written
  * by the test, and its kill and reap are recorded instead of sent.
  * Proves one answer per request whatever happens: success, retry after
- * a 5xx, a final 4xx, a deadline kill, a failed spawn, a cancel, a
- * shutdown; and, with two live attempts for one request (a hedge), that
+ * a 5xx, a final 4xx, a deadline kill, a failed spawn (one that spends
+ * the attempt, and one out of processes or descriptors that does not),
+ * a cancel, a shutdown; and, with two live attempts for one request (a hedge), that
  * the first good answer wins, the other worker is killed and nothing
  * points at the freed request, and that a failure beside a live sibling
  * waits for the sibling.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -190,6 +192,8 @@ test_spawn_failure(void **state)
 {
 	struct world *w = *state;
 
+	/* A failure of the spawn itself spends the attempt. */
+	w->fs.fail_errno = EIO;
 	w->fs.fail_next = 1;
 	submit(w, "1");
 	TURN_UNTIL(w, w->fs.n_fakes == 1);		/* the retry spawned */
@@ -205,6 +209,42 @@ test_spawn_failure(void **state)
 	TURN_UNTIL(w, w->n_answers == 2);
 	assert_int_equal(w->answers[1].code, REQ_WORKER_CRASHED);
 	assert_int_equal(w->answers[1].attempts, 3);
+}
+
+/*
+ * Out of processes or descriptors (EAGAIN, EMFILE) is not the request's
+ * fault: its attempt is not spent, the spawn is tried again after a
+ * backoff, and only a deadline that passes meanwhile ends it.
+ */
+static void
+test_spawn_starved(void **state)
+{
+	struct world *w = *state;
+	int64_t t0;
+
+	w->fs.fail_errno = EMFILE;
+	w->fs.fail_next = 3;
+	t0 = clock_ms();
+	submit(w, "1");
+	TURN_UNTIL(w, w->fs.n_fakes == 1);
+	assert_int_equal(w->fs.fake[0].attempt, 1);	/* none spent */
+	assert_true(clock_ms() - t0 >= 20 + 40 + 80 - 5);	/* backoff */
+	fake_spawn_result(&w->fs.fake[0], 0);
+	TURN_UNTIL(w, w->n_answers == 1);
+	assert_int_equal(w->answers[0].code, REQ_OK);
+	assert_int_equal(w->answers[0].attempts, 1);
+	assert_int_equal(engine_stats(w->engine)->spawn_failures, 3);
+	assert_int_equal(engine_stats(w->engine)->retries, 0);
+	settle(w);
+
+	w->fs.fail_errno = EAGAIN;
+	w->fs.fail_next = 1000;			/* past the deadline */
+	w->cfg.deadline_ms = 300;
+	submit(w, "2");
+	TURN_UNTIL(w, w->n_answers == 2);
+	assert_int_equal(w->answers[1].code, REQ_WORKER_CRASHED);
+	assert_int_equal(w->answers[1].attempts, 0);
+	w->fs.fail_next = 0;
 }
 
 /* Start a request and a hedge beside its first attempt. */
@@ -339,6 +379,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_final_4xx, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_kill, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_spawn_starved, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_spawn_failure, setup,
 		    teardown),

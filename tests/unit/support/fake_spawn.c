@@ -38,7 +38,7 @@ new_fake(struct fake_spawn *fs)
 
 	if (fs->fail_next > 0) {
 		fs->fail_next--;
-		errno = EAGAIN;
+		errno = fs->fail_errno != 0 ? fs->fail_errno : EAGAIN;
 		return NULL;
 	}
 	assert_true(fs->n_fakes < FAKE_SPAWN_MAX);
