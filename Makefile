@@ -184,3 +184,4 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) \
 	 $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
 -include $(BUILD)/obj/supervisor/main.d $(BUILD)/obj/worker/main.d
+-include $(FUZZ_SRC:%.c=$(BUILD)/obj/%.d)
