@@ -10,42 +10,10 @@
 #include <strings.h>
 
 #include "redact.h"
+#include "utf8.h"
 
 #define REPLACEMENT	"\xef\xbf\xbd"	/* U+FFFD */
 #define KEY_TAIL_MIN	4		/* a cut key shorter than this stays */
-
-/* Length of the valid UTF-8 character at s (n bytes left), or 0. */
-static size_t
-utf8_char(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned long cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 /* Does s (n bytes) start a truncated UTF-8 character that the end of the
  * text cut off? Then it is dropped, not replaced. */
@@ -159,7 +127,7 @@ redact_text(const char *in, size_t len, const char *key, char *out,
 			i++;
 			continue;
 		}
-		n = utf8_char(s + i, len - i);
+		n = utf8_char_len(s + i, len - i);
 		if (n > 0) {
 			if (!put(out, outlen, &o, in + i, n))
 				break;
