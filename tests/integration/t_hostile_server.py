@@ -1,4 +1,9 @@
-"""Proves: what a hostile server sends is classified right and passed on safely: non-ASCII error text (600 x 'é', 200 emoji) and a 302 whose Location is UTF-8 or holds 0xff stay http errors, never retried, with valid UTF-8 messages cut on a character boundary; bytes that are not HTTP, a status line 'HTTP/1.1 abc' and a close inside the headers are network errors and retried; base64url is bad_response; the key and any Bearer token a server quotes never reach the answer or the debug log, in fork and exec mode."""
+"""Proves: what a hostile server sends is classified right and passed on safely: non-ASCII error text (600 x 'é', 200 emoji) and a 302 whose Location is UTF-8 or holds 0xff stay http errors, never retried, with valid UTF-8 messages cut on a character boundary; bytes that are not HTTP, a status line 'HTTP/1.1 abc' and a close inside the headers are network errors and retried; base64url is bad_response; the key and any Bearer token a server quotes never reach the answer, the debug log or batch's errors file, in fork and exec mode."""
+import os
+import shutil
+import subprocess
+import tempfile
+
 import harness as h
 
 KEY = "sk-test-HOSTILE-0123456789abcdefXYZ"
@@ -58,6 +63,33 @@ def scenario():
                     got["auth"])
             h.check(KEY not in err and KEY[:12] not in err,
                     "key not in the debug log", err[-3000:])
+
+        # batch: the errors file gets the redacted message too.
+        d = tempfile.mkdtemp(prefix="ew-hostile-")
+        try:
+            src = os.path.join(d, "in.txt")
+            out = os.path.join(d, "out.jsonl")
+            with open(src, "w") as f:
+                f.write("fine\nquote it @fault:echoauth\nhtml @fault:echoauth:1\n")
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+            env.update(EMBEDWATCH_BASE_URL=api.base_url,
+                       EMBEDWATCH_API_KEY=KEY)
+            p = subprocess.run([h.EMBEDWATCH, "batch", src, "-o", out,
+                                "--batch-size", "1", "--retries", "0",
+                                "--log-level", "debug"], env=env,
+                               capture_output=True, timeout=60 * h.SLACK)
+            h.check(p.returncode == 3, f"batch exit {p.returncode}",
+                    p.stderr[-2000:])
+            with open(out + ".errors") as f:
+                errors = f.read()
+            h.check(errors.count("[redacted]") >= 2, "errors file",
+                    errors)
+            for text in (errors, p.stderr.decode(errors="replace")):
+                h.check(KEY not in text and KEY[:12] not in text,
+                        "key in the errors file or the log", text[-2000:])
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 h.main(scenario)
