@@ -23,7 +23,10 @@ def scenario():
             sent += len(pad)
         time.sleep(0.5)
         grown = (srv.rss_kb() - base) / 1024
-        h.check(grown < 12, f"RSS grew {grown:.1f} MiB", srv.stderr()[-1500:])
+        # ASan's quarantine keeps freed memory: RSS says nothing there.
+        if not h.SANITIZED:
+            h.check(grown < 12, f"RSS grew {grown:.1f} MiB",
+                    srv.stderr()[-1500:])
         refused = 0
         for k, c in enumerate(clients):
             c.sock.sendall(b'"}\n')
