@@ -182,17 +182,22 @@ fit_jobs(struct config *cfg)
 static int
 settle(struct config *cfg)
 {
-	char **p;
+	char **p, *ua;
+	size_t at;
 
-	/* Beyond --header's 64: the default is not the user's. */
+	/* Beyond --header's 64: the default is not the user's. It goes
+	 * before the secret headers, which stay last (proto_job.h). */
 	if (!has_user_agent(cfg)) {
 		p = reallocarray(cfg->headers, cfg->n_headers + 2, sizeof(*p));
 		if (p == NULL)
 			return options_fail(EXIT_CONFIG, "out of memory");
 		cfg->headers = p;
-		p[cfg->n_headers] = strdup(DEFAULT_USER_AGENT);
-		if (p[cfg->n_headers] == NULL)
+		ua = strdup(DEFAULT_USER_AGENT);
+		if (ua == NULL)
 			return options_fail(EXIT_CONFIG, "out of memory");
+		at = cfg->n_headers - cfg->n_secret_headers;
+		memmove(p + at + 1, p + at, cfg->n_secret_headers * sizeof(*p));
+		p[at] = ua;
 		p[++cfg->n_headers] = NULL;
 	}
 	if (cfg->conn_inflight == 0)
