@@ -41,7 +41,7 @@ buf_shrink(struct buf *b, size_t keep)
 	if (keep > b->max - live)
 		keep = b->max - live;
 	size = live + keep + 1;
-	if (size >= b->alloc)
+	if (size > b->alloc / 4)
 		return;
 	if (b->off > 0) {
 		memmove(b->data, b->data + b->off, live);
