@@ -399,7 +399,7 @@ conclude(struct engine *e, struct attempt *at, int64_t now)
 	enum req_code code;
 	bool retryable, news;
 	int http_status = 0;
-	long retry_after_ms = -1, wait;
+	long retry_after_ms = -1;
 
 	LIST_REMOVE(at, entry);
 	loop_disarm(e->loop, &at->hedge_timer);
@@ -428,9 +428,10 @@ conclude(struct engine *e, struct attempt *at, int64_t now)
 	po.message = message;
 	news = policy_attempt_ended(e->policy, req, &at->pa, &po, now);
 
-	if (code == REQ_HTTP && news && policy_gate(e->policy, NULL, now,
-	    &wait) == POLICY_FAILED) {
-		/* Every call would get it: the queued hear it now. */
+	if (code == REQ_HTTP && policy_fails_every_call(e->policy, req,
+	    http_status)) {
+		/* Every call would get it: say so (batch stops), and once
+		 * confirmed, the queued hear it now. */
 		memset(&a, 0, sizeof(a));
 		a.code = code;
 		a.http_status = http_status;
@@ -438,7 +439,8 @@ conclude(struct engine *e, struct attempt *at, int64_t now)
 		a.retry_after_ms = -1;
 		a.endpoint_failed = true;
 		finish_request(e, req, &a, now);
-		tell_waiting(e, now);
+		if (news)
+			tell_waiting(e, now);
 		return;
 	}
 	if (news)

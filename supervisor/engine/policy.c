@@ -283,12 +283,12 @@ health_of(const struct policy_outcome *o)
 	}
 }
 
-/* Is status one every call to the endpoint would get (a bad key, a
- * wrong URL or model), for a request of the configured model? */
-static bool
-is_final_for_all(const struct policy *p, const struct request *req,
+bool
+policy_fails_every_call(const struct policy *p, const struct request *req,
     int status)
 {
+	if (p->cfg->fail_cooldown_ms <= 0)
+		return false;
 	if (status == 401 || status == 403)
 		return true;
 	return status == 404 && (req->model == NULL ||
@@ -321,8 +321,8 @@ policy_attempt_ended(struct policy *p, const struct request *req,
 		p->rl_pauses++;
 		news = true;
 	}
-	if (o->code == REQ_HTTP && p->cfg->fail_cooldown_ms > 0 &&
-	    is_final_for_all(p, req, r->http_status)) {
+	if (o->code == REQ_HTTP && policy_fails_every_call(p, req,
+	    r->http_status)) {
 		/* A final error is never retried, so a second in a row is
 		 * a second request: it confirms the first. */
 		if (p->final_status != r->http_status)

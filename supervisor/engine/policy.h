@@ -136,6 +136,12 @@ enum policy_gate policy_gate(struct policy *p, const struct request *req,
 void	 policy_failed(const struct policy *p, int64_t now, int *http_status,
 	    const char **message, long *left_ms);
 
+/* Is an HTTP status for req one every call to the endpoint would get (a
+ * 401 or 403: the key; a 404 for the configured model: the URL or the
+ * model)? Always false with --fail-cooldown off. */
+bool	 policy_fails_every_call(const struct policy *p,
+	    const struct request *req, int http_status);
+
 /* What the policy keeps of one attempt; the engine embeds it. */
 struct policy_attempt {
 	enum budget_kind kind;

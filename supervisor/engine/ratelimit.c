@@ -7,11 +7,14 @@
 
 #define MS_PER_MINUTE	60000.0
 
+/* A bucket by hand: a second's worth at most, no reserve. */
 static void
 bucket_init(struct ratelimit_bucket *b, long limit, int64_t now)
 {
 	b->limit = limit > 0 ? (double)limit : 0;
-	b->level = b->limit;
+	b->cap = b->limit / 60 < 1 ? 1 : b->limit / 60;
+	b->reserve = 0;
+	b->level = b->cap;
 	b->at_ms = now;
 }
 
@@ -25,8 +28,8 @@ refill(struct ratelimit_bucket *b, int64_t now)
 		return;
 	}
 	b->level += b->limit * (double)(now - b->at_ms) / MS_PER_MINUTE;
-	if (b->level > b->limit)
-		b->level = b->limit;
+	if (b->level > b->cap)
+		b->level = b->cap;
 	b->at_ms = now;
 }
 
@@ -34,18 +37,15 @@ refill(struct ratelimit_bucket *b, int64_t now)
 static long
 bucket_wait(struct ratelimit_bucket *b, double cost, int64_t now)
 {
-	double reserve, need;
+	double need;
 
 	if (b->limit <= 0)
 		return 0;
 	refill(b, now);
-	reserve = (double)(long)(b->limit * RATELIMIT_RESERVE_PCT / 100);
-	if (reserve < 1)
-		reserve = 1;
 	/* A call bigger than the whole bucket goes when it is full. */
-	if (cost > b->limit - reserve)
-		cost = b->limit - reserve > 0 ? b->limit - reserve : 0;
-	need = cost + reserve - b->level;
+	if (cost > b->cap - b->reserve)
+		cost = b->cap - b->reserve > 0 ? b->cap - b->reserve : 0;
+	need = cost + b->reserve - b->level;
 	if (need <= 0)
 		return 0;
 	return (long)(need * MS_PER_MINUTE / b->limit) + 1;
@@ -114,10 +114,14 @@ from_header(struct ratelimit_bucket *b, long limit, long remaining,
 	if (limit <= 0 || remaining < 0)
 		return;
 	b->limit = (double)limit;
+	b->cap = b->limit;
+	b->reserve = (double)(long)(b->limit * RATELIMIT_RESERVE_PCT / 100);
+	if (b->reserve < 1)
+		b->reserve = 1;
 	b->level = (double)remaining - after + (double)limit *
 	    (double)(now - at_ms) / MS_PER_MINUTE;
-	if (b->level > b->limit)
-		b->level = b->limit;
+	if (b->level > b->cap)
+		b->level = b->cap;
 	b->at_ms = now;
 }
 
@@ -142,11 +146,6 @@ ratelimit_update(struct ratelimit *rl, const struct ratelimit_mark *m,
 		refill(&rl->tok, now);
 		rl->tok.level += m->tokens - actual;
 	}
-	/* Spent: nothing goes before the server's own reset. */
-	if (r->rl_remaining_requests == 0 && r->rl_reset_requests_ms > 0)
-		ratelimit_pause(rl, r->rl_reset_requests_ms, now);
-	if (r->rl_remaining_tokens == 0 && r->rl_reset_tokens_ms > 0)
-		ratelimit_pause(rl, r->rl_reset_tokens_ms, now);
 }
 
 void

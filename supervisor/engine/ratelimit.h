@@ -12,8 +12,10 @@
  * the refill since; a response's usage.prompt_tokens replaces the
  * estimate of its own call. --rpm and --tpm are two more buckets that no
  * header changes. A call waits while taking its cost would leave less
- * than RATELIMIT_RESERVE_PCT of a limit (at least 1). A 429 pauses the
- * endpoint for everyone for its Retry-After (1 s if it gave none).
+ * than RATELIMIT_RESERVE_PCT of a limit (at least 1) of the server's
+ * buckets. A bucket by hand holds a second's worth (at least 1) and
+ * keeps no reserve, so --rpm paces evenly from the start. A 429 pauses
+ * the endpoint for everyone for its Retry-After (1 s if it gave none).
  *
  * Nothing is known before the first response with headers: until then
  * only --rpm and --tpm pace. O(1) a call, fixed memory.
@@ -31,6 +33,8 @@
 /* One bucket; private. */
 struct ratelimit_bucket {
 	double		 limit;		/* per minute; 0: not known */
+	double		 cap;		/* the most it holds */
+	double		 reserve;	/* never taken */
 	double		 level;		/* room left now, estimated */
 	int64_t		 at_ms;		/* when level was last brought up */
 };

@@ -92,7 +92,8 @@ struct answer {
 	bool		 retryable;
 	long		 retry_after_ms; /* rate_limited, circuit_open: when to
 					 * try again; <= 0: no advice */
-	bool		 endpoint_failed; /* a 401/403/404 every call gets */
+	bool		 endpoint_failed; /* an error every call would get
+					 * (policy_fails_every_call) */
 	unsigned	 attempts;
 	long		 ms;
 };

@@ -1,11 +1,11 @@
 /*
  * test_ratelimit: supervisor/engine/ratelimit, the rate-limit budget.
- * Proves: knowing nothing, nothing waits; --rpm 600 (10 a second, a
- * reserve of 12) lets the first 588 calls go at once, then paces one
- * every 100 ms and never faster; headers replace the estimate (the
+ * Proves: knowing nothing, nothing waits; --rpm 600 (10 a second) lets
+ * a second's worth, 10 calls, go at once, then paces one every 100 ms
+ * and never faster; headers replace the estimate (the
  * server's remaining, less what we started after that call, plus the
- * refill since), so a low remaining makes the next call wait and a
- * remaining of 0 with a reset pauses until the reset; usage's
+ * refill since), so a low remaining makes the next call wait, and a
+ * remaining of 0 waits for the refill, not the reset header; usage's
  * prompt_tokens corrects a bytes/4 estimate; a 429 pauses everyone for
  * its Retry-After, or RATELIMIT_PAUSE_MS without one; a call bigger
  * than the whole token limit goes once the bucket is full.
@@ -53,7 +53,7 @@ test_rpm_by_hand(void **state)
 	ratelimit_init(&rl, 600, 0);
 	for (n = 0; ratelimit_wait_ms(&rl, 1, now) == 0; n++)
 		ratelimit_take(&rl, 1, now, &m);
-	assert_int_equal(n, 600 - 12);
+	assert_int_equal(n, 10);
 	/* Then one every 100 ms. */
 	for (n = 0; n < 50; n++) {
 		wait = ratelimit_wait_ms(&rl, 1, now);
@@ -93,12 +93,13 @@ test_headers(void **state)
 	assert_in_range(wait, 900, 1001);
 	assert_int_equal(ratelimit_wait_ms(&rl, 10, T0 + wait), 0);
 
-	/* Spent, with a reset: nothing before it. */
+	/* Spent: the reset (time until full again, 60 s here) is no
+	 * pause; the refill paces: 1 + reserve 1 needs two seconds. */
 	r.rl_remaining_requests = 0;
-	r.rl_reset_requests_ms = 5000;
+	r.rl_reset_requests_ms = 60000;
 	ratelimit_update(&rl, &m2, &r, T0);
-	assert_in_range(ratelimit_wait_ms(&rl, 10, T0), 4999, 5000);
-	assert_int_equal(ratelimit_wait_ms(&rl, 10, T0 + 6000), 0);
+	assert_in_range(ratelimit_wait_ms(&rl, 10, T0), 3000, 3001);
+	assert_int_equal(ratelimit_wait_ms(&rl, 10, T0 + 3001), 0);
 }
 
 static void
@@ -109,17 +110,17 @@ test_tpm_usage_correction(void **state)
 	struct proto_result r;
 
 	(void)state;
-	ratelimit_init(&rl, 0, 6000);		/* 100 tokens a second */
-	ratelimit_take(&rl, 5000, T0, &m);	/* estimated */
-	assert_true(ratelimit_wait_ms(&rl, 1000, T0) > 0);
+	ratelimit_init(&rl, 0, 60000);		/* 1000 tokens a second */
+	ratelimit_take(&rl, 900, T0, &m);	/* estimated */
+	assert_true(ratelimit_wait_ms(&rl, 500, T0) > 0);
 	proto_result_init(&r);
 	r.prompt_tokens = 100;			/* it was small */
 	ratelimit_update(&rl, &m, &r, T0);
-	assert_int_equal(ratelimit_wait_ms(&rl, 1000, T0), 0);
+	assert_int_equal(ratelimit_wait_ms(&rl, 500, T0), 0);
 	/* Bigger than the bucket: goes when it is full. */
-	ratelimit_take(&rl, 5000, T0, &m);
+	ratelimit_take(&rl, 900, T0, &m);
 	assert_true(ratelimit_wait_ms(&rl, 100000, T0) > 0);
-	assert_int_equal(ratelimit_wait_ms(&rl, 100000, T0 + 60000), 0);
+	assert_int_equal(ratelimit_wait_ms(&rl, 100000, T0 + 1000), 0);
 }
 
 static void
