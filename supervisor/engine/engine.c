@@ -37,6 +37,8 @@
 #include "engine/fairq.h"
 #include "engine/slot.h"
 
+#define HEDGE_AGAIN_MS	10	/* no worker free for a due hedge: retry */
+
 struct attempt {
 	LIST_ENTRY(attempt) entry;	/* in its request's live list */
 	struct request	*req;		/* NULL once concluded */
@@ -61,6 +63,8 @@ struct engine {
 	struct request_list	 backoff;	/* waiting to retry */
 	struct request_list	 running;	/* with live attempts */
 	size_t			 n_live;	/* requests not yet answered */
+	size_t			 n_main;	/* live attempts not hedges:
+						 * at most --jobs */
 	struct timer		 drain_timer;
 	struct timer		 gate_timer;	/* the rate limit's wait */
 	bool			 shutting_down;
@@ -75,6 +79,21 @@ static void	on_drain_timer(void *, int64_t);
 static void	tell_waiting(struct engine *, int64_t);
 static void	run_turn(void *, int64_t);
 static void	on_sigchld(void *, int);
+
+/* Slots only hedges may take beyond --jobs: their budget's share of the
+ * workers, at least 2; none with hedging off. */
+static size_t
+hedge_slots(const struct config *cfg)
+{
+	unsigned pct = cfg->hedge_budget_pct > 0 ? cfg->hedge_budget_pct :
+	    cfg->retry_budget_pct > 0 ? cfg->retry_budget_pct : 10;
+	size_t n;
+
+	if (cfg->hedge == CONFIG_HEDGE_OFF)
+		return 0;
+	n = ((size_t)cfg->jobs * pct + 99) / 100;
+	return n < 2 ? 2 : n;
+}
 
 struct engine *
 engine_new(const struct config *cfg, struct loop *l, struct signals *sigs,
@@ -109,7 +128,10 @@ engine_new(const struct config *cfg, struct loop *l, struct signals *sigs,
 	 * decimal text per byte of base64 received. */
 	frame_max = cfg->max_response > (PROTO_FRAME_MAX - (1 << 20)) / 4 ?
 	    PROTO_FRAME_MAX : cfg->max_response * 4 + (1 << 20);
-	e->slots = slots_new(l, &e->spawner, cfg->jobs, frame_max, cfg->host,
+	/* Hedges get a few slots beyond --jobs: with every worker busy,
+	 * the slow call that wants a hedge would otherwise never get one. */
+	e->slots = slots_new(l, &e->spawner, cfg->jobs + hedge_slots(cfg),
+	    frame_max, cfg->host,
 	    strncmp(cfg->base_url, "https:", 6) == 0, on_slot_event, e);
 	e->policy = policy_new(cfg);
 	if (e->slots == NULL || e->policy == NULL ||
@@ -203,6 +225,8 @@ drop_attempts(struct engine *e, struct request *req, enum slot_kill why,
 		(void)policy_attempt_ended(e->policy, req, &at->pa, &po, now);
 		at->req = NULL;
 		req->n_live--;
+		if (!at->hedge)
+			e->n_main--;
 		slot_kill(at->slot, why);
 	}
 }
@@ -405,6 +429,8 @@ conclude(struct engine *e, struct attempt *at, int64_t now)
 	loop_disarm(e->loop, &at->hedge_timer);
 	at->req = NULL;
 	req->n_live--;
+	if (!at->hedge)
+		e->n_main--;
 	slot_outcome(at->slot, now, &o);
 	if (o.has_result && !req->cancelled) {
 		code = policy_code_of(o.result);
@@ -559,6 +585,8 @@ start_attempt(struct engine *e, struct slot *s, struct request *req,
 	loop_timer_init(&at->hedge_timer, on_hedge_timer, at);
 	LIST_INSERT_HEAD(&req->live, at, entry);
 	req->n_live++;
+	if (!hedge)
+		e->n_main++;
 	if (hedge)
 		e->stats.hedges++;
 	hedge_ms = policy_hedge_delay_ms(e->policy, req);
@@ -594,8 +622,10 @@ on_hedge_timer(void *owner, int64_t now)
 	}
 	s = slots_pick(e->slots);
 	if (s == NULL) {
-		log_debug("request %s: no worker free for a hedge",
+		/* Slots free as workers are reaped: look again soon. */
+		log_debug("request %s: no worker free for a hedge yet",
 		    req->id_json);
+		loop_arm(e->loop, &at->hedge_timer, now + HEDGE_AGAIN_MS);
 		return;
 	}
 	(void)start_attempt(e, s, req, BUDGET_HEDGE, false);
@@ -678,7 +708,8 @@ run_turn(void *arg, int64_t now)
 		s = NULL;
 		gate = policy_gate(e->policy, NULL, now, &wait);
 		/* Refused requests need no worker: answer them all now. */
-		if (gate == POLICY_GO && (s = slots_pick(e->slots)) == NULL)
+		if (gate == POLICY_GO && (e->n_main >= e->cfg->jobs ||
+		    (s = slots_pick(e->slots)) == NULL))
 			break;
 		req = fairq_next(&e->q);
 		if (req == NULL)

@@ -65,8 +65,9 @@ long
 latency_quantile(const struct latency *lat, double q)
 {
 	double want;
-	uint32_t sum = 0;
+	uint32_t sum = 0, below;
 	unsigned i;
+	long lo, hi;
 
 	if (lat->total == 0)
 		return -1;
@@ -78,5 +79,11 @@ latency_quantile(const struct latency *lat, double q)
 	}
 	if (i >= LATENCY_BUCKETS - 1)
 		return edge_ms(LATENCY_BUCKETS - 1);
-	return edge_ms(i + 1);
+	/* Linearly within the bucket, as if its samples were spread evenly
+	 * over it: the error stays under the bucket's width. */
+	lo = edge_ms(i);
+	hi = edge_ms(i + 1);
+	below = sum - lat->count[i];
+	return lo + (long)((double)(hi - lo) * (want - below) /
+	    lat->count[i] + 0.999);
 }

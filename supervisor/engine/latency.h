@@ -3,8 +3,8 @@
  * latencies, in bounded memory, for the hedge delay (engine/policy).
  *
  * A log-bucket histogram: bucket i holds samples in [2^(i/4), 2^((i+1)/4))
- * ms, so an estimate is at most 19% above the true value, from 1 ms to
- * about an hour in LATENCY_BUCKETS buckets. Recent samples count most:
+ * ms, so an estimate is within 19% of the true value (interpolated in
+ * its bucket), from 1 ms to about an hour in LATENCY_BUCKETS buckets. Recent samples count most:
  * once LATENCY_DECAY_AT samples are in, every count is halved, so the
  * estimate follows a change within a few hundred samples and the oldest
  * weigh nothing. O(LATENCY_BUCKETS) per query, O(1) per sample.
@@ -34,10 +34,9 @@ void	 latency_add(struct latency *lat, long ms);
 uint64_t latency_samples(const struct latency *lat);
 
 /*
- * The q-quantile (0 < q < 1) of the recent samples in ms: the upper
- * edge of the bucket where the cumulative count reaches q of the total,
- * so never below the true quantile by more than the rounding of a
- * bucket. -1 when empty.
+ * The q-quantile (0 < q < 1) of the recent samples in ms: in the bucket
+ * where the cumulative count reaches q of the total, interpolated
+ * linearly between its edges. -1 when empty.
  */
 long	 latency_quantile(const struct latency *lat, double q);
 

@@ -178,11 +178,12 @@ policy_hedge_delay_ms(const struct policy *p, const struct request *req)
 
 	if (!p->hedge_auto)
 		return p->hedge_ms;
-	if (latency_samples(&p->latency) < POLICY_HEDGE_MIN_SAMPLES)
-		return -1;
-	ms = latency_quantile(&p->latency, POLICY_HEDGE_QUANTILE);
 	top = (req != NULL && req->timeout_ms > 0 ? req->timeout_ms :
 	    p->cfg->timeout_ms) / 2;
+	/* Too few samples yet: only a call past half its timeout. */
+	if (latency_samples(&p->latency) < POLICY_HEDGE_MIN_SAMPLES)
+		return top;
+	ms = latency_quantile(&p->latency, POLICY_HEDGE_QUANTILE);
 	if (ms < p->cfg->hedge_min_ms)
 		ms = p->cfg->hedge_min_ms;
 	if (ms > top)

@@ -102,8 +102,8 @@ bool	 policy_should_retry(struct policy *p, const struct request *req,
  * Milliseconds after an attempt of req starts at which a second one
  * should join it, or -1 for none: --hedge MS; or, with --hedge auto, the
  * POLICY_HEDGE_QUANTILE of recent successful latencies clamped to
- * [--hedge-min, timeout / 2], once POLICY_HEDGE_MIN_SAMPLES are in (-1
- * before); or -1 with --hedge off.
+ * [--hedge-min, timeout / 2], once POLICY_HEDGE_MIN_SAMPLES are in
+ * (before: timeout / 2, the conservative end); or -1 with --hedge off.
  */
 long	 policy_hedge_delay_ms(const struct policy *p,
 	    const struct request *req);

