@@ -350,8 +350,9 @@ def main():
         rows = []
         dead(binary, rows, hang=False)
         dead(binary, rows, hang=True)
-        out += ["Dead endpoint: a request every ~5 ms, down 4 s then back "
-                "(--retries 0)", "",
+        out += ["Dead endpoint: a request sent whenever an answer comes or "
+                "5 ms pass, the endpoint down 4 s then back (defaults, "
+                "--timeout 1 --retries 0)", "",
                 "| endpoint | circuit | answered circuit_open <= 5 ms, once "
                 "open | probes | first ok after it is back |",
                 "|---|---|---|---|---|"] + rows + [""]
