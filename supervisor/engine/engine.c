@@ -529,6 +529,7 @@ make_job(const struct engine *e, const struct request *req, unsigned no,
 	job->n_inputs = req->n_inputs;
 	job->dimensions = req->dimensions > 0 ? req->dimensions :
 	    cfg->dimensions;
+	job->extra_json = req->extra_json;
 	job->encoding = cfg->encoding;
 	job->timeout_ms = budget_ms;
 	job->headers = (const char *const *)cfg->headers;
@@ -549,18 +550,17 @@ make_job(const struct engine *e, const struct request *req, unsigned no,
  */
 static int
 start_attempt(struct engine *e, struct slot *s, struct request *req,
-    enum budget_kind kind, bool probe)
+    enum budget_kind kind, bool probe, int64_t now)
 {
 	bool hedge = kind == BUDGET_HEDGE;
 	char id_title[48], message[512];
 	struct attempt *at;
 	struct job job;
 	long budget, hedge_ms;
-	int64_t now;
 
-	/* The attempt's clock starts now, not at the top of the loop turn:
-	 * the spawns before this one took time. */
-	now = clock_ms();
+	/* The attempt's clock starts when the request is handed its slot,
+	 * now, the turn's time: the forks of the requests before it in this
+	 * turn must not push its deadline back. */
 	budget = policy_attempt_budget_ms(e->policy, req, now);
 	make_job(e, req, ++req->attempts, budget, id_title, sizeof(id_title),
 	    &job);
@@ -628,7 +628,7 @@ on_hedge_timer(void *owner, int64_t now)
 		loop_arm(e->loop, &at->hedge_timer, now + HEDGE_AGAIN_MS);
 		return;
 	}
-	(void)start_attempt(e, s, req, BUDGET_HEDGE, false);
+	(void)start_attempt(e, s, req, BUDGET_HEDGE, false, now);
 }
 
 static void
@@ -747,7 +747,7 @@ run_turn(void *arg, int64_t now)
 		TAILQ_INSERT_TAIL(&e->running, req, entry);
 		fairq_count_running(&e->q, req, 1);
 		(void)start_attempt(e, s, req, req->attempts == 0 ?
-		    BUDGET_FIRST : BUDGET_RETRY, gate == POLICY_PROBE);
+		    BUDGET_FIRST : BUDGET_RETRY, gate == POLICY_PROBE, now);
 	}
 	if (!e->shutting_down)
 		slots_top_up(e->slots, e->cfg->warm, now);

@@ -511,6 +511,7 @@ class Stats:
         self.seen = collections.Counter()  # request key -> times seen, for 500/503/429
         self.last_headers = {}
         self.rate_limited = 0  # 429s from the --rl-* limits
+        self.last_body = None
 
     def bump(self, key: str) -> int:
         self.seen[key] += 1
@@ -519,7 +520,7 @@ class Stats:
     def snapshot(self) -> dict:
         return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
                 "open_connections": self.open_connections, "last_headers": self.last_headers,
-                "rate_limited": self.rate_limited}
+                "rate_limited": self.rate_limited, "last_body": self.last_body}
 
 
 class Server:
@@ -591,6 +592,10 @@ class Server:
         stats = self.stats
         stats.requests += 1
         stats.last_headers = req.headers
+        try:
+            stats.last_body = json.loads(req.body)
+        except ValueError:
+            stats.last_body = None
         key = self.opts.require_key
         if key is not None and req.headers.get("authorization") != "Bearer " + key:
             stats.faults["auth"] += 1
