@@ -18,7 +18,13 @@ struct policy {
 	const struct config	*cfg;
 	long			 hedge_ms;	/* fixed; -1: off */
 	bool			 hedge_auto;
-	struct latency		 latency;
+	/* One estimate per model, the configured one first; a model past
+	 * the table shares the last row. */
+	struct {
+		char		 model[64];
+		struct latency	 lat;
+	}			 latency[POLICY_MODELS];
+	size_t			 n_models;	/* rows in use, >= 1 */
 	struct budget		 budget;
 	struct breaker		 breaker;
 	struct ratelimit	 rl;
@@ -100,6 +106,7 @@ struct policy *
 policy_new(const struct config *cfg)
 {
 	struct policy *p;
+	size_t i;
 
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -107,7 +114,11 @@ policy_new(const struct config *cfg)
 	p->cfg = cfg;
 	p->hedge_ms = cfg->hedge == CONFIG_HEDGE_FIXED ? cfg->hedge_ms : -1;
 	p->hedge_auto = cfg->hedge == CONFIG_HEDGE_AUTO;
-	latency_init(&p->latency);
+	for (i = 0; i < POLICY_MODELS; i++)
+		latency_init(&p->latency[i].lat);
+	(void)strlcpy(p->latency[0].model, cfg->model != NULL ? cfg->model :
+	    "", sizeof(p->latency[0].model));
+	p->n_models = 1;
 	budget_init(&p->budget, cfg->retry_budget_pct, cfg->hedge_budget_pct,
 	    cfg->budget_floor);
 	breaker_init(&p->breaker, cfg->host != NULL ? cfg->host : "-",
@@ -171,9 +182,33 @@ policy_should_retry(struct policy *p, const struct request *req,
 	return true;
 }
 
+/* The model whose latency req adds to: its own, or the configured one. */
+static const char *
+model_of(const struct policy *p, const struct request *req)
+{
+	return req != NULL && req->model != NULL ? req->model :
+	    p->latency[0].model;
+}
+
+/* The row of model's latency estimate, or if it has none the first free
+ * row (which holds no samples), or the last when the table is full. Cost: at most
+ * POLICY_MODELS string compares. */
+static size_t
+latency_row(const struct policy *p, const char *model)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_models; i++)
+		if (strncmp(p->latency[i].model, model,
+		    sizeof(p->latency[i].model) - 1) == 0)
+			return i;
+	return i < POLICY_MODELS ? i : POLICY_MODELS - 1;
+}
+
 long
 policy_hedge_delay_ms(const struct policy *p, const struct request *req)
 {
+	const struct latency *lat;
 	long ms, top;
 
 	if (!p->hedge_auto)
@@ -181,9 +216,11 @@ policy_hedge_delay_ms(const struct policy *p, const struct request *req)
 	top = (req != NULL && req->timeout_ms > 0 ? req->timeout_ms :
 	    p->cfg->timeout_ms) / 2;
 	/* Too few samples yet: only a call past half its timeout. */
-	if (latency_samples(&p->latency) < POLICY_HEDGE_MIN_SAMPLES)
+	/* A model not seen yet finds a free row: no samples. */
+	lat = &p->latency[latency_row(p, model_of(p, req))].lat;
+	if (latency_samples(lat) < POLICY_HEDGE_MIN_SAMPLES)
 		return top;
-	ms = latency_quantile(&p->latency, POLICY_HEDGE_QUANTILE);
+	ms = latency_quantile(lat, POLICY_HEDGE_QUANTILE);
 	if (ms < p->cfg->hedge_min_ms)
 		ms = p->cfg->hedge_min_ms;
 	if (ms > top)
@@ -296,6 +333,21 @@ policy_fails_every_call(const struct policy *p, const struct request *req,
 	    strcmp(req->model, p->cfg->model) == 0);
 }
 
+/* Count a latency sample for req's model. */
+static void
+add_latency(struct policy *p, const struct request *req, long ms)
+{
+	const char *model = model_of(p, req);
+	size_t i = latency_row(p, model);
+
+	if (i == p->n_models) {
+		(void)strlcpy(p->latency[i].model, model,
+		    sizeof(p->latency[i].model));
+		p->n_models++;
+	}
+	latency_add(&p->latency[i].lat, ms);
+}
+
 bool
 policy_attempt_ended(struct policy *p, const struct request *req,
     const struct policy_attempt *pa, const struct policy_outcome *o,
@@ -309,7 +361,7 @@ policy_attempt_ended(struct policy *p, const struct request *req,
 	 * counting it keeps the tail the hedges cut off in the estimate. */
 	if ((o->code == REQ_OK && !o->lost) || (o->lost &&
 	    pa->kind != BUDGET_HEDGE))
-		latency_add(&p->latency, elapsed);
+		add_latency(p, req, elapsed);
 	breaker_record(&p->breaker, health_of(o), pa->probe, now,
 	    o->message != NULL ? o->message : "");
 	if (r == NULL || o->lost)

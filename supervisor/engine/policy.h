@@ -39,6 +39,8 @@
 /* Requests in a row answered the same 401, 403 or 404 (no success
  * between) before the endpoint counts as failed with it. */
 #define POLICY_FINAL_CONFIRM		2
+/* Models with a latency estimate of their own (more share the last). */
+#define POLICY_MODELS			8
 /* The quantile of recent latencies auto hedges at. */
 #define POLICY_HEDGE_QUANTILE		0.95
 
@@ -101,7 +103,8 @@ bool	 policy_should_retry(struct policy *p, const struct request *req,
 /*
  * Milliseconds after an attempt of req starts at which a second one
  * should join it, or -1 for none: --hedge MS; or, with --hedge auto, the
- * POLICY_HEDGE_QUANTILE of recent successful latencies clamped to
+ * POLICY_HEDGE_QUANTILE of recent successful latencies of req's model
+ * (NULL: the configured model) clamped to
  * [--hedge-min, timeout / 2], once POLICY_HEDGE_MIN_SAMPLES are in
  * (before: timeout / 2, the conservative end); or -1 with --hedge off.
  */

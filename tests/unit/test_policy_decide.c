@@ -13,7 +13,8 @@
  * never below retry_after_ms; and the hedge delay and its setter.
  * The endpoint's health: --hedge auto hedges at half the timeout before
  * 20 successes, then at the p95 of their latencies (a lost first attempt
- * counts, a lost hedge not), clamped to [--hedge-min, timeout / 2]; the
+ * counts, a lost hedge not), clamped to [--hedge-min, timeout / 2], one
+ * estimate per model; the
  * retry budget refuses a retry beyond its share with a note, but not
  * one after a crashed worker; the gate goes circuit_open after
  * --breaker failures, lets one probe through once due and goes again
@@ -314,6 +315,14 @@ test_hedge_auto(void **state)
 	w->req.timeout_ms = 300;		/* the request's own timeout */
 	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 150);
 	w->req.timeout_ms = 0;
+	/* Another model has an estimate of its own. */
+	w->req.model = (char *)(uintptr_t)"other";
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
+	for (i = 0; i < POLICY_HEDGE_MIN_SAMPLES; i++)
+		(void)attempt(w, BUDGET_FIRST, NOW, 200, REQ_OK, NULL, false);
+	assert_in_range(policy_hedge_delay_ms(w->p, &w->req), 190, 240);
+	w->req.model = NULL;
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
 }
 
 static void
