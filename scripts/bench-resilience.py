@@ -166,36 +166,34 @@ def summary(name, lat_ms, calls, n, errors):
             f"| {max(lat_ms):.0f} ms | {calls / n:.3f} | {errors} |")
 
 
+def embedwatch_runs(binary, fake, n, runs, res, rows):
+    """Each (name, args) of runs through embedwatch pipe against fake."""
+    for name, args in runs:
+        fake.get("/_reset")
+        lat, _ = closed_loop(binary, fake.url, n, 8, "--timeout", "1",
+                             "--retries", "2", *args)
+        ms = [m for m, _ in lat]
+        res[name] = (ms, fake.get("/_stats")["requests"])
+        rows.append(summary(name, ms, res[name][1], n,
+                            sum(not a["ok"] for _, a in lat)))
+
+
 def tail(binary, n, rows):
     """Items 1 and 2; returns the lines of their tables."""
     res = {}
     fake = Fake("--lognormal", LOGNORMAL)
     try:
-        for name, args in (("fault-free server, embedwatch --hedge off",
-                            ["--hedge", "off"]),
-                           ("fault-free server, embedwatch defaults", [])):
-            fake.get("/_reset")
-            lat, _ = closed_loop(binary, fake.url, n, 8, "--timeout", "1",
-                                 "--retries", "2", *args)
-            ms = [m for m, _ in lat]
-            res[name] = (ms, fake.get("/_stats")["requests"])
-            rows.append(summary(name, ms, res[name][1], n,
-                                sum(not a["ok"] for _, a in lat)))
+        embedwatch_runs(binary, fake, n, (
+            ("fault-free server, embedwatch --hedge off", ["--hedge", "off"]),
+            ("fault-free server, embedwatch defaults", [])), res, rows)
     finally:
         fake.close()
     fake = Fake("--lognormal", LOGNORMAL, "--hang-prob", "0.02")
     try:
-        for name, args in (("2% hangs, embedwatch defaults (--hedge auto)",
-                            []),
-                           ("2% hangs, embedwatch --hedge off",
-                            ["--hedge", "off"])):
-            fake.get("/_reset")
-            lat, _ = closed_loop(binary, fake.url, n, 8, "--timeout", "1",
-                                 "--retries", "2", *args)
-            ms = [m for m, _ in lat]
-            res[name] = (ms, fake.get("/_stats")["requests"])
-            rows.append(summary(name, ms, res[name][1], n,
-                                sum(not a["ok"] for _, a in lat)))
+        embedwatch_runs(binary, fake, n, (
+            ("2% hangs, embedwatch defaults (--hedge auto)", []),
+            ("2% hangs, embedwatch --hedge off", ["--hedge", "off"])),
+            res, rows)
         if os.path.isdir(os.path.join(NODE_MODULES, "openai")):
             fake.get("/_reset")
             with tempfile.NamedTemporaryFile("w", suffix=".js",

@@ -9,14 +9,11 @@
 void
 breaker_init(struct breaker *b, const char *name, unsigned threshold)
 {
-	unsigned i;
-
 	memset(b, 0, sizeof(*b));
 	b->name = name;
 	b->threshold = threshold;
 	b->wait_ms = BREAKER_PROBE_MS;
-	for (i = 0; i < BREAKER_WINDOW_S; i++)
-		b->sec[i] = -1;
+	window_init(&b->outcomes);
 }
 
 const char *
@@ -64,42 +61,26 @@ breaker_probe_started(struct breaker *b)
 
 /* Count outcome in the window; true if the failure rate now opens it. */
 static bool
-rate_opens(struct breaker *b, bool failed, int64_t now)
+rate_opens(struct breaker *b, enum breaker_outcome outcome, int64_t now)
 {
-	int64_t s = now / 1000;
-	unsigned i = (unsigned)(s % BREAKER_WINDOW_S);
-	uint64_t n_ok = 0, n_failed = 0;
+	uint64_t n_ok, n_failed;
 
-	if (b->sec[i] != s) {
-		b->sec[i] = s;
-		b->ok[i] = 0;
-		b->failed[i] = 0;
-	}
-	if (failed)
-		b->failed[i]++;
-	else
-		b->ok[i]++;
-	for (i = 0; i < BREAKER_WINDOW_S; i++) {
-		if (b->sec[i] < 0 || b->sec[i] <= s - BREAKER_WINDOW_S)
-			continue;
-		n_ok += b->ok[i];
-		n_failed += b->failed[i];
-	}
-	return failed && n_ok + n_failed >= BREAKER_RATE_MIN &&
+	window_add(&b->outcomes, outcome, now);
+	n_ok = window_sum(&b->outcomes, BREAKER_SUCCESS, now);
+	n_failed = window_sum(&b->outcomes, BREAKER_FAILURE, now);
+	return outcome == BREAKER_FAILURE &&
+	    n_ok + n_failed >= BREAKER_RATE_MIN &&
 	    n_failed * 100 >= (n_ok + n_failed) * BREAKER_RATE_PCT;
 }
 
 static void
 open_now(struct breaker *b, int64_t now, const char *why)
 {
-	unsigned i;
-
 	b->state = BREAKER_OPEN;
 	b->opens++;
 	b->probe_at = now + b->wait_ms;
 	b->consecutive = 0;
-	for (i = 0; i < BREAKER_WINDOW_S; i++)
-		b->sec[i] = -1;
+	window_init(&b->outcomes);
 	log_warn("endpoint %s: circuit open, calls refused for %ld ms: %s",
 	    b->name, b->wait_ms, why);
 }
@@ -118,7 +99,7 @@ breaker_record(struct breaker *b, enum breaker_outcome outcome, bool probe,
 		return;
 	if (outcome == BREAKER_SUCCESS) {
 		b->consecutive = 0;
-		(void)rate_opens(b, false, now);
+		(void)rate_opens(b, BREAKER_SUCCESS, now);
 		if (b->state != BREAKER_CLOSED) {
 			log_info("endpoint %s: circuit closed: a call "
 			    "succeeded", b->name);
@@ -129,7 +110,7 @@ breaker_record(struct breaker *b, enum breaker_outcome outcome, bool probe,
 	}
 	if (b->state == BREAKER_CLOSED) {
 		b->consecutive++;
-		by_rate = rate_opens(b, true, now);
+		by_rate = rate_opens(b, BREAKER_FAILURE, now);
 		if (b->consecutive >= b->threshold || by_rate)
 			open_now(b, now, why);
 		return;

@@ -11,7 +11,7 @@
  * Outcomes that say nothing of the endpoint's health (a 4xx, a 429, a
  * cancel, a hedge that lost, a crashed worker) are neutral: they end a
  * probe without a verdict and break no run of failures. The window is
- * BREAKER_WINDOW_S one-second buckets: fixed memory, O(window) a call.
+ * engine/window's (10 s): fixed memory, O(window) a call.
  * One log line per transition: opening at warn, the rest at info, a
  * probe that fails again at debug.
  */
@@ -21,7 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define BREAKER_WINDOW_S	10
+#include "engine/window.h"
+
 #define BREAKER_RATE_MIN	20	/* attempts in the window before the
 					 * rate counts */
 #define BREAKER_RATE_PCT	50	/* failure share that opens it */
@@ -56,9 +57,7 @@ struct breaker {
 	bool		 probing;	/* a probe attempt is running */
 	long		 wait_ms;	/* before the next probe */
 	int64_t		 probe_at;	/* OPEN: when a probe may start */
-	int64_t		 sec[BREAKER_WINDOW_S];
-	uint32_t	 ok[BREAKER_WINDOW_S];
-	uint32_t	 failed[BREAKER_WINDOW_S];
+	struct window	 outcomes;	/* BREAKER_SUCCESS, BREAKER_FAILURE */
 };
 
 /* Start closed; threshold 0 turns it off (always BREAKER_ALLOW). name

@@ -6,9 +6,8 @@
  * lets a few extra attempts through every second however little
  * traffic there is (Envoy's min_retry_concurrency, as a rate).
  *
- * The window is BUDGET_WINDOW_S one-second buckets in a ring; a bucket
- * is cleared when time reaches it again, so memory is fixed and each
- * call is O(BUDGET_WINDOW_S) at most.
+ * The window is engine/window's: WINDOW_S one-second buckets in a ring,
+ * fixed memory, O(WINDOW_S) a question.
  */
 #ifndef EMBEDWATCH_BUDGET_H
 #define EMBEDWATCH_BUDGET_H
@@ -16,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define BUDGET_WINDOW_S	10
+#include "engine/window.h"
 
 enum budget_kind {
 	BUDGET_FIRST,		/* a request's first attempt */
@@ -30,8 +29,7 @@ struct budget {
 	unsigned	 hedge_pct;	/* hedges alone; 0: no share of
 					 * their own */
 	unsigned	 floor_per_s;	/* extras always allowed a second */
-	int64_t		 sec[BUDGET_WINDOW_S];	/* the second of each bucket */
-	uint32_t	 n[BUDGET_WINDOW_S][3];	/* by kind */
+	struct window	 counts;	/* by kind */
 };
 
 /* Start empty with these shares (percent of first attempts) and floor. */

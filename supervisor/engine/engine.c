@@ -277,31 +277,13 @@ answer_error(struct engine *e, struct request *req, enum req_code code,
 	    now);
 }
 
-/* Answer req, not yet started, with what the endpoint refuses it with
- * (gate: POLICY_CIRCUIT_OPEN or POLICY_FAILED), making no call. */
+/* Answer req with the error every call to the endpoint gets. */
 static void
-answer_refused(struct engine *e, struct request *req, enum policy_gate gate,
-    long wait_ms, int64_t now)
+answer_endpoint_failed(struct engine *e, struct request *req, int status,
+    const char *message, int64_t now)
 {
-	char message[800];
-	const char *failed;
 	struct answer a;
-	int status;
-	long left;
 
-	if (gate == POLICY_CIRCUIT_OPEN) {
-		(void)snprintf(message, sizeof(message), "circuit open: the "
-		    "last calls to %s failed; no call made, the next probe "
-		    "in %ld ms", e->cfg->host != NULL ? e->cfg->host : "-",
-		    wait_ms);
-		answer_error_after(e, req, REQ_CIRCUIT_OPEN, true, 0, message,
-		    wait_ms, now);
-		return;
-	}
-	policy_failed(e->policy, now, &status, &failed, &left);
-	(void)snprintf(message, sizeof(message), "no call made: the endpoint "
-	    "answered every call with HTTP %d for %ld ms more: %s", status,
-	    left, failed);
 	memset(&a, 0, sizeof(a));
 	a.code = REQ_HTTP;
 	a.http_status = status;
@@ -309,6 +291,42 @@ answer_refused(struct engine *e, struct request *req, enum policy_gate gate,
 	a.retry_after_ms = -1;
 	a.endpoint_failed = true;
 	finish_request(e, req, &a, now);
+}
+
+/*
+ * Answer req, not yet started, with what the policy's gate said, making
+ * no call: POLICY_CIRCUIT_OPEN, POLICY_FAILED (the final error), or
+ * POLICY_WAIT for longer than its deadline leaves (rate_limited).
+ */
+static void
+answer_refused(struct engine *e, struct request *req, enum policy_gate gate,
+    long wait_ms, int64_t now)
+{
+	const char *host = e->cfg->host != NULL ? e->cfg->host : "-";
+	char message[800];
+	const char *failed;
+	int status;
+	long left;
+
+	if (gate == POLICY_FAILED) {
+		policy_failed(e->policy, now, &status, &failed, &left);
+		(void)snprintf(message, sizeof(message), "no call made: the "
+		    "endpoint answered every call with HTTP %d for %ld ms "
+		    "more: %s", status, left, failed);
+		answer_endpoint_failed(e, req, status, message, now);
+		return;
+	}
+	if (gate == POLICY_CIRCUIT_OPEN)
+		(void)snprintf(message, sizeof(message), "circuit open: the "
+		    "last calls to %s failed; no call made, the next probe "
+		    "in %ld ms", host, wait_ms);
+	else
+		(void)snprintf(message, sizeof(message), "rate limited: calls "
+		    "to %s wait %ld ms for the rate limit, past this "
+		    "request's deadline; no call made", host, wait_ms);
+	answer_error_after(e, req, gate == POLICY_CIRCUIT_OPEN ?
+	    REQ_CIRCUIT_OPEN : REQ_RATE_LIMITED, true, 0, message, wait_ms,
+	    now);
 }
 
 void
@@ -458,13 +476,7 @@ conclude(struct engine *e, struct attempt *at, int64_t now)
 	    http_status)) {
 		/* Every call would get it: say so (batch stops), and once
 		 * confirmed, the queued hear it now. */
-		memset(&a, 0, sizeof(a));
-		a.code = code;
-		a.http_status = http_status;
-		a.message = message;
-		a.retry_after_ms = -1;
-		a.endpoint_failed = true;
-		finish_request(e, req, &a, now);
+		answer_endpoint_failed(e, req, http_status, message, now);
 		if (news)
 			tell_waiting(e, now);
 		return;
@@ -675,22 +687,6 @@ engine_reap(struct engine *e)
 	slots_reap(e->slots);
 }
 
-/* Answer req, which waits, rate_limited: the rate limit holds calls
- * for wait_ms, past its deadline. */
-static void
-answer_held(struct engine *e, struct request *req, long wait_ms,
-    int64_t now)
-{
-	char message[256];
-
-	(void)snprintf(message, sizeof(message), "rate limited: calls to %s "
-	    "wait %ld ms for the rate limit, past this request's deadline; "
-	    "no call made", e->cfg->host != NULL ? e->cfg->host : "-",
-	    wait_ms);
-	answer_error_after(e, req, REQ_RATE_LIMITED, true, 0, message,
-	    wait_ms, now);
-}
-
 /* The loop's LOOP_WORK hook: free finished slots, start attempts on
  * free ones as the policy allows (answering at once those the endpoint
  * refuses), top up the warm pool. */
@@ -729,7 +725,7 @@ run_turn(void *arg, int64_t now)
 			continue;
 		}
 		if (gate == POLICY_WAIT && req->deadline_at_ms <= now + wait) {
-			answer_held(e, req, wait, now);
+			answer_refused(e, req, gate, wait, now);
 			continue;
 		}
 		if (gate == POLICY_WAIT || s == NULL) {
@@ -771,7 +767,7 @@ tell_one(void *arg, struct request *req)
 	if (gate == POLICY_CIRCUIT_OPEN || gate == POLICY_FAILED)
 		answer_refused(t->engine, req, gate, wait, t->now);
 	else if (gate == POLICY_WAIT && req->deadline_at_ms <= t->now + wait)
-		answer_held(t->engine, req, wait, t->now);
+		answer_refused(t->engine, req, gate, wait, t->now);
 }
 
 /*
