@@ -212,6 +212,7 @@ bench: all
 	$(PYTHON) scripts/bench-batch.py
 	$(PYTHON) scripts/bench-serve.py
 	$(PYTHON) scripts/bench-memory.py
+	$(PYTHON) scripts/bench-resilience.py
 
 demo: all
 	scripts/demo

@@ -55,6 +55,13 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->max_line = (size_t)16 << 20;
 	cfg->worker_memory = (rlim_t)1 << 30;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->hedge = CONFIG_HEDGE_AUTO;
+	cfg->hedge_min_ms = 50;
+	cfg->retry_budget_pct = 20;
+	cfg->hedge_budget_pct = 10;
+	cfg->budget_floor = 10;
+	cfg->breaker_failures = 5;
+	cfg->fail_cooldown_ms = 30000;
 	cfg->backoff_base_ms = 500;
 	cfg->backoff_max_ms = 8000;
 	cfg->batch_size = 64;
@@ -182,24 +189,10 @@ fit_jobs(struct config *cfg)
 static int
 settle(struct config *cfg)
 {
-	char **p, *ua;
-	size_t at;
-
-	/* Beyond --header's 64: the default is not the user's. It goes
-	 * before the secret headers, which stay last (proto_job.h). */
-	if (!has_user_agent(cfg)) {
-		p = reallocarray(cfg->headers, cfg->n_headers + 2, sizeof(*p));
-		if (p == NULL)
-			return options_fail(EXIT_CONFIG, "out of memory");
-		cfg->headers = p;
-		ua = strdup(DEFAULT_USER_AGENT);
-		if (ua == NULL)
-			return options_fail(EXIT_CONFIG, "out of memory");
-		at = cfg->n_headers - cfg->n_secret_headers;
-		memmove(p + at + 1, p + at, cfg->n_secret_headers * sizeof(*p));
-		p[at] = ua;
-		p[++cfg->n_headers] = NULL;
-	}
+	/* Beyond --header's 64: the default is not the user's. */
+	if (!has_user_agent(cfg) &&
+	    options_append_header(cfg, DEFAULT_USER_AGENT) != 0)
+		return EXIT_CONFIG;
 	if (cfg->conn_inflight == 0)
 		cfg->conn_inflight = cfg->jobs;
 	if (cfg->drain_ms < 0)

@@ -25,8 +25,11 @@ def scenario():
     ]
     with h.FakeAPI() as api:
         for exec_mode in (False, True):
+            # Every request is its own case: no circuit, no cooldown.
             args = ["--retries", "1", "--log-level", "debug", "--timeout",
-                    "5"] + (["--exec-worker"] if exec_mode else [])
+                    "5", "--fail-cooldown", "off", "--breaker", "off",
+                    "--hedge", "off"] + (["--exec-worker"] if exec_mode
+                                         else [])
             got, p = h.run_pipe(api, reqs, *args,
                                 env={"EMBEDWATCH_API_KEY": KEY})
             err = p.stderr()
@@ -77,6 +80,7 @@ def scenario():
                        EMBEDWATCH_API_KEY=KEY)
             p = subprocess.run([h.EMBEDWATCH, "batch", src, "-o", out,
                                 "--batch-size", "1", "--retries", "0",
+                                "--fail-cooldown", "off",
                                 "--log-level", "debug"], env=env,
                                capture_output=True, timeout=60 * h.SLACK)
             h.check(p.returncode == 3, f"batch exit {p.returncode}",
