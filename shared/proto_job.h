@@ -8,8 +8,9 @@
  * API key is never part of the JSON: it travels in the worker's
  * environment. Secret headers (--header-file) are, on the worker's
  * private stdin (a memfd), never on argv; the worker redacts their values
- * from server text as it does the key's. The request's "input" is checked and put in its one shape
- * here too, so that the supervisor refuses what a worker would refuse.
+ * from server text as it does the key's. The request's "input" is
+ * checked and put in its one shape here too, so that the supervisor
+ * refuses what a worker would refuse.
  */
 #ifndef EMBEDWATCH_PROTO_JOB_H
 #define EMBEDWATCH_PROTO_JOB_H

@@ -106,8 +106,10 @@ redact_text(const char *in, size_t len, const char *key, char *out,
 	if (outlen == 0)
 		return 0;
 	while (i < len) {
-		if (klen > 0 && len - i >= klen && memcmp(in + i, key, klen) == 0) {
-			if (!put(out, outlen, &o, REDACTED, sizeof(REDACTED) - 1))
+		if (klen > 0 && len - i >= klen &&
+		    memcmp(in + i, key, klen) == 0) {
+			if (!put(out, outlen, &o, REDACTED,
+			    sizeof(REDACTED) - 1))
 				break;
 			i += klen;
 			continue;

@@ -8,8 +8,9 @@
  * shared before fork), probe.c (progress frames, socket watch),
  * headers.c (what the response headers ask for), curlerr.c (which
  * libcurl errors are permanent), redact.c (server text made safe: the key
- * hidden, valid UTF-8, cut on a character boundary). This file owns the handle, the request,
- * the capped response buffer and the classification of the outcome.
+ * hidden, valid UTF-8, cut on a character boundary). This file owns the
+ * handle, the request, the capped response buffer and the classification
+ * of the outcome.
  * No callback aborts the transfer, except the write callback at the
  * response cap.
  */

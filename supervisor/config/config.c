@@ -252,7 +252,8 @@ config_free(struct config *cfg)
 	free(cfg->api_key_header);
 	for (i = 0; i < cfg->n_headers; i++) {
 		if (i >= cfg->n_headers - cfg->n_secret_headers)
-			explicit_bzero(cfg->headers[i], strlen(cfg->headers[i]));
+			explicit_bzero(cfg->headers[i],
+			    strlen(cfg->headers[i]));
 		free(cfg->headers[i]);
 	}
 	free(cfg->headers);

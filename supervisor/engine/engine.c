@@ -601,8 +601,8 @@ spawn_starved(struct engine *e, struct request *req, int err, int64_t now)
 	e->spawn_failed_ms = now;
 	e->spawn_retry_at = now + e->spawn_backoff_ms;
 	if (e->spawn_retry_at >= req->deadline_at_ms) {
-		(void)snprintf(message, sizeof(message), "cannot spawn a worker "
-		    "before the deadline: %s", strerror(err));
+		(void)snprintf(message, sizeof(message), "cannot spawn a "
+		    "worker before the deadline: %s", strerror(err));
 		answer_error(e, req, REQ_WORKER_CRASHED, true, 0, message, now);
 		return;
 	}

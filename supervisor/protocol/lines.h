@@ -20,7 +20,7 @@ struct lines {
 	bool		 discarding;	/* private: inside an over-long line */
 	bool		 eof;		/* private */
 	size_t		 consume;	/* private: length of the line handed out */
-	size_t		 discard_from;	/* private: where the skipped line starts */
+	size_t		 discard_from;	/* private: the skipped line's start */
 };
 
 enum lines_status {

@@ -6,10 +6,10 @@
  * Proves one answer per request whatever happens: success, retry after
  * a 5xx, a final 4xx, a deadline kill, a failed spawn (one that spends
  * the attempt, and one out of processes or descriptors that does not),
- * a cancel, a shutdown; and, with two live attempts for one request (a hedge), that
- * the first good answer wins, the other worker is killed and nothing
- * points at the freed request, and that a failure beside a live sibling
- * waits for the sibling. With the breaker on, a 5xx opens the circuit:
+ * a cancel, a shutdown; and, with two live attempts for one request (a
+ * hedge), that the first good answer wins, the other worker is killed
+ * and nothing points at the freed request, and that a failure beside a
+ * live sibling waits for the sibling. With the breaker on, a 5xx opens the circuit:
  * the request's retry and a new request are answered circuit_open, with
  * retry_after_ms, and no fake is started for them; with a hedge delay,
  * the hedge's win is counted.
