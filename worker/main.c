@@ -11,6 +11,11 @@
  * defaults for whatever the job leaves out. The API key comes only from
  * EMBEDWATCH_API_KEY or OPENAI_API_KEY, never from argv or the job.
  *
+ * With --warm SEC it is a warm worker (the supervisor's exec mode):
+ * it connects ahead for calls to the base URL, waits for its job at most
+ * SEC while watching the connection, and says so in frames (worker.h,
+ * worker_warm_wait); EOF on stdin without a job ends it with status 0.
+ *
  * Exit statuses (worker.h has the same table):
  *	0	ok
  *	2	the API answered with an error status
@@ -70,7 +75,8 @@ usage(FILE *f)
 	    "[--insecure]\n"
 	    "           [--cacert path] [--timeout sec] "
 	    "[--max-response bytes]\n"
-	    "           [--worker-memory bytes] < job.json\n"
+	    "           [--worker-memory bytes] [--connect-timeout sec]\n"
+	    "           [--warm idle-sec] < job.json\n"
 	    "environment: EMBEDWATCH_BASE_URL or OPENAI_BASE_URL, "
 	    "EMBEDWATCH_MODEL,\n"
 	    "             EMBEDWATCH_API_KEY or OPENAI_API_KEY\n");
@@ -127,6 +133,7 @@ struct args {
 	double		 timeout_s;
 	long long	 max_response;
 	long long	 memory;	/* RLIMIT_AS; 0: none */
+	long		 warm_idle_ms;	/* --warm; 0: not warm */
 };
 
 /* Apply option ch with argument arg. Returns 0, or -1 once the refusal
@@ -134,6 +141,7 @@ struct args {
 static int
 set_option(struct args *a, int ch, const char *arg)
 {
+	double seconds;
 	char *end;
 
 	switch (ch) {
@@ -175,6 +183,21 @@ set_option(struct args *a, int ch, const char *arg)
 			return -1;
 		}
 		return 0;
+	case 'W':
+	case 'C':
+		errno = 0;
+		seconds = strtod(arg, &end);
+		if (errno != 0 || end == arg || *end != '\0' ||
+		    !(seconds >= 0.001 && seconds <= 86400)) {
+			log_error("--%s must be seconds in 0.001..86400, not "
+			    "'%s'", ch == 'W' ? "warm" : "connect-timeout", arg);
+			return -1;
+		}
+		if (ch == 'W')
+			a->warm_idle_ms = (long)(seconds * 1000);
+		else
+			a->defaults.connect_timeout_ms = (long)(seconds * 1000);
+		return 0;
 	case 'M':
 		if (parse_bytes(arg, 0, &a->memory) == -1) {
 			log_error("--worker-memory must be bytes (0: no "
@@ -203,6 +226,8 @@ parse_args(int argc, char *argv[], struct args *a, int *status)
 		{ "timeout",		required_argument,	NULL, 't' },
 		{ "max-response",	required_argument,	NULL, 'm' },
 		{ "worker-memory",	required_argument,	NULL, 'M' },
+		{ "warm",		required_argument,	NULL, 'W' },
+		{ "connect-timeout",	required_argument,	NULL, 'C' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
@@ -272,6 +297,7 @@ main(int argc, char *argv[])
 {
 	struct args a;
 	struct job *job = NULL;
+	struct conn *conn = NULL;
 	const char *env;
 	char err[512], *text = NULL;
 	int64_t t0_ms;
@@ -305,7 +331,22 @@ main(int argc, char *argv[])
 	a.defaults.timeout_ms = (long)(a.timeout_s * 1000);
 	a.defaults.max_response = (size_t)a.max_response;
 
+	/* Warm: connect ahead for calls like the defaults, then wait. */
+	if (a.warm_idle_ms > 0) {
+		setproctitle("worker (warm)");
+		if (global_init(&a.defaults, &worker_ready, &curl_ready, err,
+		    sizeof(err)) == -1) {
+			status = reject(err, a.frames, t0_ms);
+			goto out;
+		}
+		worker_warm_wait(&a.defaults, a.warm_idle_ms, STDIN_FILENO,
+		    STDOUT_FILENO, &conn);
+	}
 	text = io_slurp(STDIN_FILENO, JOB_MAX, &len);
+	if (text != NULL && len == 0 && a.warm_idle_ms > 0) {
+		status = WORKER_EXIT_OK;	/* let go without a job */
+		goto out;
+	}
 	if (text == NULL) {
 		(void)snprintf(err, sizeof(err), "cannot read the job from "
 		    "stdin: %s", strerror(errno));
@@ -320,13 +361,15 @@ main(int argc, char *argv[])
 	if (job->request_id != NULL)
 		setproctitle("request %s attempt %u", job->request_id,
 		    job->attempt);
-	if (global_init(job, &worker_ready, &curl_ready, err,
-	    sizeof(err)) == -1) {
+	if (a.warm_idle_ms == 0 && global_init(job, &worker_ready,
+	    &curl_ready, err, sizeof(err)) == -1) {
 		status = reject(err, a.frames, t0_ms);
 		goto out;
 	}
-	status = worker_run(job, STDOUT_FILENO, a.frames);
+	status = worker_run_on(job, STDOUT_FILENO, a.frames, conn);
+	conn = NULL;
 out:
+	worker_conn_free(conn);
 	if (worker_ready)
 		worker_global_cleanup();
 	if (curl_ready)

@@ -46,6 +46,9 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->drain_ms = -1;
 	cfg->retries = 3;
 	cfg->jobs = 8;
+	cfg->warm = CONFIG_WARM_AUTO;
+	cfg->warm_idle_ms = 20000;
+	cfg->connect_timeout_ms = 10000;
 	cfg->queue_max = 1024;
 	cfg->encoding = JOB_ENCODING_BASE64;
 	cfg->max_response = (size_t)256 << 20;
@@ -130,7 +133,7 @@ settle(struct config *cfg)
 		cfg->conn_inflight = cfg->jobs;
 	if (cfg->drain_ms < 0)
 		cfg->drain_ms = cfg->timeout_ms;
-	if (cfg->warm > cfg->jobs)
+	if (cfg->warm != CONFIG_WARM_AUTO && cfg->warm > cfg->jobs)
 		return options_fail(EXIT_USAGE, "--warm %u is more than --jobs "
 		    "%u", cfg->warm, cfg->jobs);
 	if (cfg->worker_path != NULL && access(cfg->worker_path, X_OK) == -1)

@@ -33,6 +33,7 @@
 #include "proto_frame.h"
 #include "proto_job.h"
 #include "proto_result.h"
+#include "engine/demand.h"
 #include "engine/engine.h"
 #include "engine/fairq.h"
 #include "engine/slot.h"
@@ -61,6 +62,7 @@ struct engine {
 	struct request_list	 running;	/* with live attempts */
 	size_t			 n_live;	/* requests not yet answered */
 	struct timer		 drain_timer;
+	struct demand		 demand;	/* sizes the warm pool */
 	bool			 shutting_down;
 	struct engine_stats	 stats;
 };
@@ -71,6 +73,7 @@ static void	on_request_timer(void *, int64_t);
 static void	on_hedge_timer(void *, int64_t);
 static void	on_drain_timer(void *, int64_t);
 static void	run_turn(void *, int64_t);
+static void	run_late(void *, int64_t);
 static void	on_sigchld(void *, int);
 
 struct engine *
@@ -90,6 +93,7 @@ engine_new(const struct config *cfg, struct loop *l, struct signals *sigs,
 	e->answer_arg = arg;
 	e->spawn_opts.worker_path = cfg->worker_path;
 	e->spawn_opts.api_key = cfg->api_key;
+	e->spawn_opts.warm_idle_ms = cfg->warm_idle_ms;
 	e->spawn_opts.memory = cfg->worker_memory;
 	e->spawn_opts.fail_every = cfg->fault_fork_every;
 	if (sp != NULL)
@@ -105,11 +109,18 @@ engine_new(const struct config *cfg, struct loop *l, struct signals *sigs,
 	 * decimal text per byte of base64 received. */
 	frame_max = cfg->max_response > (PROTO_FRAME_MAX - (1 << 20)) / 4 ?
 	    PROTO_FRAME_MAX : cfg->max_response * 4 + (1 << 20);
-	e->slots = slots_new(l, &e->spawner, cfg->jobs, frame_max, cfg->host,
+	/* --jobs attempts at once, and beside them up to --jobs (or
+	 * --warm) warm workers waiting. */
+	e->slots = slots_new(l, &e->spawner, cfg->jobs + (cfg->warm ==
+	    CONFIG_WARM_AUTO ? cfg->jobs : cfg->warm), frame_max, cfg->host,
 	    strncmp(cfg->base_url, "https:", 6) == 0, on_slot_event, e);
+	if (e->slots != NULL)
+		slots_set_limit(e->slots, cfg->jobs);
 	e->policy = policy_new(cfg);
 	if (e->slots == NULL || e->policy == NULL ||
-	    loop_add_hook(l, LOOP_WORK, run_turn, e) == -1) {
+	    loop_add_hook(l, LOOP_WORK, run_turn, e) == -1 ||
+	    loop_add_hook(l, LOOP_LATE, run_late, e) == -1) {
+		loop_remove_hook(l, LOOP_WORK, run_turn, e);
 		slots_free(e->slots);
 		policy_free(e->policy);
 		free(e);
@@ -146,8 +157,9 @@ engine_stats(struct engine *e)
 	e->stats.workers_started = sc->started;
 	e->stats.workers_killed = sc->killed;
 	e->stats.spawn_failures = sc->spawn_failures;
+	e->stats.warm_failures = sc->warm_failures;
 	e->stats.busy = sc->busy;
-	e->stats.running = sc->busy - sc->warm;
+	e->stats.running = slots_running(e->slots);
 	e->stats.queued = fairq_n_waiting(&e->q);
 	return &e->stats;
 }
@@ -393,16 +405,10 @@ on_slot_event(void *arg, struct slot *s, enum slot_event ev, int64_t now)
 {
 	struct engine *e = arg;
 	struct attempt *at = slot_owner(s);
-	struct slot_outcome o;
 
-	if (at == NULL) {
-		/* A warm worker that never got a job. */
-		if (ev == SLOT_ENDED && !e->shutting_down) {
-			slot_outcome(s, now, &o);
-			log_warn("warm worker ended idle: %s", o.ended);
-		}
+	/* A warm worker that never got a job (slot logs the odd ones). */
+	if (at == NULL)
 		return;
-	}
 	if (at->req != NULL)
 		conclude(e, at, now);
 	if (ev == SLOT_ENDED)
@@ -434,6 +440,7 @@ make_job(const struct engine *e, const struct request *req, unsigned no,
 	job->api_key = cfg->api_key;
 	job->request_id = id_title;
 	job->attempt = no;
+	job->connect_timeout_ms = cfg->connect_timeout_ms;
 }
 
 /*
@@ -478,6 +485,7 @@ start_attempt(struct engine *e, struct slot *s, struct request *req,
 	req->n_live++;
 	if (hedge)
 		e->stats.hedges++;
+	demand_note(&e->demand, slots_running(e->slots), now);
 	hedge_ms = policy_hedge_delay_ms(e->policy, req);
 	if (req->n_live == 1 && hedge_ms >= 0 &&
 	    req->attempts < policy_max_attempts(e->policy))
@@ -558,7 +566,7 @@ engine_reap(struct engine *e)
 }
 
 /* The loop's LOOP_WORK hook: free finished slots, start attempts on
- * free ones, top up the warm pool. */
+ * free ones. */
 static void
 run_turn(void *arg, int64_t now)
 {
@@ -586,8 +594,51 @@ run_turn(void *arg, int64_t now)
 		}
 		(void)start_attempt(e, s, req, false, now);
 	}
-	if (!e->shutting_down)
-		slots_top_up(e->slots, e->cfg->warm, now);
+}
+
+/*
+ * How many warm workers to keep: --warm, or from demand: the recent peak
+ * of calls at once, plus what the recent rate of calls drains while a
+ * refill connects (at least one, at most --jobs).
+ */
+static size_t
+warm_wanted(struct engine *e, int64_t now)
+{
+	const struct slot_counts *sc = slots_counts(e->slots);
+	double in_refill;
+	size_t want;
+
+	if (e->cfg->warm != CONFIG_WARM_AUTO)
+		return e->cfg->warm;
+	in_refill = demand_rate(&e->demand, now) *
+	    (double)sc->warm_ready_ms / 1000;
+	want = demand_peak(&e->demand, now) + (size_t)(in_refill + 0.999);
+	if (want < 1)
+		want = 1;
+	return want < e->cfg->jobs ? want : e->cfg->jobs;
+}
+
+/* The loop's LOOP_LATE hook: top up the warm pool, after the turn's
+ * answers are written, so refills never delay one. */
+static void
+run_late(void *arg, int64_t now)
+{
+	struct engine *e = arg;
+	const struct config *cfg = e->cfg;
+	struct job tmpl;
+
+	if (e->shutting_down)
+		return;
+	/* What a warm worker connects with; the job itself comes later. */
+	memset(&tmpl, 0, sizeof(tmpl));
+	tmpl.base_url = cfg->base_url;
+	tmpl.model = cfg->model;
+	tmpl.cacert = cfg->cacert;
+	tmpl.insecure = cfg->insecure;
+	tmpl.connect_timeout_ms = cfg->connect_timeout_ms;
+	tmpl.timeout_ms = cfg->timeout_ms;
+	tmpl.max_response = cfg->max_response;
+	slots_top_up(e->slots, warm_wanted(e, now), &tmpl, now);
 }
 
 /* Answer every waiting request shutting_down. */
@@ -695,6 +746,7 @@ engine_free(struct engine *e)
 	drop_waiting(e, now);
 	loop_disarm(e->loop, &e->drain_timer);
 	loop_remove_hook(e->loop, LOOP_WORK, run_turn, e);
+	loop_remove_hook(e->loop, LOOP_LATE, run_late, e);
 	if (e->sigs != NULL)
 		sig_on(e->sigs, SIGCHLD, NULL, NULL);
 	policy_free(e->policy);

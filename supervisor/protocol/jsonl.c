@@ -252,12 +252,14 @@ jsonl_format_stats(struct buf *out, const char *id_json,
 	if (buf_printf(out, "},\"failed\":%llu,\"workers_started\":%llu,"
 	    "\"workers_killed\":%llu,\"spawn_failures\":%llu,"
 	    "\"retries\":%llu,\"in_flight\":%zu,\"queued\":%zu,"
+	    "\"warm\":%zu,\"warm_failures\":%llu,"
 	    "\"uptime_s\":%lld%s%s}}\n",
 	    (unsigned long long)stats_failed(st),
 	    (unsigned long long)st->workers_started,
 	    (unsigned long long)st->workers_killed,
 	    (unsigned long long)st->spawn_failures,
-	    (unsigned long long)st->retries, st->busy, st->queued,
+	    (unsigned long long)st->retries, st->running, st->queued,
+	    st->busy - st->running, (unsigned long long)st->warm_failures,
 	    (long long)((now - st->started_ms) / 1000),
 	    extra != NULL ? "," : "", extra != NULL ? extra : "") == -1)
 		goto fail;

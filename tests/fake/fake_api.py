@@ -192,16 +192,29 @@ def wants_keep_alive(version: str, headers: dict[str, str]) -> bool:
 class Conn:
     """One client connection: reads requests, writes answers."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 conn_id: int = 0, idle_close_ms: int = 0):
         self.reader, self.writer = reader, writer
         self.keep_alive = True
         self.status = None  # of the last answer, for the log
+        self.id = conn_id
+        self.accepted = time.monotonic()
+        self.idle_close_ms = idle_close_ms
+        self.n_requests = 0
+        self.tls_resumed = None  # over TLS: did the handshake resume a session?
 
     async def read_request(self) -> Request | None:
-        """The next request, or None when the client closed between requests."""
+        """The next request, or None when the client closed between requests
+        (or, with --idle-close-ms, sent none for that long)."""
         try:
-            head = await self.reader.readuntil(b"\r\n\r\n")
+            if self.idle_close_ms:
+                head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"),
+                                              self.idle_close_ms / 1000)
+            else:
+                head = await self.reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
+            return None
+        except asyncio.TimeoutError:
             return None
         except asyncio.LimitOverrunError:
             raise HttpError(431, "request head too large") from None
@@ -426,11 +439,14 @@ FAULTS = {
 class Stats:
     def __init__(self):
         self.open_connections = 0
+        self.in_progress = 0  # embeddings requests not finished yet
         self.reset()
 
     def reset(self):
         self.requests = 0
         self.ok = 0
+        self.connections = 0  # accepted since the reset
+        self.calls = collections.deque(maxlen=10000)  # per embeddings request
         self.faults = collections.Counter()
         self.seen = collections.Counter()  # request key -> times seen, for 500/503/429
         self.last_headers = {}
@@ -441,7 +457,9 @@ class Stats:
 
     def snapshot(self) -> dict:
         return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
-                "open_connections": self.open_connections, "last_headers": self.last_headers}
+                "open_connections": self.open_connections, "connections": self.connections,
+                "in_progress": self.in_progress,
+                "last_headers": self.last_headers}
 
 
 class Server:
@@ -449,14 +467,28 @@ class Server:
         self.opts = opts
         self.stats = Stats()
         self.tasks = set()
+        self.n_conns = 0  # ever accepted: connection ids
+        self.tls = None
+        if opts.tls_cert:
+            import ssl
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(opts.tls_cert, opts.tls_key)
 
     async def handle(self, reader, writer):
         """Serve one connection until it closes; never lets an error escape."""
-        conn = Conn(reader, writer)
+        self.n_conns += 1
+        self.stats.connections += 1
+        conn = Conn(reader, writer, self.n_conns, self.opts.idle_close_ms)
         task = asyncio.current_task()
         self.tasks.add(task)
         self.stats.open_connections += 1
         try:
+            if self.tls is not None:
+                if self.n_conns <= self.opts.tls_hang_first:
+                    await conn.until_gone()  # never answers the ClientHello
+                    return
+                await writer.start_tls(self.tls)
+                conn.tls_resumed = writer.get_extra_info("ssl_object").session_reused
             while conn.keep_alive:
                 try:
                     req = await conn.read_request()
@@ -484,9 +516,15 @@ class Server:
     async def route(self, conn, req) -> str | None:
         """Answer req; returns the fault applied, for the log."""
         if req.method == "POST" and req.path.endswith("/embeddings"):
-            return await self.embeddings(conn, req)
+            self.stats.in_progress += 1
+            try:
+                return await self.embeddings(conn, req)
+            finally:
+                self.stats.in_progress -= 1
         if req.method == "GET" and req.path == "/_stats":
             await conn.send(200, json.dumps(self.stats.snapshot()).encode())
+        elif req.method == "GET" and req.path == "/_calls":
+            await conn.send(200, json.dumps(list(self.stats.calls)).encode())
         elif req.method == "GET" and req.path == "/_reset":
             self.stats.reset()
             await conn.send(200, b'{"reset":true}')
@@ -501,6 +539,10 @@ class Server:
     async def embeddings(self, conn, req) -> str | None:
         stats = self.stats
         stats.requests += 1
+        conn.n_requests += 1
+        stats.calls.append({"conn": conn.id, "accepted": conn.accepted,
+                            "received": time.monotonic(), "nth": conn.n_requests,
+                            "tls_resumed": conn.tls_resumed})
         stats.last_headers = req.headers
         key = self.opts.require_key
         if key is not None and req.headers.get("authorization") != "Bearer " + key:
@@ -582,6 +624,12 @@ def parse_args(argv=None):
     p.add_argument("--require-key", help="401 unless 'Authorization: Bearer KEY'")
     p.add_argument("--delay-ms", type=int, default=0, help="delay every success answer")
     p.add_argument("--log", action="store_true", help="one line per request on stderr")
+    p.add_argument("--idle-close-ms", type=int, default=0,
+                   help="close a connection that sends no request for this long")
+    p.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM) ...")
+    p.add_argument("--tls-key", help="... and this key")
+    p.add_argument("--tls-hang-first", type=int, default=0,
+                   help="never answer the ClientHello of the first N connections")
     return p.parse_args(argv)
 
 

@@ -74,6 +74,10 @@ test_job_round_trip(void **state)
 	job.api_key = "sk-must-not-appear";
 	job.request_id = "req-7";
 	job.attempt = 3;
+	job.connect_timeout_ms = 2500;
+	job.resolve_addr = "[::1]:8443";
+	job.tls_session = (const unsigned char *)"\x30\x00\xff session";
+	job.tls_session_len = 11;
 
 	buf_init(&out, CAP);
 	assert_int_equal(proto_job_to_json(&job, &out), 0);
@@ -99,6 +103,10 @@ test_job_round_trip(void **state)
 	assert_null(back->api_key);
 	assert_string_equal(back->request_id, "req-7");
 	assert_int_equal(back->attempt, 3);
+	assert_int_equal(back->connect_timeout_ms, 2500);
+	assert_string_equal(back->resolve_addr, "[::1]:8443");
+	assert_int_equal(back->tls_session_len, 11);
+	assert_memory_equal(back->tls_session, job.tls_session, 11);
 	proto_job_free(back);
 
 	/* A minimal job, written and read again, stays minimal. */
@@ -110,6 +118,10 @@ test_job_round_trip(void **state)
 	job.n_headers = 0;
 	job.headers = NULL;
 	job.insecure = false;
+	job.connect_timeout_ms = 0;
+	job.resolve_addr = NULL;
+	job.tls_session = NULL;
+	job.tls_session_len = 0;
 	assert_int_equal(proto_job_to_json(&job, &out), 0);
 	back = proto_job_parse(buf_data(&out), buf_len(&out), NULL, err,
 	    sizeof(err));
@@ -120,6 +132,9 @@ test_job_round_trip(void **state)
 	assert_null(back->request_id);
 	assert_int_equal(back->n_headers, 0);
 	assert_false(back->insecure);
+	assert_null(back->resolve_addr);
+	assert_null(back->tls_session);
+	assert_null(strstr(buf_data(&out), "tls_session"));
 	proto_job_free(back);
 	buf_free(&out);
 }
