@@ -336,6 +336,49 @@ async def fault_lie(srv, conn, job, f):
     await conn.writer.drain()
 
 
+async def fault_chunked(srv, conn, job, f):
+    """The correct answer in chunks of ARG bytes (default 7), after an
+    interim 100 Continue and with a trailer."""
+    body = job.body(job.entries())
+    size = f.n(7)
+    conn.status = 200
+    conn.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    conn.writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+    for i in range(0, len(body), size):
+        piece = body[i:i + size]
+        conn.writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+    conn.writer.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+    await conn.writer.drain()
+    srv.stats.ok += 1
+
+
+async def fault_eofbody(srv, conn, job, f):
+    """The correct answer with neither Content-Length nor chunks: the body
+    ends when the connection closes."""
+    body = job.body(job.entries())
+    conn.keep_alive = False
+    conn.status = 200
+    conn.writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      b"Connection: close\r\n\r\n" + body)
+    await conn.writer.drain()
+    srv.stats.ok += 1
+
+
+async def fault_garbage(srv, conn, job, f):
+    """Bytes that are not HTTP, then close."""
+    conn.keep_alive = False
+    conn.writer.write(b"\x16\x03\x01 this is not HTTP at all\r\n\r\n")
+    await conn.writer.drain()
+
+
+async def fault_headclose(srv, conn, job, f):
+    """A status line and half a header, then close."""
+    conn.keep_alive = False
+    conn.writer.write(b"HTTP/1.1 200 OK\r\nContent-Ty")
+    await conn.writer.drain()
+
+
 SERVER_ERRORS = {
     "500": "The server had an error while processing your request. Sorry about that! (500)",
     "503": "The engine is currently overloaded, please try again later. (503)",
@@ -431,6 +474,8 @@ FAULTS = {
     "badjson": fault_badjson, "few": fault_few, "dims": fault_dims,
     "dupindex": fault_dupindex, "nan": fault_nan,
     "slow": fault_slow, "array": fault_array, "base64": fault_base64,
+    "chunked": fault_chunked, "eofbody": fault_eofbody, "garbage": fault_garbage,
+    "headclose": fault_headclose,
 }
 
 
