@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -108,6 +110,40 @@ out:
 	return rc;
 }
 
+/*
+ * Fetch once, before any fork, what every handshake fetches: OpenSSL 3
+ * caches fetched algorithms in its method store, so each forked worker
+ * finds them there instead of searching the providers (a fresh SSL_CTX,
+ * the key shares, the TLS 1.3 hashes, ciphers and KDF). Failures only
+ * mean the workers fetch for themselves.
+ */
+static void
+prefetch(void)
+{
+	static const char *const digests[] = { "SHA256", "SHA384" };
+	static const char *const ciphers[] = { "AES-128-GCM", "AES-256-GCM",
+	    "ChaCha20-Poly1305" };
+	static const char *const kdfs[] = { "TLS13-KDF", "HKDF" };
+	SSL_CTX *ctx;
+	SSL *ssl = NULL;
+	size_t i;
+
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx != NULL)
+		ssl = SSL_new(ctx);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	EVP_PKEY_free(EVP_PKEY_Q_keygen(NULL, NULL, "X25519"));
+	EVP_PKEY_free(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"));
+	for (i = 0; i < sizeof(digests) / sizeof(digests[0]); i++)
+		EVP_MD_free(EVP_MD_fetch(NULL, digests[i], NULL));
+	for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++)
+		EVP_CIPHER_free(EVP_CIPHER_fetch(NULL, ciphers[i], NULL));
+	for (i = 0; i < sizeof(kdfs) / sizeof(kdfs[0]); i++)
+		EVP_KDF_free(EVP_KDF_fetch(NULL, kdfs[i], NULL));
+	ERR_clear_error();
+}
+
 int
 tls_init(const char *cacert, char *err, size_t errlen)
 {
@@ -125,6 +161,7 @@ tls_init(const char *cacert, char *err, size_t errlen)
 		    info->ssl_version != NULL ? info->ssl_version : "no TLS");
 		return 0;
 	}
+	prefetch();
 	file = cacert != NULL ? cacert : info->cainfo;
 	if (cacert == NULL)
 		dir = info->capath;
