@@ -223,7 +223,8 @@ check_job(struct call *c)
 	return 0;
 }
 
-/* The request body: model, input, encoding and dimensions. */
+/* The request body: model, input, encoding, dimensions and the extra
+ * members (user, extra_body). */
 static int
 build_body(struct call *c)
 {
@@ -236,6 +237,8 @@ build_body(struct call *c)
 	    "float" : "base64") == -1 ||
 	    (job->dimensions > 0 && buf_printf(&c->request,
 	    ",\"dimensions\":%ld", job->dimensions) == -1) ||
+	    (job->extra_json != NULL && buf_printf(&c->request, ",%s",
+	    job->extra_json) == -1) ||
 	    buf_append(&c->request, "}", 1) == -1) {
 		set_result(c, PROTO_INVALID_REQUEST, "cannot build the request "
 		    "body: %s", strerror(errno));

@@ -28,7 +28,27 @@
 #include "worker.h"
 
 #define EXEC_FAILED	127
-#define EXEC_ARGV_MAX	12
+#define EXEC_ARGV_MAX	14
+
+extern char **environ;
+
+/*
+ * The number of the worker being started, counted from 1 over the life of
+ * the supervisor: its process title ("worker 17 attempt 2") shows this,
+ * never the request's id, which ps would show to every user.
+ */
+static unsigned long worker_no;
+
+/* What an exec'd worker takes from our environment besides PATH and the
+ * key: the proxies libcurl reads (the fork worker reads them anyway) and
+ * the journal's stream, for log priorities. */
+static const char *const passed_env[] = {
+	"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+	"no_proxy", "NO_PROXY", "JOURNAL_STREAM"
+};
+
+#define N_PASSED_ENV	(sizeof(passed_env) / sizeof(passed_env[0]))
+#define EXEC_ENV_MAX	(3 + N_PASSED_ENV + 1)
 
 /* Write the job's JSON into a sealed-off memory file for the child's
  * stdin: writing it never blocks, whatever its size. */
@@ -86,15 +106,14 @@ run_warm(const struct spawn_opts *opts, const struct job *tmpl)
 		return WORKER_EXIT_INTERNAL;
 	}
 	job->api_key = opts->api_key;
-	setproctitle("worker %s attempt %u", job->request_id != NULL ?
-	    job->request_id : "-", job->attempt);
+	setproctitle("worker %lu attempt %u", worker_no, job->attempt);
 	status = worker_run_on(job, STDOUT_FILENO, true, conn);
 	proto_job_free(job);
 	return status;
 }
 
-/* The child's side, up to running the worker or exec. job is NULL for a
- * warm worker. Never returns. */
+/* The child's side, up to running the worker or exec: for job or, when
+ * warm, to wait for one made like job (the template). Never returns. */
 static void __attribute__((noreturn))
 child(const struct spawn_opts *opts, const struct job *job, bool warm,
     pid_t parent, int stdin_fd, int result_fd, char *const argv[],
@@ -126,9 +145,7 @@ child(const struct spawn_opts *opts, const struct job *job, bool warm,
 		_exit(run_warm(opts, job));
 	}
 	if (opts->worker_path == NULL) {
-		setproctitle("worker %s attempt %u",
-		    job->request_id != NULL ? job->request_id : "-",
-		    job->attempt);
+		setproctitle("worker %lu attempt %u", worker_no, job->attempt);
 		status = worker_run(job, STDOUT_FILENO, true);
 		_exit(status);
 	}
@@ -139,16 +156,18 @@ child(const struct spawn_opts *opts, const struct job *job, bool warm,
 /* What an exec'd worker gets. */
 struct exec_args {
 	char	*argv[EXEC_ARGV_MAX];
-	char	*envp[4];
+	char	*envp[EXEC_ENV_MAX];
 	char	*key_env;	/* EMBEDWATCH_API_KEY=... */
 	char	*url_env;	/* EMBEDWATCH_BASE_URL=..., warm only */
+	char	 number[24];
 	char	 idle[24];
 	char	 connect[24];
 };
 
 /*
- * The command line and environment of an exec'd worker: --frames, a
- * PATH and the key; a warm one also --warm with its idle limit and what
+ * The command line and environment of an exec'd worker: --frames and its
+ * number, a PATH, passed_env (pointing into environ, valid until the
+ * fork) and the key; a warm one also --warm with its idle limit and what
  * it connects to (tmpl's base URL in its environment, --cacert,
  * --insecure, --connect-timeout). Returns 0, or -1 with errno.
  */
@@ -156,12 +175,25 @@ static int
 exec_args(const struct spawn_opts *opts, const struct job *tmpl, bool warm,
     struct exec_args *x)
 {
-	size_t n = 0, e = 0;
+	size_t i, n = 0, e = 0, len;
+	char **env;
 
 	memset(x, 0, sizeof(*x));
 	x->argv[n++] = (char *)(uintptr_t)opts->worker_path;
 	x->argv[n++] = (char *)(uintptr_t)"--frames";
+	x->argv[n++] = (char *)(uintptr_t)"--number";
+	(void)snprintf(x->number, sizeof(x->number), "%lu", worker_no + 1);
+	x->argv[n++] = x->number;
 	x->envp[e++] = (char *)(uintptr_t)"PATH=/usr/local/bin:/usr/bin:/bin";
+	for (i = 0; i < N_PASSED_ENV; i++) {
+		len = strlen(passed_env[i]);
+		for (env = environ; *env != NULL; env++)
+			if (strncmp(*env, passed_env[i], len) == 0 &&
+			    (*env)[len] == '=') {
+				x->envp[e++] = *env;
+				break;
+			}
+	}
 	if (opts->api_key != NULL) {
 		if (asprintf(&x->key_env, "EMBEDWATCH_API_KEY=%s",
 		    opts->api_key) == -1) {
@@ -242,6 +274,7 @@ start(const struct spawn_opts *opts, const struct job *job, bool warm,
 	    exec_args(opts, job, warm, &x) == -1)
 		goto fail;
 	parent = getpid();
+	worker_no++;
 	pid = fork();
 	if (pid == -1)
 		goto fail;

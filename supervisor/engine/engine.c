@@ -430,6 +430,7 @@ make_job(const struct engine *e, const struct request *req, unsigned no,
 	job->n_inputs = req->n_inputs;
 	job->dimensions = req->dimensions > 0 ? req->dimensions :
 	    cfg->dimensions;
+	job->extra_json = req->extra_json;
 	job->encoding = cfg->encoding;
 	job->timeout_ms = budget_ms;
 	job->headers = (const char *const *)cfg->headers;

@@ -495,6 +495,7 @@ class Stats:
         self.faults = collections.Counter()
         self.seen = collections.Counter()  # request key -> times seen, for 500/503/429
         self.last_headers = {}
+        self.last_body = None
 
     def bump(self, key: str) -> int:
         self.seen[key] += 1
@@ -504,7 +505,7 @@ class Stats:
         return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
                 "open_connections": self.open_connections, "connections": self.connections,
                 "in_progress": self.in_progress,
-                "last_headers": self.last_headers}
+                "last_headers": self.last_headers, "last_body": self.last_body}
 
 
 class Server:
@@ -589,6 +590,10 @@ class Server:
                             "received": time.monotonic(), "nth": conn.n_requests,
                             "tls_resumed": conn.tls_resumed})
         stats.last_headers = req.headers
+        try:
+            stats.last_body = json.loads(req.body)
+        except ValueError:
+            stats.last_body = None
         key = self.opts.require_key
         if key is not None and req.headers.get("authorization") != "Bearer " + key:
             stats.faults["auth"] += 1
