@@ -255,6 +255,7 @@ def expect_error(answer, code, attempts=None):
 
 
 def cmdline(pid):
+    """pid's command line (its process title), "" once it is gone."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return f.read().replace(b"\0", b" ").decode(errors="replace")

@@ -16,10 +16,11 @@ def scenario():
                 "some requests needed a second spawn")
         h.check("cannot spawn worker" in p.stderr(), "failure logged",
                 p.stderr())
-        # With no retries left, the failure is the answer.
+        # With no retries left, the failure is the answer. No warm pool:
+        # which spawn fails must be the second request's.
         got, p = h.run_pipe(api, [{"id": 1, "input": "a"},
                                   {"id": 2, "input": "b"}],
-                            "--retries", "0", "--jobs", "1",
+                            "--retries", "0", "--jobs", "1", "--warm", "0",
                             env={"EMBEDWATCH_TEST_FAIL_FORK": "2"})
         h.expect_ok(got[1], ["a"])
         h.expect_error(got[2], "worker_crashed", attempts=1)
