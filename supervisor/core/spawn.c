@@ -122,6 +122,10 @@ child(const struct spawn_opts *opts, const struct job *job, bool warm,
 	struct rlimit rl;
 	int status;
 
+	/* First, so that ps (and the tests) never take a warm worker for
+	 * its supervisor or a running one. */
+	if (opts->worker_path == NULL && warm)
+		setproctitle("worker (warm)");
 	sig_child_reset();
 	(void)setpgid(0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
@@ -140,10 +144,8 @@ child(const struct spawn_opts *opts, const struct job *job, bool warm,
 		(void)setrlimit(RLIMIT_AS, &rl);
 	}
 #endif
-	if (opts->worker_path == NULL && warm) {
-		setproctitle("worker (warm)");
+	if (opts->worker_path == NULL && warm)
 		_exit(run_warm(opts, job));
-	}
 	if (opts->worker_path == NULL) {
 		setproctitle("worker %lu attempt %u", worker_no, job->attempt);
 		status = worker_run(job, STDOUT_FILENO, true);

@@ -265,8 +265,11 @@ def cmdline(pid):
 
 def working(pid):
     """Children of pid that are not idle warm workers (those wait for a
-    job, connected ahead: their title says "(warm)")."""
-    return [k for k in children(pid) if not is_warm(k)]
+    job, connected ahead: their title says "(warm)"), nor forks too young
+    to have a title of their own yet (still the supervisor's)."""
+    own = cmdline(pid)
+    return [k for k in children(pid)
+            if not is_warm(k) and cmdline(k) != own]
 
 
 def is_warm(pid):

@@ -37,14 +37,15 @@ def scenario():
         sequential(api, "--exec-worker")
         api.reset()
 
-        # A burst of 6 grows the pool to 6 connected workers.
+        # A burst of 6 grows the pool to at least 6 connected workers (more
+        # while the call rate says refills are still connecting).
         p = h.Pipe(api, "--jobs", "8")
         p.send(*[{"id": i, "input": f"burst {i}"} for i in range(6)])
         for a in p.read_answers(6, 20 * h.SLACK):
             h.expect_ok(a, [f"burst {a['id']}"])
-        h.wait_until(lambda: len(h.warm(p.pid)) == 6 and
-                     api.open_connections() == 6, 10 * h.SLACK,
-                     "six warm workers connected")
+        h.wait_until(lambda: 6 <= len(h.warm(p.pid)) <= 8 and
+                     api.open_connections() == len(h.warm(p.pid)),
+                     10 * h.SLACK, "six or more warm workers connected")
         h.check(api.stats()["requests"] == 6, "no request of their own")
         p.close()
         h.check(p.wait(20) == 0, "exit 0", p.stderr())
