@@ -65,6 +65,10 @@
 
 extern char **environ;
 
+static const char *const default_headers[] = {
+	"User-Agent: embedwatch/" EMBEDWATCH_VERSION
+};
+
 static void
 usage(FILE *f)
 {
@@ -364,6 +368,10 @@ main(int argc, char *argv[])
 	a.defaults.api_key = env2("EMBEDWATCH_API_KEY", "OPENAI_API_KEY");
 	a.defaults.timeout_ms = (long)(a.timeout_s * 1000);
 	a.defaults.max_response = (size_t)a.max_response;
+	/* A job without "headers" (one by hand) sends the supervisor's
+	 * default User-Agent; the supervisor's jobs carry their own. */
+	a.defaults.headers = default_headers;
+	a.defaults.n_headers = 1;
 
 	/* Warm: connect ahead for calls like the defaults, then wait. */
 	if (a.warm_idle_ms > 0) {

@@ -144,19 +144,10 @@ has_user_agent(const struct config *cfg)
 static int
 settle(struct config *cfg)
 {
-	char **p;
-
 	/* Beyond --header's 64: the default is not the user's. */
-	if (!has_user_agent(cfg)) {
-		p = reallocarray(cfg->headers, cfg->n_headers + 2, sizeof(*p));
-		if (p == NULL)
-			return options_fail(EXIT_CONFIG, "out of memory");
-		cfg->headers = p;
-		p[cfg->n_headers] = strdup(DEFAULT_USER_AGENT);
-		if (p[cfg->n_headers] == NULL)
-			return options_fail(EXIT_CONFIG, "out of memory");
-		p[++cfg->n_headers] = NULL;
-	}
+	if (!has_user_agent(cfg) &&
+	    options_append_header(cfg, DEFAULT_USER_AGENT) != 0)
+		return EXIT_CONFIG;
 	if (cfg->conn_inflight == 0)
 		cfg->conn_inflight = cfg->jobs;
 	if (cfg->drain_ms < 0)

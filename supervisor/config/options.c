@@ -186,7 +186,6 @@ static int
 add_header(struct config *cfg, const char *h)
 {
 	const char *colon;
-	char **p;
 
 	colon = strchr(h, ':');
 	if (colon == NULL || colon == h || has_control(h) ||
@@ -196,6 +195,14 @@ add_header(struct config *cfg, const char *h)
 	if (cfg->n_headers == MAX_HEADERS)
 		return fail(EXIT_USAGE, "at most %d --header options",
 		    MAX_HEADERS);
+	return options_append_header(cfg, h);
+}
+
+int
+options_append_header(struct config *cfg, const char *h)
+{
+	char **p;
+
 	p = reallocarray(cfg->headers, cfg->n_headers + 2, sizeof(*p));
 	if (p == NULL)
 		return fail(EXIT_CONFIG, "out of memory");
