@@ -186,6 +186,7 @@ bench: all $(BUILD)/bench/floor
 	$(PYTHON) scripts/bench-rtt.py --floor $(BUILD)/bench/floor
 	$(PYTHON) scripts/bench-batch.py
 	$(PYTHON) scripts/bench-serve.py
+	$(PYTHON) scripts/bench-resilience.py
 
 demo: all
 	scripts/demo
