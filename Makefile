@@ -50,7 +50,7 @@ endif
 
 # pkg-config runs at recipe time, after the pkgs check below.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lm
 # Each tree sees only what it may include: shared/ itself; worker/ itself
 # and shared/; the supervisor its own layers (as "layer/module.h"), shared/
 # and the worker's entry point for fork mode. tests/check_layers.py holds
@@ -206,9 +206,16 @@ asan: asan-build
 ubsan: ubsan-build
 	$(RUN_TESTS) --suite ubsan:build/ubsan/bin:build/ubsan/tests
 
-bench: all
+# The keep-alive libcurl floor the call-path benchmark compares with.
+$(BUILD)/bench/floor: bench/floor.c
+	@mkdir -p $(@D)
+	$(CC) $(EW_CPPFLAGS) $(EW_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS) $(LDLIBS)
+
+bench: all $(BUILD)/bench/floor
 	scripts/install-deps --bench
+	scripts/install-node-deps
 	scripts/bench
+	$(PYTHON) scripts/bench-rtt.py --floor $(BUILD)/bench/floor
 	$(PYTHON) scripts/bench-batch.py
 	$(PYTHON) scripts/bench-serve.py
 	$(PYTHON) scripts/bench-memory.py

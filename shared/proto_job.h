@@ -50,6 +50,11 @@ struct job {
 	const char	 *api_key;	/* NULL: none; never serialized */
 	const char	 *request_id;	/* shown in ps and logs; may be NULL */
 	unsigned	  attempt;
+	/* Hints from calls before this one, all optional (see hints.h). */
+	long		  connect_timeout_ms; /* 0: the worker's default */
+	const char	 *resolve_addr;	/* base_url's host at "ip:port" */
+	const unsigned char *tls_session; /* DER SSL_SESSION to resume */
+	size_t		  tls_session_len;
 	void		 *priv;		/* private to proto_job_parse */
 };
 

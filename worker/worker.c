@@ -29,9 +29,11 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "conn.h"
 #include "curlerr.h"
 #include "embed.h"
 #include "headers.h"
+#include "hints.h"
 #include "io.h"
 #include "log.h"
 #include "probe.h"
@@ -61,7 +63,9 @@ struct call {
 	const char		*host;		/* host[:port], inside origin */
 	char			*url;
 	CURL			*curl;
+	struct conn		*conn;		/* opened ahead; NULL: none */
 	struct curl_slist	*request_headers;
+	struct curl_slist	*resolve;
 	struct buf		 request;
 	struct buf		 response;
 	struct buf		 fragment;	/* body fragment, on success */
@@ -348,6 +352,8 @@ set_transfer(struct call *c, long budget_ms, long connect_ms)
 	for (i = 0; cc == CURLE_OK && i < sizeof(longs) / sizeof(longs[0]);
 	    i++)
 		cc = curl_easy_setopt(h, longs[i].opt, longs[i].value);
+	if (cc == CURLE_OK)
+		cc = hints_setopt(h, c->job, &c->resolve);
 	return cc;
 }
 
@@ -381,6 +387,7 @@ static int
 set_options(struct call *c)
 {
 	const struct job *job = c->job;
+	struct tls_resume resume;
 	long budget_ms, connect_ms;
 	CURLcode cc;
 
@@ -394,8 +401,10 @@ set_options(struct call *c)
 	budget_ms = job->timeout_ms;
 	if (c->frames)
 		budget_ms += WORKER_BACKSTOP_MS;
-	connect_ms = budget_ms < CONNECT_TIMEOUT_MS ? budget_ms :
+	connect_ms = job->connect_timeout_ms > 0 ? job->connect_timeout_ms :
 	    CONNECT_TIMEOUT_MS;
+	if (connect_ms > budget_ms)
+		connect_ms = budget_ms;
 	/* Stalls: libcurl averages speed over ~5 s, so this triggers
 	 * some 5 s after the last byte plus stall_s. */
 	c->stall_s = 0;
@@ -415,7 +424,10 @@ set_options(struct call *c)
 	}
 	if (!c->https || job->insecure)
 		return 0;
-	cc = tls_setopt(c->curl, job->cacert);
+	resume.session = job->tls_session;
+	resume.len = job->tls_session_len;
+	resume.out_fd = c->frames ? c->out_fd : -1;
+	cc = tls_setopt(c->curl, job->cacert, &resume);
 	if (cc != CURLE_OK) {
 		set_result(c, PROTO_NETWORK, "cannot set up TLS: %s",
 		    curl_easy_strerror(cc));
@@ -471,7 +483,8 @@ http_error(struct call *c, long status)
 		set_result(c, PROTO_HTTP, "HTTP %ld: %s", status, msg);
 		return;
 	}
-	if (status >= 300 && status < 400 && curl_easy_getinfo(c->curl,
+	if (status >= 300 && status < 400 && c->curl != NULL &&
+	    curl_easy_getinfo(c->curl,
 	    CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
 	    location != NULL) {
 		(void)redact_text(location, strlen(location),
@@ -548,12 +561,12 @@ curl_error(struct call *c, CURLcode cc, long status)
 	set_result(c, PROTO_NETWORK, "%.*s: %s", (int)n, text, where);
 }
 
+static void	classify(struct call *, long);
+
 /* Perform the call and classify its outcome into c->result. */
 static void
 perform(struct call *c)
 {
-	struct embed_response r = { 0 };
-	char err[256];
 	long status = 0;
 	CURLcode cc;
 
@@ -583,6 +596,16 @@ perform(struct call *c)
 		    "middle of the response headers (HTTP %ld)", status);
 		return;
 	}
+	classify(c, status);
+}
+
+/* Classify a complete response with this status into c->result. */
+static void
+classify(struct call *c, long status)
+{
+	struct embed_response r = { 0 };
+	char err[256];
+
 	if (status < 200 || status > 299) {
 		http_error(c, status);
 		return;
@@ -600,6 +623,51 @@ perform(struct call *c)
 		set_result(c, PROTO_BAD_RESPONSE,
 		    "cannot format the embeddings: %s", strerror(errno));
 	embed_response_free(&r);
+}
+
+/* Make the call on the connection opened ahead; classify as perform. */
+static void
+exchange(struct call *c)
+{
+	const struct job *job = c->job;
+	struct conn_exchange x;
+	char err[256], where[256];
+	int rc;
+
+	if (build_request(c) == -1)
+		return;
+	memset(&x, 0, sizeof(x));
+	x.headers = c->request_headers;
+	x.body = buf_data(&c->request);
+	x.body_len = buf_len(&c->request);
+	x.give_up_us = clock_us() + (int64_t)(job->timeout_ms +
+	    (c->frames ? WORKER_BACKSTOP_MS : 0)) * 1000;
+	x.response = &c->response;
+	x.max_response = job->max_response;
+	x.response_headers = &c->response_headers;
+	x.probe = &c->probe;
+	probe_preconnected(&c->probe, c->https, conn_addr(c->conn),
+	    &c->response);
+	rc = conn_exchange(c->conn, job->base_url, &x, err, sizeof(err));
+	c->result.ms = probe_elapsed_ms(&c->probe);
+	c->result.http_status = (int)x.status;
+	if (rc == -1) {
+		proto_progress_describe(probe_progress(&c->probe), c->host,
+		    c->https, where, sizeof(where));
+		if (x.timed_out)
+			set_result(c, PROTO_TIMEOUT, "timed out after %ld ms: "
+			    "%s", c->result.ms, where);
+		else
+			set_result(c, PROTO_NETWORK, "%s: %s", err, where);
+		return;
+	}
+	if (x.over_cap || x.out_of_memory) {
+		c->over_cap = x.over_cap;
+		c->out_of_memory = x.out_of_memory;
+		write_error(c, x.status);
+		return;
+	}
+	classify(c, x.status);
 }
 
 static int
@@ -719,6 +787,13 @@ worker_refuse(const char *message, long ms, int out_fd, bool frames)
 int
 worker_run(const struct job *job, int out_fd, bool frames)
 {
+	return worker_run_on(job, out_fd, frames, NULL);
+}
+
+int
+worker_run_on(const struct job *job, int out_fd, bool frames,
+    struct conn *conn)
+{
 	struct call c;
 	int64_t t0_us;
 	int status;
@@ -736,7 +811,15 @@ worker_run(const struct job *job, int out_fd, bool frames)
 	probe_init(&c.probe, t0_us, out_fd, frames);
 	probe_report(&c.probe);	/* alive */
 
-	if (check_job(&c) == 0)
+	/* A connection opened ahead serves a job for its endpoint if it is
+	 * still open; else the call goes the ordinary way. */
+	if (conn != NULL && conn_serves(conn, job) && conn_is_open(conn))
+		c.conn = conn;
+	else
+		conn_close(conn);
+	if (check_job(&c) == 0 && c.conn != NULL)
+		exchange(&c);
+	else if (c.result.class == PROTO_OK)
 		perform(&c);
 	c.result.ms = probe_elapsed_ms(&c.probe);
 	/* Server text is in the message: from here on it is safe. */
@@ -751,6 +834,8 @@ worker_run(const struct job *job, int out_fd, bool frames)
 	status = write_outcome(&c, exit_status(c.result.class));
 
 	curl_easy_cleanup(c.curl);
+	conn_close(c.conn);
+	curl_slist_free_all(c.resolve);
 	curl_slist_free_all(c.request_headers);
 	free(c.url);
 	buf_free(&c.request);

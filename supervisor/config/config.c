@@ -49,6 +49,9 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->drain_ms = -1;
 	cfg->retries = 3;
 	cfg->jobs = 8;
+	cfg->warm = CONFIG_WARM_AUTO;
+	cfg->warm_idle_ms = 20000;
+	cfg->connect_timeout_ms = 10000;
 	cfg->queue_max = 1024;
 	cfg->encoding = JOB_ENCODING_BASE64;
 	cfg->max_response = (size_t)256 << 20;
@@ -206,7 +209,7 @@ settle(struct config *cfg)
 	    cfg->resume)
 		return options_fail(EXIT_USAGE, "--resume needs the output file "
 		    "of the run to go on with (-o OUT)");
-	if (cfg->warm > cfg->jobs)
+	if (cfg->warm != CONFIG_WARM_AUTO && cfg->warm > cfg->jobs)
 		return options_fail(EXIT_USAGE, "--warm %u is more than --jobs "
 		    "%u", cfg->warm, cfg->jobs);
 	fit_jobs(cfg);

@@ -35,6 +35,9 @@
 /* config_load's "help or version was printed, exit 0". */
 #define CONFIG_DONE	(-1)
 
+/* --warm not given: the pool follows the recent peak of calls. */
+#define CONFIG_WARM_AUTO	((unsigned)-1)
+
 struct config {
 	const char	*mode;		/* "pipe", ... */
 	char		*base_url;	/* without trailing '/' */
@@ -47,7 +50,10 @@ struct config {
 	long		 drain_ms;
 	unsigned	 retries;
 	unsigned	 jobs;
-	unsigned	 warm;		/* workers forked ahead, waiting */
+	unsigned	 warm;		/* workers forked ahead, waiting;
+					 * CONFIG_WARM_AUTO: from demand */
+	long		 warm_idle_ms;	/* a warm worker's connection */
+	long		 connect_timeout_ms;
 	size_t		 queue_max;	/* requests waiting for a worker */
 	long		 dimensions;	/* 0: not sent */
 	enum job_encoding encoding;

@@ -642,8 +642,17 @@ static const struct options_row options_table[] = {
 	    .help = "workers at once (8)" },
 	{ .name = "warm", .arg = "N", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_RANGE, FIELD(warm), .min = 0, .max = 4096,
-	    .help = "keep N workers forked ahead, waiting for a call, so a "
-	    "call does not wait for its fork (0; <= jobs)" },
+	    .help = "keep N workers forked and connected ahead, waiting for "
+	    "a call (<= jobs; 0: none; default: the recent peak of calls at "
+	    "once, at least 1)" },
+	{ .name = "warm-idle", .arg = "SEC", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_SECONDS, FIELD(warm_idle_ms),
+	    .help = "a warm worker's connection waits at most this long, "
+	    "then it is replaced (20)" },
+	{ .name = "connect-timeout", .arg = "SEC", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_SECONDS, FIELD(connect_timeout_ms),
+	    .help = "resolve, connect and TLS handshake, per worker; a warm "
+	    "worker not connected by then is killed (10)" },
 	{ .name = "queue", .arg = "N", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_RANGE, FIELD(queue_max), .min = 1, .max = 10000000,
 	    .help = "requests waiting for a worker before input stops being "

@@ -33,6 +33,7 @@
 #include "proto_frame.h"
 #include "proto_job.h"
 #include "proto_result.h"
+#include "engine/demand.h"
 #include "engine/engine.h"
 #include "engine/fairq.h"
 #include "engine/slot.h"
@@ -66,6 +67,7 @@ struct engine {
 	size_t			 n_main;	/* live attempts not hedges:
 						 * at most --jobs */
 	struct timer		 drain_timer;
+	struct demand		 demand;	/* sizes the warm pool */
 	struct timer		 gate_timer;	/* the rate limit's wait */
 	bool			 shutting_down;
 	struct engine_stats	 stats;
@@ -88,6 +90,7 @@ static void	on_hedge_timer(void *, int64_t);
 static void	on_drain_timer(void *, int64_t);
 static void	tell_waiting(struct engine *, int64_t);
 static void	run_turn(void *, int64_t);
+static void	run_late(void *, int64_t);
 static void	on_sigchld(void *, int);
 
 /* Slots only hedges may take beyond --jobs: their budget's share of the
@@ -122,6 +125,7 @@ engine_new(const struct config *cfg, struct loop *l, struct signals *sigs,
 	e->answer_arg = arg;
 	e->spawn_opts.worker_path = cfg->worker_path;
 	e->spawn_opts.api_key = cfg->api_key;
+	e->spawn_opts.warm_idle_ms = cfg->warm_idle_ms;
 	e->spawn_opts.memory = cfg->worker_memory;
 	e->spawn_opts.fail_every = cfg->fault_fork_every;
 	if (sp != NULL)
@@ -138,14 +142,21 @@ engine_new(const struct config *cfg, struct loop *l, struct signals *sigs,
 	 * decimal text per byte of base64 received. */
 	frame_max = cfg->max_response > (PROTO_FRAME_MAX - (1 << 20)) / 4 ?
 	    PROTO_FRAME_MAX : cfg->max_response * 4 + (1 << 20);
-	/* Hedges get a few slots beyond --jobs: with every worker busy,
-	 * the slow call that wants a hedge would otherwise never get one. */
-	e->slots = slots_new(l, &e->spawner, cfg->jobs + hedge_slots(cfg),
+	/* --jobs attempts at once; hedges get a few slots beyond them (with
+	 * every worker busy, the slow call that wants a hedge would
+	 * otherwise never get one); and beside all of them up to --jobs (or
+	 * --warm) warm workers wait. */
+	e->slots = slots_new(l, &e->spawner, cfg->jobs + hedge_slots(cfg) +
+	    (cfg->warm == CONFIG_WARM_AUTO ? cfg->jobs : cfg->warm),
 	    frame_max, cfg->host,
 	    strncmp(cfg->base_url, "https:", 6) == 0, on_slot_event, e);
+	if (e->slots != NULL)
+		slots_set_limit(e->slots, cfg->jobs + hedge_slots(cfg));
 	e->policy = policy_new(cfg);
 	if (e->slots == NULL || e->policy == NULL ||
-	    loop_add_hook(l, LOOP_WORK, run_turn, e) == -1) {
+	    loop_add_hook(l, LOOP_WORK, run_turn, e) == -1 ||
+	    loop_add_hook(l, LOOP_LATE, run_late, e) == -1) {
+		loop_remove_hook(l, LOOP_WORK, run_turn, e);
 		slots_free(e->slots);
 		policy_free(e->policy);
 		free(e);
@@ -182,8 +193,9 @@ engine_stats(struct engine *e)
 	e->stats.workers_started = sc->started;
 	e->stats.workers_killed = sc->killed;
 	e->stats.spawn_failures = sc->spawn_failures;
+	e->stats.warm_failures = sc->warm_failures;
 	e->stats.busy = sc->busy;
-	e->stats.running = sc->busy - sc->warm;
+	e->stats.running = slots_running(e->slots);
 	e->stats.queued = fairq_n_waiting(&e->q);
 	policy_stats(e->policy, clock_ms(), &e->stats);
 	return &e->stats;
@@ -520,16 +532,10 @@ on_slot_event(void *arg, struct slot *s, enum slot_event ev, int64_t now)
 {
 	struct engine *e = arg;
 	struct attempt *at = slot_owner(s);
-	struct slot_outcome o;
 
-	if (at == NULL) {
-		/* A warm worker that never got a job. */
-		if (ev == SLOT_ENDED && !e->shutting_down) {
-			slot_outcome(s, now, &o);
-			log_warn("warm worker ended idle: %s", o.ended);
-		}
+	/* A warm worker that never got a job (slot logs the odd ones). */
+	if (at == NULL)
 		return;
-	}
 	if (at->req != NULL)
 		conclude(e, at, now);
 	if (ev == SLOT_ENDED)
@@ -564,6 +570,7 @@ make_job(const struct engine *e, const struct request *req, unsigned no,
 	job->api_key = cfg->api_key;
 	job->request_id = id_title;
 	job->attempt = no;
+	job->connect_timeout_ms = cfg->connect_timeout_ms;
 }
 
 /* Is errno a spawn failure for lack of descriptors, processes or
@@ -687,6 +694,7 @@ start_attempt(struct engine *e, struct slot *s, struct request *req,
 		e->n_main++;
 	if (hedge)
 		e->stats.hedges++;
+	demand_note(&e->demand, slots_running(e->slots), now);
 	hedge_ms = policy_hedge_delay_ms(e->policy, req);
 	if (req->n_live == 1 && hedge_ms >= 0 &&
 	    req->attempts < policy_max_attempts(e->policy))
@@ -775,7 +783,7 @@ engine_reap(struct engine *e)
 
 /* The loop's LOOP_WORK hook: free finished slots, start attempts on
  * free ones as the policy allows (answering at once those the endpoint
- * refuses), top up the warm pool. */
+ * refuses). LOOP_LATE tops up the warm pool. */
 static void
 run_turn(void *arg, int64_t now)
 {
@@ -835,8 +843,51 @@ run_turn(void *arg, int64_t now)
 		(void)start_attempt(e, s, req, req->attempts == 0 ?
 		    BUDGET_FIRST : BUDGET_RETRY, gate == POLICY_PROBE, now);
 	}
-	if (!e->shutting_down && !e->spawn_starved)
-		slots_top_up(e->slots, e->cfg->warm, now);
+}
+
+/*
+ * How many warm workers to keep: --warm, or from demand: the recent peak
+ * of calls at once, plus what the recent rate of calls drains while a
+ * refill connects (at least one, at most --jobs).
+ */
+static size_t
+warm_wanted(struct engine *e, int64_t now)
+{
+	const struct slot_counts *sc = slots_counts(e->slots);
+	double in_refill;
+	size_t want;
+
+	if (e->cfg->warm != CONFIG_WARM_AUTO)
+		return e->cfg->warm;
+	in_refill = demand_rate(&e->demand, now) *
+	    (double)sc->warm_ready_ms / 1000;
+	want = demand_peak(&e->demand, now) + (size_t)(in_refill + 0.999);
+	if (want < 1)
+		want = 1;
+	return want < e->cfg->jobs ? want : e->cfg->jobs;
+}
+
+/* The loop's LOOP_LATE hook: top up the warm pool, after the turn's
+ * answers are written, so refills never delay one. */
+static void
+run_late(void *arg, int64_t now)
+{
+	struct engine *e = arg;
+	const struct config *cfg = e->cfg;
+	struct job tmpl;
+
+	if (e->shutting_down || e->spawn_starved)
+		return;
+	/* What a warm worker connects with; the job itself comes later. */
+	memset(&tmpl, 0, sizeof(tmpl));
+	tmpl.base_url = cfg->base_url;
+	tmpl.model = cfg->model;
+	tmpl.cacert = cfg->cacert;
+	tmpl.insecure = cfg->insecure;
+	tmpl.connect_timeout_ms = cfg->connect_timeout_ms;
+	tmpl.timeout_ms = cfg->timeout_ms;
+	tmpl.max_response = cfg->max_response;
+	slots_top_up(e->slots, warm_wanted(e, now), &tmpl, now);
 }
 
 struct tell {
@@ -986,6 +1037,7 @@ engine_free(struct engine *e)
 	loop_disarm(e->loop, &e->drain_timer);
 	loop_disarm(e->loop, &e->gate_timer);
 	loop_remove_hook(e->loop, LOOP_WORK, run_turn, e);
+	loop_remove_hook(e->loop, LOOP_LATE, run_late, e);
 	if (e->sigs != NULL)
 		sig_on(e->sigs, SIGCHLD, NULL, NULL);
 	policy_free(e->policy);

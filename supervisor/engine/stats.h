@@ -17,6 +17,7 @@ struct engine_stats {
 	uint64_t	 workers_started;
 	uint64_t	 workers_killed;
 	uint64_t	 spawn_failures;
+	uint64_t	 warm_failures;	/* warm workers that could not connect */
 	uint64_t	 retries;
 	uint64_t	 hedges;	/* second attempts started */
 	uint64_t	 hedges_won;	/* ... that answered first */

@@ -305,6 +305,7 @@ jsonl_format_stats(struct buf *out, const char *id_json,
 	    "\"ratelimit_remaining_requests\":%ld,"
 	    "\"ratelimit_remaining_tokens\":%ld,"
 	    "\"in_flight\":%zu,\"queued\":%zu,"
+	    "\"warm\":%zu,\"warm_failures\":%llu,"
 	    "\"uptime_s\":%lld%s%s}}\n",
 	    (unsigned long long)stats_failed(st),
 	    (unsigned long long)st->workers_started,
@@ -321,7 +322,8 @@ jsonl_format_stats(struct buf *out, const char *id_json,
 	    (unsigned long long)st->rate_limit_waits,
 	    (unsigned long long)st->rate_limit_pauses,
 	    st->ratelimit_remaining_requests,
-	    st->ratelimit_remaining_tokens, st->busy, st->queued,
+	    st->ratelimit_remaining_tokens, st->running, st->queued,
+	    st->busy - st->running, (unsigned long long)st->warm_failures,
 	    (long long)((now - st->started_ms) / 1000),
 	    extra != NULL ? "," : "", extra != NULL ? extra : "") == -1)
 		goto fail;

@@ -197,16 +197,29 @@ def wants_keep_alive(version: str, headers: dict[str, str]) -> bool:
 class Conn:
     """One client connection: reads requests, writes answers."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 conn_id: int = 0, idle_close_ms: int = 0):
         self.reader, self.writer = reader, writer
         self.keep_alive = True
         self.status = None  # of the last answer, for the log
+        self.id = conn_id
+        self.accepted = time.monotonic()
+        self.idle_close_ms = idle_close_ms
+        self.n_requests = 0
+        self.tls_resumed = None  # over TLS: did the handshake resume a session?
 
     async def read_request(self) -> Request | None:
-        """The next request, or None when the client closed between requests."""
+        """The next request, or None when the client closed between requests
+        (or, with --idle-close-ms, sent none for that long)."""
         try:
-            head = await self.reader.readuntil(b"\r\n\r\n")
+            if self.idle_close_ms:
+                head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"),
+                                              self.idle_close_ms / 1000)
+            else:
+                head = await self.reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
+            return None
+        except asyncio.TimeoutError:
             return None
         except asyncio.LimitOverrunError:
             raise HttpError(431, "request head too large") from None
@@ -328,6 +341,49 @@ async def fault_lie(srv, conn, job, f):
     await conn.writer.drain()
 
 
+async def fault_chunked(srv, conn, job, f):
+    """The correct answer in chunks of ARG bytes (default 7), after an
+    interim 100 Continue and with a trailer."""
+    body = job.body(job.entries())
+    size = f.n(7)
+    conn.status = 200
+    conn.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    conn.writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+    for i in range(0, len(body), size):
+        piece = body[i:i + size]
+        conn.writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+    conn.writer.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+    await conn.writer.drain()
+    srv.stats.ok += 1
+
+
+async def fault_eofbody(srv, conn, job, f):
+    """The correct answer with neither Content-Length nor chunks: the body
+    ends when the connection closes."""
+    body = job.body(job.entries())
+    conn.keep_alive = False
+    conn.status = 200
+    conn.writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      b"Connection: close\r\n\r\n" + body)
+    await conn.writer.drain()
+    srv.stats.ok += 1
+
+
+async def fault_garbage(srv, conn, job, f):
+    """Bytes that are not HTTP, then close."""
+    conn.keep_alive = False
+    conn.writer.write(b"\x16\x03\x01 this is not HTTP at all\r\n\r\n")
+    await conn.writer.drain()
+
+
+async def fault_headclose(srv, conn, job, f):
+    """A status line and half a header, then close."""
+    conn.keep_alive = False
+    conn.writer.write(b"HTTP/1.1 200 OK\r\nContent-Ty")
+    await conn.writer.drain()
+
+
 SERVER_ERRORS = {
     "500": "The server had an error while processing your request. Sorry about that! (500)",
     "503": "The engine is currently overloaded, please try again later. (503)",
@@ -436,6 +492,8 @@ FAULTS = {
     "badjson": fault_badjson, "few": fault_few, "dims": fault_dims,
     "dupindex": fault_dupindex, "nan": fault_nan,
     "slow": fault_slow, "array": fault_array, "base64": fault_base64,
+    "chunked": fault_chunked, "eofbody": fault_eofbody, "garbage": fault_garbage,
+    "headclose": fault_headclose,
     "hangonce": fault_hangonce, "slowseq": fault_slowseq,
 }
 
@@ -563,11 +621,14 @@ class RateLimit:
 class Stats:
     def __init__(self):
         self.open_connections = 0
+        self.in_progress = 0  # embeddings requests not finished yet
         self.reset()
 
     def reset(self):
         self.requests = 0
         self.ok = 0
+        self.connections = 0  # accepted since the reset
+        self.calls = collections.deque(maxlen=10000)  # per embeddings request
         self.faults = collections.Counter()
         self.seen = collections.Counter()  # request key -> times seen, for 500/503/429
         self.last_headers = {}
@@ -580,7 +641,8 @@ class Stats:
 
     def snapshot(self) -> dict:
         return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
-                "open_connections": self.open_connections, "last_headers": self.last_headers,
+                "open_connections": self.open_connections, "connections": self.connections,
+                "in_progress": self.in_progress, "last_headers": self.last_headers,
                 "rate_limited": self.rate_limited, "last_body": self.last_body}
 
 
@@ -589,6 +651,12 @@ class Server:
         self.opts = opts
         self.stats = Stats()
         self.tasks = set()
+        self.n_conns = 0  # ever accepted: connection ids
+        self.tls = None
+        if opts.tls_cert:
+            import ssl
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(opts.tls_cert, opts.tls_key)
         self.hang_prob = opts.hang_prob
         self.rl = (RateLimit(opts.rl_rpm, opts.rl_tpm, opts.rl_start_requests,
                              opts.rl_start_tokens)
@@ -596,11 +664,19 @@ class Server:
 
     async def handle(self, reader, writer):
         """Serve one connection until it closes; never lets an error escape."""
-        conn = Conn(reader, writer)
+        self.n_conns += 1
+        self.stats.connections += 1
+        conn = Conn(reader, writer, self.n_conns, self.opts.idle_close_ms)
         task = asyncio.current_task()
         self.tasks.add(task)
         self.stats.open_connections += 1
         try:
+            if self.tls is not None:
+                if self.n_conns <= self.opts.tls_hang_first:
+                    await conn.until_gone()  # never answers the ClientHello
+                    return
+                await writer.start_tls(self.tls)
+                conn.tls_resumed = writer.get_extra_info("ssl_object").session_reused
             while conn.keep_alive:
                 try:
                     req = await conn.read_request()
@@ -628,9 +704,15 @@ class Server:
     async def route(self, conn, req) -> str | None:
         """Answer req; returns the fault applied, for the log."""
         if req.method == "POST" and req.path.endswith("/embeddings"):
-            return await self.embeddings(conn, req)
+            self.stats.in_progress += 1
+            try:
+                return await self.embeddings(conn, req)
+            finally:
+                self.stats.in_progress -= 1
         if req.method == "GET" and req.path == "/_stats":
             await conn.send(200, json.dumps(self.stats.snapshot()).encode())
+        elif req.method == "GET" and req.path == "/_calls":
+            await conn.send(200, json.dumps(list(self.stats.calls)).encode())
         elif req.method == "GET" and req.path == "/_reset":
             self.stats.reset()
             await conn.send(200, b'{"reset":true}')
@@ -652,6 +734,10 @@ class Server:
     async def embeddings(self, conn, req) -> str | None:
         stats = self.stats
         stats.requests += 1
+        conn.n_requests += 1
+        stats.calls.append({"conn": conn.id, "accepted": conn.accepted,
+                            "received": time.monotonic(), "nth": conn.n_requests,
+                            "tls_resumed": conn.tls_resumed})
         stats.last_headers = req.headers
         try:
             stats.last_body = json.loads(req.body)
@@ -761,6 +847,12 @@ def parse_args(argv=None):
     p.add_argument("--require-key", help="401 unless 'Authorization: Bearer KEY'")
     p.add_argument("--delay-ms", type=int, default=0, help="delay every success answer")
     p.add_argument("--log", action="store_true", help="one line per request on stderr")
+    p.add_argument("--idle-close-ms", type=int, default=0,
+                   help="close a connection that sends no request for this long")
+    p.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM) ...")
+    p.add_argument("--tls-key", help="... and this key")
+    p.add_argument("--tls-hang-first", type=int, default=0,
+                   help="never answer the ClientHello of the first N connections")
     p.add_argument("--hang-prob", type=float, default=0.0,
                    help="each embeddings request hangs with this probability (fresh draw each)")
     p.add_argument("--lognormal", type=lognormal_arg, default=None, metavar="MEDIAN_MS:SIGMA",

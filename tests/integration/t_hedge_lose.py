@@ -14,7 +14,7 @@ def scenario():
         h.check(a["attempts"] == 2, "the hedge counts as a call", a)
         h.check(a["ms"] < 3000 * h.SLACK, "answered by the first call, not "
                 "the 5 s hedge", a)
-        h.wait_until(lambda: h.children(p.pid) == [], 5 * h.SLACK,
+        h.wait_until(lambda: h.working(p.pid) == [], 5 * h.SLACK,
                      "no worker left")
         p.send({"op": "stats", "id": "s"})
         st = p.read_answers(1, 10)[0]["stats"]

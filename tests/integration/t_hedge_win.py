@@ -19,7 +19,7 @@ def scenario():
         # The loser's connection closes once its worker is killed.
         h.wait_until(lambda: api.open_calls() == 0, 5 * h.SLACK,
                      "the hung call's connection to close")
-        h.wait_until(lambda: h.children(p.pid) == [], 5 * h.SLACK,
+        h.wait_until(lambda: h.working(p.pid) == [], 5 * h.SLACK,
                      "no worker left")
         p.send({"op": "stats", "id": "s"})
         st = p.read_answers(1, 10)[0]["stats"]

@@ -24,13 +24,13 @@ def scenario():
         p.send({"id": "warm", "input": "warm up"})
         p.read_answers(1, 30 * h.SLACK)
         # An answer may come before its worker has exited and been reaped.
-        h.wait_until(lambda: h.children(p.pid) == [], 10, "the reap")
-        fds_at_start = h.fd_count(p.pid)
+        h.wait_until(lambda: h.working(p.pid) == [], 10, "the reap")
+        fds_at_start = h.own_fds(p.pid)
         start = time.monotonic()
         p.send(*reqs)
         answers = p.read_answers(N, 240 * h.SLACK)
         elapsed = time.monotonic() - start
-        h.wait_until(lambda: h.fd_count(p.pid) == fds_at_start, 10,
+        h.wait_until(lambda: h.own_fds(p.pid) == fds_at_start, 10,
                      "descriptors back to where they were")
         p.close()
         h.check(p.wait(30) == 0, "exit 0", p.stderr())

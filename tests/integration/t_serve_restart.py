@@ -35,7 +35,7 @@ def scenario():
                         c.send({"id": 2, "input": f"hang {rnd} @fault:hang"})
                         h.wait_until(lambda: api.open_calls() == 1,
                                      10 * h.SLACK, "the hung call")
-                        workers = h.children(srv.pid)
+                        workers = h.working(srv.pid)
                         h.check(len(workers) == 1, "one worker", workers)
                         srv.kill()
                         h.wait_until(lambda: not any(

@@ -77,6 +77,10 @@ test_job_round_trip(void **state)
 	job.api_key = "sk-must-not-appear";
 	job.request_id = "req-7";
 	job.attempt = 3;
+	job.connect_timeout_ms = 2500;
+	job.resolve_addr = "[::1]:8443";
+	job.tls_session = (const unsigned char *)"\x30\x00\xff session";
+	job.tls_session_len = 11;
 	job.extra_json = "\"user\":\"u-1\",\"x\":{\"a\":[1]}";
 
 	buf_init(&out, CAP);
@@ -105,6 +109,10 @@ test_job_round_trip(void **state)
 	assert_null(back->api_key);
 	assert_string_equal(back->request_id, "req-7");
 	assert_int_equal(back->attempt, 3);
+	assert_int_equal(back->connect_timeout_ms, 2500);
+	assert_string_equal(back->resolve_addr, "[::1]:8443");
+	assert_int_equal(back->tls_session_len, 11);
+	assert_memory_equal(back->tls_session, job.tls_session, 11);
 	assert_string_equal(back->extra_json, job.extra_json);
 	proto_job_free(back);
 
@@ -119,6 +127,10 @@ test_job_round_trip(void **state)
 	job.api_key_header = NULL;
 	job.headers = NULL;
 	job.insecure = false;
+	job.connect_timeout_ms = 0;
+	job.resolve_addr = NULL;
+	job.tls_session = NULL;
+	job.tls_session_len = 0;
 	job.extra_json = NULL;
 	assert_int_equal(proto_job_to_json(&job, &out), 0);
 	back = proto_job_parse(buf_data(&out), buf_len(&out), NULL, err,
@@ -132,6 +144,9 @@ test_job_round_trip(void **state)
 	assert_int_equal(back->n_secret_headers, 0);
 	assert_null(back->api_key_header);
 	assert_false(back->insecure);
+	assert_null(back->resolve_addr);
+	assert_null(back->tls_session);
+	assert_null(strstr(buf_data(&out), "tls_session"));
 	assert_null(back->extra_json);
 	proto_job_free(back);
 	buf_free(&out);

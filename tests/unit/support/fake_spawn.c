@@ -69,11 +69,13 @@ fake_start(void *ctx, const struct job *job, pid_t *pid, int *result_fd)
 }
 
 static int
-fake_start_warm(void *ctx, pid_t *pid, int *result_fd, int *job_fd)
+fake_start_warm(void *ctx, const struct job *tmpl, pid_t *pid, int *result_fd,
+    int *job_fd)
 {
 	struct fake_worker *f = new_fake(ctx);
 	int out[2], in[2];
 
+	(void)tmpl;
 	if (f == NULL)
 		return -1;
 	make_pipe(out, true);
