@@ -23,6 +23,8 @@ static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static char		log_prog[32] = "embedwatch";
 static enum log_level	log_threshold = LOG_LEVEL_INFO;
 static bool		log_json;
+static void		(*log_around)(void *, bool);
+static void		*log_around_arg;
 
 void
 log_init(const char *prog, enum log_level level, bool json)
@@ -144,5 +146,16 @@ log_msg(enum log_level level, const char *fmt, ...)
 			return;
 		n = (size_t)r < sizeof(line) ? (size_t)r : sizeof(line) - 1;
 	}
+	if (log_around != NULL)
+		log_around(log_around_arg, true);
 	(void)io_write_all(STDERR_FILENO, line, n);
+	if (log_around != NULL)
+		log_around(log_around_arg, false);
+}
+
+void
+log_set_around(void (*around)(void *arg, bool before), void *arg)
+{
+	log_around = around;
+	log_around_arg = arg;
 }

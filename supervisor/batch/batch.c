@@ -25,6 +25,7 @@
 
 #include "batch/batch.h"
 #include "batch/chunks.h"
+#include "batch/journal.h"
 #include "batch/output.h"
 #include "batch/progress.h"
 #include "batch/reader.h"
@@ -176,6 +177,7 @@ init_state(struct batch *bs, const struct config *cfg, struct loop *l,
 	loop_timer_init(&bs->progress_timer, NULL, bs);
 	loop_timer_init(&bs->checkpoint_timer, NULL, bs);
 	bs->in_fd = bs->out.fd = bs->ids.fd = bs->errors.fd = -1;
+	bs->journal.fd = -1;
 	bs->out_flags = -1;
 	bs->next_seq = bs->base = 1;
 	bs->in_open = true;
@@ -185,6 +187,7 @@ init_state(struct batch *bs, const struct config *cfg, struct loop *l,
 	buf_init(&bs->out.pending, SIZE_MAX / 2);
 	buf_init(&bs->ids.pending, SIZE_MAX / 2);
 	buf_init(&bs->errors.pending, SIZE_MAX / 2);
+	buf_init(&bs->journal.pending, SIZE_MAX / 2);
 }
 
 /* The input and output formats, by option or by file name. Returns 0,
@@ -269,6 +272,9 @@ init(struct batch *bs, const struct config *cfg, struct loop *l,
 	status = batch_resume_open(bs);
 	if (status != 0)
 		return status;
+	status = batch_journal_open(bs);
+	if (status != 0)
+		return status;
 	batch_progress_count_total(bs);
 	status = start_engine(bs);
 	if (status != 0)
@@ -278,6 +284,7 @@ init(struct batch *bs, const struct config *cfg, struct loop *l,
 	    "jsonl" : "text", bs->out.path, bs->npy ? "npy" : "jsonl",
 	    cfg->batch_size, cfg->batch_bytes, bs->window);
 	sig_on_terminate(sigs, on_terminate, bs);
+	batch_progress_hook_log(bs, true);
 	return 0;
 }
 
@@ -298,6 +305,8 @@ finish(struct batch *bs)
 	batch_output_finish(bs);
 	interrupted = bs->stop_signo != 0 && !(bs->in_eof &&
 	    bs->base == bs->next_seq);
+	batch_journal_close(bs, bs->fatal == 0 && bs->in_eof &&
+	    bs->base == bs->next_seq && !bs->skipping);
 	batch_progress_summarize(bs, &stats, interrupted);
 	if (bs->fatal != 0)
 		return bs->fatal;
@@ -314,6 +323,7 @@ release_all(struct batch *bs)
 {
 	uint64_t seq;
 
+	batch_progress_hook_log(bs, false);
 	sig_on_terminate(bs->sigs, NULL, NULL);
 	loop_remove_hook(bs->loop, LOOP_INPUT, take_input, bs);
 	loop_remove_hook(bs->loop, LOOP_OUTPUT, give_output, bs);
@@ -333,6 +343,7 @@ release_all(struct batch *bs)
 	batch_output_close(&bs->out);
 	batch_output_close(&bs->ids);
 	batch_output_close(&bs->errors);
+	batch_journal_close(bs, false);
 	if (bs->in_fd != -1 && bs->in_fd != STDIN_FILENO)
 		(void)close(bs->in_fd);
 	lines_free(&bs->in);
@@ -341,6 +352,7 @@ release_all(struct batch *bs)
 	free(bs->want_id);
 	free(bs->ids_path);
 	free(bs->errors_path);
+	free(bs->journal_path);
 	free(bs);
 }
 

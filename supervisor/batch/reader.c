@@ -15,7 +15,9 @@
 
 #include "batch/chunks.h"
 #include "batch/input.h"
+#include "batch/journal.h"
 #include "batch/reader.h"
+#include "batch/resume.h"
 #include "batch/state.h"
 #include "config/config.h"
 #include "engine/engine.h"
@@ -76,44 +78,88 @@ batch_reader_can_take_line(const struct batch *bs)
 	    !engine_is_full(bs->engine);
 }
 
-/* Resuming: line seq is already in the files. */
+/* Resuming, line seq is the last one the files account for: it must
+ * have the id they list for it. */
 static void
-skip_line(struct batch *bs, uint64_t seq, const char *line, size_t len)
+check_last_id(struct batch *bs, uint64_t seq, const char *line, size_t len)
 {
 	struct batch_input in;
 	char err[256], num[24];
 	const char *id;
-	bool match;
 
-	if (bs->want_id != NULL && (bs->want_seq == seq ||
-	    bs->want_seq == 0)) {
-		memset(&in, 0, sizeof(in));
-		if (bs->jsonl_in) {
-			(void)batch_input_parse(true, seq, line, len, &in, err,
-			    sizeof(err));
-			id = in.id_json != NULL ? in.id_json : "null";
-		} else {
-			(void)snprintf(num, sizeof(num), "%" PRIu64, seq);
-			id = num;
-		}
-		match = strcmp(id, bs->want_id) == 0;
-		if (match && bs->want_seq == 0) {
-			bs->want_seq = seq;
-			bs->skip_to = seq > bs->err_line ? seq : bs->err_line;
-		} else if (!match && bs->want_seq == seq) {
-			log_error("cannot resume: line %" PRIu64 " of input "
-			    "'%s' has id %s, but '%s' has %s there; is it "
-			    "the same input?", seq, bs->in_path, id,
-			    bs->npy ? bs->ids_path : bs->out.path,
-			    bs->want_id);
-			batch_stop(bs, EXIT_CONFIG);
-		}
-		batch_input_clear(&in);
+	memset(&in, 0, sizeof(in));
+	if (bs->jsonl_in) {
+		(void)batch_input_parse(true, seq, line, len, &in, err,
+		    sizeof(err));
+		id = in.id_json != NULL ? in.id_json : "null";
+	} else {
+		(void)snprintf(num, sizeof(num), "%" PRIu64, seq);
+		id = num;
 	}
+	if (strcmp(id, bs->want_id) != 0) {
+		log_error("cannot resume: line %" PRIu64 " of input '%s' has "
+		    "id %s, but '%s' has %s there; is it the same input?",
+		    seq, bs->in_path, id, bs->npy ? bs->ids_path :
+		    bs->out.path, bs->want_id);
+		batch_stop(bs, EXIT_CONFIG);
+	}
+	batch_input_clear(&in);
+}
+
+/*
+ * Resuming: line seq is already in the files. Positions, never ids, say
+ * where the files end: JSON lines records carry their line number (skip
+ * to it, or to the last error's line); a .npy row stands for each line
+ * that is not skipped as blank (skip that many rows' lines).
+ */
+static void
+skip_line(struct batch *bs, uint64_t seq, const char *line, size_t len)
+{
+	bool last;
+	int rc;
+
 	bs->skipped++;
 	bs->base = seq + 1;
+	if (bs->npy) {
+		last = ++bs->rows_seen == bs->skip_rows;
+		if (last && bs->want_id != NULL)
+			check_last_id(bs, seq, line, len);
+		if (!last)
+			return;
+		rc = batch_resume_cut_errors(bs, seq);
+		if (rc != 0)
+			batch_stop(bs, rc);
+		bs->skipping = false;
+		return;
+	}
+	if (seq == bs->want_seq && bs->want_id != NULL)
+		check_last_id(bs, seq, line, len);
 	if (seq >= bs->skip_to)
 		bs->skipping = false;
+}
+
+/* A blank line, skipped (--empty skip): nothing is written for it. */
+static void
+skip_blank(struct batch *bs, uint64_t seq)
+{
+	bs->n_blank++;
+	if (bs->skipping) {
+		bs->base = seq + 1;
+		return;
+	}
+	batch_item(bs, seq)->state = ITEM_BLANK;
+}
+
+/* A line with nothing to embed: empty, or spaces, tabs and a CR only. */
+static bool
+is_blank(const char *line, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	return true;
 }
 
 static void
@@ -124,11 +170,27 @@ handle_line(struct batch *bs, const char *line, size_t len, int64_t now)
 	uint64_t seq = bs->next_seq++;
 	char err[256];
 
+	/* A UTF-8 byte-order mark is not part of the first text. */
+	if (seq == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+		line += 3;
+		len -= 3;
+	}
+	if (!bs->cfg->empty_error && is_blank(line, len)) {
+		skip_blank(bs, seq);
+		return;
+	}
 	if (bs->skipping) {
 		skip_line(bs, seq, line, len);
 		return;
 	}
 	it = batch_item(bs, seq);
+	if (bs->cfg->empty_error && is_blank(line, len)) {
+		if (!bs->jsonl_in && asprintf(&it->id_json, "%" PRIu64,
+		    seq) == -1)
+			it->id_json = NULL;
+		batch_fail_item(bs, it, "invalid_input", "empty line", 0, 0);
+		return;
+	}
 	if (batch_input_parse(bs->jsonl_in, seq, line, len, &in, err,
 	    sizeof(err)) == -1) {
 		it->id_json = in.id_json;
@@ -143,6 +205,8 @@ handle_line(struct batch *bs, const char *line, size_t len, int64_t now)
 	it->text_json = in.text_json;
 	it->text_len = in.text_len;
 	bs->held += in.text_len;
+	if (bs->jidx_next < bs->jidx_n && batch_journal_restore(bs, seq, it))
+		return;
 	batch_chunks_add(bs, seq, now);
 }
 

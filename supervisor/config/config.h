@@ -72,6 +72,9 @@ struct config {
 	unsigned	 batch_size;	/* texts per API call */
 	size_t		 batch_bytes;	/* text bytes per API call */
 	bool		 resume;
+	bool		 force;		/* overwrite an existing OUT */
+	bool		 retry_failed;	/* only the inputs in the errors file */
+	bool		 empty_error;	/* a blank line fails, not skipped */
 	int		 progress;	/* -1: when stderr is a terminal */
 
 	/* serve */

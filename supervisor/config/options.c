@@ -307,6 +307,10 @@ static const struct options_word output_formats[] = {
 	{ "jsonl", BATCH_OUT_JSONL }, { "npy", BATCH_OUT_NPY }, { NULL, 0 }
 };
 
+static const struct options_word empty_modes[] = {
+	{ "skip", false }, { "error", true }, { NULL, 0 }
+};
+
 /* A row's field: where it is in struct config and how wide. */
 #define FIELD(f)	.offset = offsetof(struct config, f), \
 			.size = sizeof(((struct config *)NULL)->f)
@@ -422,7 +426,16 @@ static const struct options_row options_table[] = {
 	    .help = "text bytes per API call (400000)" },
 	{ .name = "resume", .modes = OPTIONS_BATCH,
 	    .kind = OPTIONS_FLAG, FIELD(resume), .value = true,
-	    .help = "skip the ids OUT already holds and append" },
+	    .help = "go on after the inputs OUT already holds" },
+	{ .name = "force", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(force), .value = true,
+	    .help = "overwrite an existing OUT" },
+	{ .name = "retry-failed", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(retry_failed), .value = true,
+	    .help = "embed again only the inputs in the errors file" },
+	{ .name = "empty", .arg = "MODE", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_WORDS, FIELD(empty_error), .words = empty_modes,
+	    .help = "blank lines: skip (default) or error" },
 	{ .name = "progress", .modes = OPTIONS_BATCH,
 	    .kind = OPTIONS_FLAG, FIELD(progress), .value = 1,
 	    .help = "progress on stderr (default: if stderr is a terminal)" },

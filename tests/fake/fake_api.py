@@ -434,6 +434,8 @@ class Stats:
         self.faults = collections.Counter()
         self.seen = collections.Counter()  # request key -> times seen, for 500/503/429
         self.last_headers = {}
+        self.texts_requested = collections.Counter()  # text -> calls holding it
+        self.texts_answered = collections.Counter()   # text -> 200 answers sent
 
     def bump(self, key: str) -> int:
         self.seen[key] += 1
@@ -487,6 +489,10 @@ class Server:
             return await self.embeddings(conn, req)
         if req.method == "GET" and req.path == "/_stats":
             await conn.send(200, json.dumps(self.stats.snapshot()).encode())
+        elif req.method == "GET" and req.path == "/_texts":
+            await conn.send(200, json.dumps({
+                "requested": self.stats.texts_requested,
+                "answered": self.stats.texts_answered}).encode())
         elif req.method == "GET" and req.path == "/_reset":
             self.stats.reset()
             await conn.send(200, b'{"reset":true}')
@@ -512,6 +518,7 @@ class Server:
         except BadRequest as e:
             await conn.send(400, error_body(str(e), param=e.param))
             return "badrequest"
+        stats.texts_requested.update(job.texts)
         fault = find_fault(job.texts)
         if fault is None:
             await self.succeed(conn, job)
@@ -530,6 +537,7 @@ class Server:
             await asyncio.sleep(delay_ms / 1000)
         await conn.send(200, job.body(job.entries(), fmt))
         self.stats.ok += 1
+        self.stats.texts_answered.update(job.texts)
 
     def log(self, req, conn, fault, start):
         ms = (time.monotonic() - start) * 1000

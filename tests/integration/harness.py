@@ -91,6 +91,10 @@ class FakeAPI:
     def stats(self):
         return self.get("/_stats")
 
+    def texts(self):
+        """{"requested": {text: n}, "answered": {text: n}} so far."""
+        return self.get("/_texts")
+
     def open_calls(self):
         """Connections open at the fake, not counting this question."""
         return self.stats()["open_connections"] - 1
