@@ -30,6 +30,7 @@
 #include "batch/progress.h"
 #include "batch/reader.h"
 #include "batch/resume.h"
+#include "batch/retry.h"
 #include "batch/state.h"
 #include "buf.h"
 #include "clock.h"
@@ -177,13 +178,14 @@ init_state(struct batch *bs, const struct config *cfg, struct loop *l,
 	loop_timer_init(&bs->progress_timer, NULL, bs);
 	loop_timer_init(&bs->checkpoint_timer, NULL, bs);
 	bs->in_fd = bs->out.fd = bs->ids.fd = bs->errors.fd = -1;
-	bs->journal.fd = -1;
+	bs->journal.fd = bs->old_fd = -1;
 	bs->out_flags = -1;
 	bs->next_seq = bs->base = 1;
 	bs->in_open = true;
 	bs->started_ms = bs->synced_ms = clock_ms();
 	STAILQ_INIT(&bs->resubmit);
 	lines_init(&bs->in, cfg->max_line);
+	lines_init(&bs->old, (size_t)1 << 30);
 	buf_init(&bs->out.pending, SIZE_MAX / 2);
 	buf_init(&bs->ids.pending, SIZE_MAX / 2);
 	buf_init(&bs->errors.pending, SIZE_MAX / 2);
@@ -296,7 +298,7 @@ static int
 finish(struct batch *bs)
 {
 	struct engine_stats stats;
-	bool interrupted;
+	bool interrupted, complete;
 
 	stats = *engine_stats(bs->engine);
 	batch_resume_check_end(bs);
@@ -305,8 +307,10 @@ finish(struct batch *bs)
 	batch_output_finish(bs);
 	interrupted = bs->stop_signo != 0 && !(bs->in_eof &&
 	    bs->base == bs->next_seq);
-	batch_journal_close(bs, bs->fatal == 0 && bs->in_eof &&
-	    bs->base == bs->next_seq && !bs->skipping);
+	complete = bs->fatal == 0 && bs->in_eof && bs->base == bs->next_seq &&
+	    !bs->skipping;
+	batch_journal_close(bs, complete);
+	batch_retry_finish(bs, complete);
 	batch_progress_summarize(bs, &stats, interrupted);
 	if (bs->fatal != 0)
 		return bs->fatal;
@@ -344,6 +348,9 @@ release_all(struct batch *bs)
 	batch_output_close(&bs->ids);
 	batch_output_close(&bs->errors);
 	batch_journal_close(bs, false);
+	if (bs->old_fd != -1)
+		(void)close(bs->old_fd);
+	lines_free(&bs->old);
 	if (bs->in_fd != -1 && bs->in_fd != STDIN_FILENO)
 		(void)close(bs->in_fd);
 	lines_free(&bs->in);
@@ -353,6 +360,9 @@ release_all(struct batch *bs)
 	free(bs->ids_path);
 	free(bs->errors_path);
 	free(bs->journal_path);
+	free(bs->retry);
+	free(bs->errors_tmp);
+	free(bs->out_tmp);
 	free(bs);
 }
 

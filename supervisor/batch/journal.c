@@ -171,7 +171,8 @@ batch_journal_open(struct batch *bs)
 	off_t size;
 	int flags = O_CLOEXEC | O_CREAT | O_RDWR;
 
-	if (bs->cfg->batch_output == NULL || !bs->out.regular)
+	if (bs->cfg->batch_output == NULL || !bs->out.regular ||
+	    bs->retrying)
 		return 0;
 	if (asprintf(&bs->journal_path, "%s.journal",
 	    bs->cfg->batch_output) == -1) {

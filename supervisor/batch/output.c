@@ -17,6 +17,7 @@
 #include "batch/journal.h"
 #include "batch/npy.h"
 #include "batch/output.h"
+#include "batch/retry.h"
 #include "batch/progress.h"
 #include "batch/state.h"
 #include "buf.h"
@@ -184,7 +185,7 @@ batch_output_checkpoint(struct batch *bs, int64_t now, bool final)
 	if (batch_journal_sync(bs) == -1 || sync_file(bs, &bs->errors) == -1 ||
 	    sync_file(bs, &bs->ids) == -1)
 		return;
-	if (bs->npy && bs->out.dirty && bs->out.regular &&
+	if (bs->npy && !bs->retrying && bs->out.dirty && bs->out.regular &&
 	    bs->header_written && write_header(bs) == -1)
 		return;
 	(void)sync_file(bs, &bs->out);
@@ -231,7 +232,7 @@ write_failed(struct batch *bs, uint64_t seq, struct item *it)
 	if (batch_output_flush(bs, &bs->errors, true) == -1)
 		return;
 	bs->n_failed++;
-	if (!bs->npy)
+	if (!bs->npy || bs->retrying)
 		return;
 	if (bs->dim == 0)
 		bs->nan_pending++;
@@ -253,6 +254,11 @@ write_ok(struct batch *bs, uint64_t seq, struct item *it)
 	struct buf *o = &bs->out.pending;
 	const char *id = it->id_json != NULL ? it->id_json : "null";
 
+	if (bs->retrying) {
+		if (batch_retry_write_ok(bs, seq, it) == 0)
+			bs->n_ok++;
+		return;
+	}
 	if (bs->npy) {
 		if ((bs->nan_pending > 0 && append_nan_rows(bs,
 		    bs->nan_pending) == -1) ||

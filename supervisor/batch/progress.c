@@ -220,12 +220,13 @@ batch_progress_summarize(struct batch *bs, const struct engine_stats *st,
 	/* The summary is the run's result, not a log line: always shown. */
 	n = snprintf(line, sizeof(line), "embedwatch: batch %s: %" PRIu64
 	    " inputs written (%" PRIu64 " embedded, %" PRIu64 " failed), %"
-	    PRIu64 " skipped as done before, %" PRIu64 " blank lines "
+	    PRIu64 " %s, %" PRIu64 " blank lines "
 	    "skipped; %" PRIu64 " prompt tokens; %.1f s, %.0f inputs/s; %"
 	    PRIu64 " calls, %" PRIu64 " splits, %" PRIu64 " retries, %" PRIu64
 	    " workers killed%s\n",
 	    interrupted ? "stopped" : "done", done, bs->n_ok, bs->n_failed,
-	    bs->skipped, bs->n_blank, bs->tokens, sec, sec > 0 ?
+	    bs->skipped, bs->retrying ? "kept as they were (--retry-failed)" :
+	    "skipped as done before", bs->n_blank, bs->tokens, sec, sec > 0 ?
 	    (double)done / sec : 0.0, bs->calls, bs->splits,
 	    (uint64_t)st->retries, (uint64_t)st->workers_killed,
 	    bs->n_failed + bs->failed_before > 0 ? where : "");

@@ -18,6 +18,7 @@
 #include "batch/journal.h"
 #include "batch/reader.h"
 #include "batch/resume.h"
+#include "batch/retry.h"
 #include "batch/state.h"
 #include "config/config.h"
 #include "engine/engine.h"
@@ -138,16 +139,31 @@ skip_line(struct batch *bs, uint64_t seq, const char *line, size_t len)
 		bs->skipping = false;
 }
 
+/* Nothing to write for line seq: pass it at once if nothing before it
+ * waits, else leave the ring's emitter to pass it. */
+static void
+pass_line(struct batch *bs, uint64_t seq)
+{
+	if (bs->base == seq)
+		bs->base = seq + 1;
+	else
+		batch_item(bs, seq)->state = ITEM_BLANK;
+}
+
+/* --retry-failed: a line that did not fail stays as it is in OUT. */
+static void
+keep_line(struct batch *bs, uint64_t seq)
+{
+	bs->skipped++;
+	pass_line(bs, seq);
+}
+
 /* A blank line, skipped (--empty skip): nothing is written for it. */
 static void
 skip_blank(struct batch *bs, uint64_t seq)
 {
 	bs->n_blank++;
-	if (bs->skipping) {
-		bs->base = seq + 1;
-		return;
-	}
-	batch_item(bs, seq)->state = ITEM_BLANK;
+	pass_line(bs, seq);
 }
 
 /* A line with nothing to embed: empty, or spaces, tabs and a CR only. */
@@ -167,7 +183,7 @@ handle_line(struct batch *bs, const char *line, size_t len, int64_t now)
 {
 	struct batch_input in;
 	struct item *it;
-	uint64_t seq = bs->next_seq++;
+	uint64_t seq = bs->next_seq++, row;
 	char err[256];
 
 	/* A UTF-8 byte-order mark is not part of the first text. */
@@ -179,11 +195,17 @@ handle_line(struct batch *bs, const char *line, size_t len, int64_t now)
 		skip_blank(bs, seq);
 		return;
 	}
+	row = bs->rows_read++;
+	if (bs->retrying && !batch_retry_wants(bs, seq)) {
+		keep_line(bs, seq);
+		return;
+	}
 	if (bs->skipping) {
 		skip_line(bs, seq, line, len);
 		return;
 	}
 	it = batch_item(bs, seq);
+	it->row = row;
 	if (bs->cfg->empty_error && is_blank(line, len)) {
 		if (!bs->jsonl_in && asprintf(&it->id_json, "%" PRIu64,
 		    seq) == -1)
@@ -215,14 +237,20 @@ static void
 handle_long_line(struct batch *bs)
 {
 	struct item *it;
-	uint64_t seq = bs->next_seq++;
+	uint64_t seq = bs->next_seq++, row;
 	char msg[128];
 
+	row = bs->rows_read++;
+	if (bs->retrying && !batch_retry_wants(bs, seq)) {
+		keep_line(bs, seq);
+		return;
+	}
 	if (bs->skipping) {
 		skip_line(bs, seq, "", 0);
 		return;
 	}
 	it = batch_item(bs, seq);
+	it->row = row;
 	if (!bs->jsonl_in && asprintf(&it->id_json, "%" PRIu64, seq) == -1)
 		it->id_json = NULL;
 	(void)snprintf(msg, sizeof(msg), "line longer than %zu bytes "

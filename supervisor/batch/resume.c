@@ -23,6 +23,7 @@
 #include "batch/npy.h"
 #include "batch/output.h"
 #include "batch/resume.h"
+#include "batch/retry.h"
 #include "batch/state.h"
 #include "buf.h"
 #include "config/config.h"
@@ -435,6 +436,8 @@ batch_resume_open(struct batch *bs)
 	struct stat st;
 	int rc;
 
+	if (cfg->retry_failed)
+		return batch_retry_open(bs);
 	if (bs->npy && asprintf(&bs->ids_path, "%s.ids", out) == -1) {
 		bs->ids_path = NULL;
 		log_error("out of memory");

@@ -64,6 +64,7 @@ struct item {
 	char		*message;	/* failed */
 	int		 http_status;	/* failed: 0 if none */
 	unsigned	 attempts;	/* failed */
+	uint64_t	 row;		/* --retry-failed, .npy: its row */
 	off_t		 jpos;		/* ok: its record in the journal */
 	size_t		 jlen;		/* ... 0: none */
 };
@@ -168,6 +169,22 @@ struct batch {
 	uint64_t		 failed_before;	/* listed already */
 	uint64_t		 calls;
 	uint64_t		 splits;
+	uint64_t		 rows_read;	/* lines read that have a row */
+
+	bool			 retrying;	/* --retry-failed */
+	uint64_t		*retry;		/* the lines listed, sorted */
+	size_t			 n_retry, retry_next;
+	uint64_t		 retry_rows;	/* .npy: rows in OUT */
+	const char		*retry_errors;	/* the errors file replaced */
+	char			*errors_tmp;	/* ... by this */
+	char			*out_tmp;	/* JSON lines: the new OUT */
+	int			 old_fd;	/* ... and the old one */
+	struct lines		 old;
+	bool			 old_have, old_eof;
+	const char		*old_line;	/* the next old record */
+	size_t			 old_len;
+	uint64_t		 n_kept;	/* old records copied */
+
 	uint64_t		 n_done;	/* inputs completed in this run */
 	uint64_t		 n_restored;	/* ... taken from the journal */
 	int64_t			 last_ok_ms;	/* last good answer; 0: none */
