@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -26,11 +27,13 @@
 #include "batch/batch.h"
 #include "batch/chunks.h"
 #include "batch/journal.h"
+#include "batch/merge.h"
 #include "batch/output.h"
 #include "batch/progress.h"
 #include "batch/reader.h"
 #include "batch/resume.h"
 #include "batch/retry.h"
+#include "batch/shard.h"
 #include "batch/state.h"
 #include "buf.h"
 #include "clock.h"
@@ -206,6 +209,31 @@ pick_formats(struct batch *bs)
 	bs->npy = cfg->batch_format == BATCH_OUT_NPY ||
 	    (cfg->batch_format == BATCH_OUT_AUTO &&
 	    cfg->batch_output != NULL && has_suffix(cfg->batch_output, ".npy"));
+	bs->out_name = cfg->batch_output;
+	bs->errors_name = cfg->batch_errors;
+	if (!cfg->merge &&
+	    batch_shard_pick(cfg, &bs->shard_k, &bs->shard_n) != 0)
+		return EXIT_USAGE;
+	if (bs->shard_n > 0 && cfg->batch_output == NULL) {
+		log_error("--shard needs an output file (-o OUT; the shard "
+		    "writes OUT with K-of-N in its name)");
+		return EXIT_USAGE;
+	}
+	if (bs->shard_n > 0) {
+		bs->shard_names[0] = batch_shard_name(cfg->batch_output,
+		    bs->shard_k, bs->shard_n);
+		if (cfg->batch_errors != NULL)
+			bs->shard_names[1] = batch_shard_name(
+			    cfg->batch_errors, bs->shard_k, bs->shard_n);
+		if (bs->shard_names[0] == NULL || (cfg->batch_errors != NULL &&
+		    bs->shard_names[1] == NULL)) {
+			log_error("out of memory");
+			return EXIT_SOFTWARE;
+		}
+		bs->out_name = bs->shard_names[0];
+		if (cfg->batch_errors != NULL)
+			bs->errors_name = bs->shard_names[1];
+	}
 	if (bs->npy && cfg->batch_output == NULL) {
 		log_error("--format npy needs an output file (-o OUT.npy)");
 		return EXIT_USAGE;
@@ -268,6 +296,8 @@ init(struct batch *bs, const struct config *cfg, struct loop *l,
 	status = pick_formats(bs);
 	if (status != 0)
 		return status;
+	if (cfg->merge)
+		return batch_merge(cfg, bs->npy);
 	status = batch_reader_open(bs);
 	if (status != 0)
 		return status;
@@ -285,6 +315,10 @@ init(struct batch *bs, const struct config *cfg, struct loop *l,
 	    "%zu bytes a call, window %zu", bs->in_path, bs->jsonl_in ?
 	    "jsonl" : "text", bs->out.path, bs->npy ? "npy" : "jsonl",
 	    cfg->batch_size, cfg->batch_bytes, bs->window);
+	if (bs->shard_n > 0)
+		log_info("shard %u of %u: input lines %" PRIu64 " to %" PRIu64
+		    " into '%s'", bs->shard_k, bs->shard_n, bs->next_seq,
+		    bs->next_seq + bs->total - 1, bs->out_name);
 	sig_on_terminate(sigs, on_terminate, bs);
 	batch_progress_hook_log(bs, true);
 	return 0;
@@ -361,6 +395,8 @@ release_all(struct batch *bs)
 	free(bs->errors_path);
 	free(bs->journal_path);
 	free(bs->retry);
+	free(bs->shard_names[0]);
+	free(bs->shard_names[1]);
 	free(bs->errors_tmp);
 	free(bs->out_tmp);
 	free(bs);
@@ -379,7 +415,7 @@ batch_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 		return NULL;
 	}
 	*status = init(bs, cfg, l, sigs);
-	if (*status == 0)
+	if (*status == 0 && !cfg->merge)
 		return bs;
 	release_all(bs);
 	return NULL;

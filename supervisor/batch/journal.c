@@ -171,11 +171,11 @@ batch_journal_open(struct batch *bs)
 	off_t size;
 	int flags = O_CLOEXEC | O_CREAT | O_RDWR;
 
-	if (bs->cfg->batch_output == NULL || !bs->out.regular ||
+	if (bs->out_name == NULL || !bs->out.regular ||
 	    bs->retrying)
 		return 0;
 	if (asprintf(&bs->journal_path, "%s.journal",
-	    bs->cfg->batch_output) == -1) {
+	    bs->out_name) == -1) {
 		bs->journal_path = NULL;
 		log_error("out of memory");
 		return EXIT_SOFTWARE;

@@ -29,7 +29,8 @@ batch_progress_count_total(struct batch *bs)
 	uint64_t count;
 	off_t end;
 
-	if (!bs->progress || !bs->in_regular || fstat(bs->in_fd, &st) == -1 ||
+	if (!bs->progress || !bs->in_regular || bs->shard_n > 0 ||
+	    fstat(bs->in_fd, &st) == -1 ||
 	    batch_file_count_lines(bs->in_fd, UINT64_MAX, &count, &end) == -1)
 		return;
 	bs->total = count + (end < st.st_size);
@@ -236,7 +237,7 @@ batch_progress_summarize(struct batch *bs, const struct engine_stats *st,
 	if (!interrupted)
 		return;
 	buf_init(&cmd, 1 << 20);
-	if (bs->cfg->batch_output != NULL && resume_command(&cmd) == 0)
+	if (bs->out_name != NULL && resume_command(&cmd) == 0)
 		log_warn("stopped by %s before the input was done; to go on, "
 		    "run: %s", strsignal(bs->stop_signo), buf_data(&cmd));
 	else

@@ -19,6 +19,7 @@
 #include "batch/reader.h"
 #include "batch/resume.h"
 #include "batch/retry.h"
+#include "batch/shard.h"
 #include "batch/state.h"
 #include "config/config.h"
 #include "engine/engine.h"
@@ -28,6 +29,29 @@
 #define READ_CHUNK		(256 * 1024)
 #define HELD_MAX		((size_t)16 << 20)
 #define OUT_HIGH_WATER		((size_t)4 << 20)
+
+/* Sharded: read only the shard's lines, numbered as in the whole. */
+static int
+open_shard(struct batch *bs)
+{
+	struct batch_shard sh;
+
+	if (!bs->in_regular) {
+		log_error("--shard needs a regular input file, not '%s'",
+		    bs->in_path);
+		return EXIT_USAGE;
+	}
+	if (batch_shard_range(bs->in_fd, bs->shard_k, bs->shard_n, &sh) ==
+	    -1 || lseek(bs->in_fd, sh.begin, SEEK_SET) == -1) {
+		log_error("cannot read input '%s': %s", bs->in_path,
+		    strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	bs->in_end = sh.end;
+	bs->next_seq = bs->base = sh.lines_before + 1;
+	bs->total = sh.lines;
+	return 0;
+}
 
 int
 batch_reader_open(struct batch *bs)
@@ -58,6 +82,8 @@ batch_reader_open(struct batch *bs)
 		return EXIT_NOINPUT;
 	}
 	bs->in_regular = S_ISREG(st.st_mode);
+	if (bs->shard_n > 0)
+		return open_shard(bs);
 	return 0;
 }
 
@@ -310,7 +336,18 @@ batch_reader_maybe_submit(struct batch *bs, int64_t now)
 void
 batch_reader_read(struct batch *bs)
 {
-	switch (lines_read(&bs->in, bs->in_fd, READ_CHUNK)) {
+	size_t want = READ_CHUNK;
+	off_t at;
+
+	/* A shard ends at its range: reading 0 bytes there is its EOF. */
+	if (bs->shard_n > 0) {
+		at = lseek(bs->in_fd, 0, SEEK_CUR);
+		if (at == -1)
+			goto fail;
+		want = bs->in_end - at < (off_t)want ?
+		    (size_t)(bs->in_end - at) : want;
+	}
+	switch (lines_read(&bs->in, bs->in_fd, want)) {
 	case LINES_OK:
 	case LINES_AGAIN:
 		return;
@@ -326,6 +363,7 @@ batch_reader_read(struct batch *bs)
 	case LINES_ERROR:
 		break;
 	}
+fail:
 	log_error("cannot read input '%s': %s", bs->in_path, strerror(errno));
 	batch_stop(bs, EXIT_NOINPUT);
 }

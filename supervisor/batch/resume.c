@@ -413,7 +413,7 @@ holds_work(const char *path)
 static int
 refuse_overwrite(const struct batch *bs, const char *errors)
 {
-	const char *paths[3] = { bs->cfg->batch_output, bs->ids_path, errors };
+	const char *paths[3] = { bs->out_name, bs->ids_path, errors };
 	size_t i;
 
 	if (bs->cfg->resume || bs->cfg->force)
@@ -432,7 +432,7 @@ int
 batch_resume_open(struct batch *bs)
 {
 	const struct config *cfg = bs->cfg;
-	const char *out = cfg->batch_output, *errors = cfg->batch_errors;
+	const char *out = bs->out_name, *errors = bs->errors_name;
 	struct stat st;
 	int rc;
 

@@ -175,7 +175,7 @@ int
 batch_retry_open(struct batch *bs)
 {
 	const struct config *cfg = bs->cfg;
-	const char *out = cfg->batch_output, *errors = cfg->batch_errors;
+	const char *out = bs->out_name, *errors = bs->errors_name;
 	int rc;
 
 	if (out == NULL || cfg->resume) {
@@ -254,7 +254,7 @@ copy_old(struct batch *bs, uint64_t upto)
 			at = member_number(bs->old_line, bs->old_len, "id");
 		if (at == 0) {
 			log_error("cannot retry: a record of '%s' has no "
-			    "input line number", bs->cfg->batch_output);
+			    "input line number", bs->out_name);
 			batch_stop(bs, EXIT_CONFIG);
 			return -1;
 		}
@@ -268,7 +268,7 @@ copy_old(struct batch *bs, uint64_t upto)
 		bs->n_kept++;
 	}
 fail:
-	log_error("cannot copy '%s': %s", bs->cfg->batch_output,
+	log_error("cannot copy '%s': %s", bs->out_name,
 	    strerror(errno));
 	batch_stop(bs, EXIT_CANTCREAT);
 	return -1;
@@ -341,7 +341,7 @@ batch_retry_finish(struct batch *bs, bool complete)
 	if (complete && bs->fatal == 0 && !bs->npy &&
 	    copy_old(bs, UINT64_MAX) == 0)
 		(void)put_in_place(bs, &bs->out, bs->out_tmp,
-		    bs->cfg->batch_output);
+		    bs->out_name);
 	if (complete && bs->fatal == 0 && bs->npy && fsync(bs->out.fd) == -1) {
 		log_error("cannot sync output '%s': %s", bs->out.path,
 		    strerror(errno));

@@ -106,6 +106,12 @@ struct batch {
 	bool			 jsonl_in;
 	bool			 npy;
 
+	const char		*out_name;	/* -o OUT, or its shard's name */
+	const char		*errors_name;	/* --errors FILE, or its shard's */
+	char			*shard_names[2]; /* ... malloc'd */
+	unsigned		 shard_k, shard_n; /* 0: not sharded */
+	off_t			 in_end;	/* sharded: read no further */
+
 	const char		*in_path;
 	int			 in_fd;
 	bool			 in_regular;

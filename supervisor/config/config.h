@@ -75,6 +75,10 @@ struct config {
 	bool		 force;		/* overwrite an existing OUT */
 	bool		 retry_failed;	/* only the inputs in the errors file */
 	bool		 empty_error;	/* a blank line fails, not skipped */
+	unsigned	 shard_k, shard_n; /* --shard K/N; 0: none */
+	bool		 shard_auto;	/* --shard auto */
+	unsigned	 shards;	/* --shards N; 0: none */
+	bool		 merge;		/* --merge: the shards into OUT */
 	int		 progress;	/* -1: when stderr is a terminal */
 
 	/* serve */

@@ -264,6 +264,28 @@ set_socket_mode(struct config *cfg, const char *arg)
 	return 0;
 }
 
+/* "K/N" (1 <= K <= N <= 65536), or "auto": from the scheduler. */
+static int
+set_shard(struct config *cfg, const char *arg)
+{
+	unsigned k, n;
+	int used = 0;
+
+	if (strcmp(arg, "auto") == 0) {
+		cfg->shard_auto = true;
+		return 0;
+	}
+	if (sscanf(arg, "%5u/%5u%n", &k, &n, &used) != 2 ||
+	    (size_t)used != strlen(arg) || k < 1 || n > 65536 || k > n ||
+	    arg[0] < '0' || arg[0] > '9')
+		return fail(EXIT_USAGE, "--shard wants K/N with 1 <= K <= N "
+		    "<= 65536, or auto, not '%s'", arg);
+	cfg->shard_k = k;
+	cfg->shard_n = n;
+	cfg->shard_auto = false;
+	return 0;
+}
+
 static int
 add_uid(struct config *cfg, const char *arg)
 {
@@ -433,6 +455,16 @@ static const struct options_row options_table[] = {
 	{ .name = "retry-failed", .modes = OPTIONS_BATCH,
 	    .kind = OPTIONS_FLAG, FIELD(retry_failed), .value = true,
 	    .help = "embed again only the inputs in the errors file" },
+	{ .name = "shard", .arg = "K/N", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_CUSTOM, .set = set_shard,
+	    .help = "only the K-th of N line-aligned byte ranges of INPUT; "
+	    "auto: K (and N) from the scheduler" },
+	{ .name = "shards", .arg = "N", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_RANGE, FIELD(shards), .min = 1, .max = 65536,
+	    .help = "N shards, K from JOB_COMPLETION_INDEX or SLURM" },
+	{ .name = "merge", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(merge), .value = true,
+	    .help = "merge the --shards N shards' files into OUT" },
 	{ .name = "empty", .arg = "MODE", .modes = OPTIONS_BATCH,
 	    .kind = OPTIONS_WORDS, FIELD(empty_error), .words = empty_modes,
 	    .help = "blank lines: skip (default) or error" },
