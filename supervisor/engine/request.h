@@ -63,6 +63,9 @@ struct request {
 	size_t		 n_inputs;
 	char		*model;		/* NULL: the configured model */
 	long		 dimensions;	/* 0: the configured dimensions */
+	char		*extra_json;	/* NULL, or more members of the API's
+					 * body ("user" and extra_body's):
+					 * "k":v,... without braces */
 	long		 timeout_ms;	/* 0: the configured timeout */
 	long		 deadline_ms;	/* 0: the configured deadline */
 	void		*owner;		/* the mode's: who gets the answer */

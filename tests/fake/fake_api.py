@@ -436,6 +436,7 @@ class Stats:
         self.last_headers = {}
         self.texts_requested = collections.Counter()  # text -> calls holding it
         self.texts_answered = collections.Counter()   # text -> 200 answers sent
+        self.last_body = None
 
     def bump(self, key: str) -> int:
         self.seen[key] += 1
@@ -443,7 +444,8 @@ class Stats:
 
     def snapshot(self) -> dict:
         return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
-                "open_connections": self.open_connections, "last_headers": self.last_headers}
+                "open_connections": self.open_connections, "last_headers": self.last_headers,
+                "last_body": self.last_body}
 
 
 class Server:
@@ -508,6 +510,10 @@ class Server:
         stats = self.stats
         stats.requests += 1
         stats.last_headers = req.headers
+        try:
+            stats.last_body = json.loads(req.body)
+        except ValueError:
+            stats.last_body = None
         key = self.opts.require_key
         if key is not None and req.headers.get("authorization") != "Bearer " + key:
             stats.faults["auth"] += 1

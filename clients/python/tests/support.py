@@ -31,6 +31,20 @@ children = harness.children
 FakeAPI = harness.FakeAPI
 
 
+# A module's fake API, for `setUpModule = start_api` and
+# `tearDownModule = stop_api`; the module reads it as support.api.
+api = None
+
+
+def start_api():
+    global api
+    api = FakeAPI().__enter__()
+
+
+def stop_api():
+    api.__exit__(None, None, None)
+
+
 def expected(texts, dims=8):
     return [fake_api.embedding_for(t, dims) for t in texts]
 
