@@ -46,47 +46,6 @@ fail_io(struct batch *bs, const char *what, const char *path)
 	return -1;
 }
 
-/* pread exactly n bytes at off. Returns 0, or -1 with errno. */
-static int
-read_at(int fd, char *p, size_t n, off_t off)
-{
-	ssize_t r;
-
-	while (n > 0) {
-		r = pread(fd, p, n, off);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-		off += r;
-	}
-	return 0;
-}
-
-/* The "line" member of a record, or 0. */
-static uint64_t
-record_line(const char *rec, size_t len)
-{
-	const char *val;
-	size_t vlen, i;
-	uint64_t n = 0;
-
-	if (!scan_has_member(rec, len, "line", &val, &vlen) || vlen == 0 ||
-	    vlen > 19)
-		return 0;
-	for (i = 0; i < vlen; i++) {
-		if (val[i] < '0' || val[i] > '9')
-			return 0;
-		n = n * 10 + (uint64_t)(val[i] - '0');
-	}
-	return n;
-}
-
 static int
 index_add(struct batch *bs, uint64_t line, off_t off, size_t len)
 {
@@ -149,7 +108,7 @@ read_index(struct batch *bs, off_t size)
 			if (nl == NULL)
 				break;
 			used = (size_t)(nl - p) + 1;
-			line = record_line(p, used - 1);
+			line = batch_file_member_number(p, used - 1, "line");
 			if (line > 0 && index_add(bs, line, line_at, used) == -1)
 				goto out;
 			line_at += (off_t)used;
@@ -303,7 +262,7 @@ batch_journal_restore(struct batch *bs, uint64_t seq, struct item *it)
 	rec = malloc(e->len);
 	if (rec == NULL)
 		return false;
-	if (read_at(bs->journal.fd, rec, e->len, e->off) == -1 ||
+	if (batch_file_pread(bs->journal.fd, rec, e->len, e->off) == -1 ||
 	    fill_item(bs, it, rec, e->len - 1) == -1) {
 		log_debug("journal '%s': the record of line %" PRIu64 " is "
 		    "not usable; embedding it again", bs->journal.path, seq);
@@ -325,7 +284,7 @@ copy_record(int from_fd, off_t from, size_t len, int to_fd, off_t *at,
 {
 	buf_clear(tmp);
 	if (buf_reserve(tmp, len) == NULL ||
-	    read_at(from_fd, buf_data(tmp), len, from) == -1)
+	    batch_file_pread(from_fd, buf_data(tmp), len, from) == -1)
 		return -1;
 	buf_commit(tmp, len);
 	if (buf_write_fd(tmp, to_fd) != (ssize_t)len) {

@@ -124,35 +124,6 @@ drop_torn_line(const struct out_file *f, off_t *size)
 	return 0;
 }
 
-/* The positive integer raw JSON text val (vlen bytes) spells, or 0. */
-static uint64_t
-parse_line_number(const char *val, size_t vlen)
-{
-	const char *errstr;
-	char num[24];
-	uint64_t n;
-
-	if (vlen == 0 || vlen >= sizeof(num))
-		return 0;
-	memcpy(num, val, vlen);
-	num[vlen] = '\0';
-	n = (uint64_t)strtonum(num, 1, LLONG_MAX, &errstr);
-	return errstr == NULL ? n : 0;
-}
-
-/* The input line number an error line lists, or 0 if it has none. */
-static uint64_t
-listed_line(const struct buf *line)
-{
-	const char *val;
-	size_t vlen;
-
-	if (!scan_has_member(buf_data(line), buf_len(line), "line", &val,
-	    &vlen))
-		return 0;
-	return parse_line_number(val, vlen);
-}
-
 /*
  * The errors file: drop a torn line and every line past keep_upto (the
  * .npy rows); note its last line number and how many inputs it lists.
@@ -182,7 +153,8 @@ resume_errors(struct batch *bs, uint64_t keep_upto)
 		}
 		if (r == 0)
 			break;
-		bs->err_line = listed_line(&line);
+		bs->err_line = batch_file_member_number(buf_data(&line),
+		    buf_len(&line), "line");
 		if (bs->err_line == 0) {
 			log_error("cannot resume: '%s' is not an embedwatch "
 			    "errors file", f->path);
@@ -256,9 +228,9 @@ resume_jsonl(struct batch *bs)
 		}
 		if (scan_has_member(buf_data(&line), buf_len(&line), "line",
 		    &val, &vlen))
-			bs->want_seq = parse_line_number(val, vlen);
+			bs->want_seq = batch_file_number(val, vlen);
 		else if (!bs->jsonl_in)
-			bs->want_seq = parse_line_number(bs->want_id,
+			bs->want_seq = batch_file_number(bs->want_id,
 			    strlen(bs->want_id));
 		if (bs->want_seq == 0) {
 			log_error("cannot resume: the last record of '%s' has "

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "batch/file.h"
 #include "batch/npy.h"
 #include "batch/output.h"
 #include "batch/retry.h"
@@ -32,25 +33,6 @@
 
 #define READ_CHUNK	(256 * 1024)
 #define RECORD_MAX	((size_t)1 << 30)
-
-/* The positive integer member key of the JSON line, or 0. */
-static uint64_t
-member_number(const char *line, size_t len, const char *key)
-{
-	const char *val;
-	size_t vlen, i;
-	uint64_t n = 0;
-
-	if (!scan_has_member(line, len, key, &val, &vlen) || vlen == 0 ||
-	    vlen > 19)
-		return 0;
-	for (i = 0; i < vlen; i++) {
-		if (val[i] < '0' || val[i] > '9')
-			return 0;
-		n = n * 10 + (uint64_t)(val[i] - '0');
-	}
-	return n;
-}
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -87,7 +69,7 @@ read_listed(struct batch *bs, const char *path)
 			goto out;
 		}
 		while (lines_next(&l, &line, &len)) {
-			n = member_number(line, len, "line");
+			n = batch_file_member_number(line, len, "line");
 			if (n == 0) {
 				log_error("cannot retry: '%s' is not an "
 				    "embedwatch errors file", path);
@@ -249,9 +231,9 @@ copy_old(struct batch *bs, uint64_t upto)
 				continue;
 			}
 		}
-		at = member_number(bs->old_line, bs->old_len, "line");
+		at = batch_file_member_number(bs->old_line, bs->old_len, "line");
 		if (at == 0 && !bs->jsonl_in)
-			at = member_number(bs->old_line, bs->old_len, "id");
+			at = batch_file_member_number(bs->old_line, bs->old_len, "id");
 		if (at == 0) {
 			log_error("cannot retry: a record of '%s' has no "
 			    "input line number", bs->out_name);
