@@ -341,7 +341,7 @@ compact(struct batch *bs)
 	moved = calloc(bs->next_seq - bs->base + 1, sizeof(*moved));
 	if (moved == NULL)
 		goto out;
-	fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	fd = open(tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd == -1)
 		goto out;
 	for (seq = bs->base; seq < bs->next_seq; seq++) {
