@@ -179,6 +179,7 @@ bench: all
 	scripts/bench
 	$(PYTHON) scripts/bench-batch.py
 	$(PYTHON) scripts/bench-serve.py
+	$(PYTHON) scripts/bench-resilience.py
 
 demo: all
 	scripts/demo

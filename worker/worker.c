@@ -13,6 +13,7 @@
  * response cap.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -566,6 +567,8 @@ perform(struct call *c)
 		set_result(c, PROTO_BAD_RESPONSE, "%s", err);
 		return;
 	}
+	c->result.prompt_tokens = r.prompt_tokens > LONG_MAX ? LONG_MAX :
+	    (long)r.prompt_tokens;
 	/* The raw body is not needed any more; keep the peak low. */
 	buf_free(&c->response);
 	if (embed_format(&r, c->job->model, &c->fragment) == -1)
@@ -678,8 +681,8 @@ worker_refuse(const char *message, long ms, int out_fd, bool frames)
 	memset(&c, 0, sizeof(c));
 	c.out_fd = out_fd;
 	c.frames = frames;
+	proto_result_init(&c.result);
 	c.result.class = PROTO_INVALID_REQUEST;
-	c.result.retry_after_ms = -1;
 	c.result.ms = ms;
 	(void)strlcpy(c.result.message, message, sizeof(c.result.message));
 	probe_init(&c.probe, clock_us(), out_fd, frames);
@@ -699,8 +702,7 @@ worker_run(const struct job *job, int out_fd, bool frames)
 	c.job = job;
 	c.out_fd = out_fd;
 	c.frames = frames;
-	c.result.class = PROTO_OK;
-	c.result.retry_after_ms = -1;
+	proto_result_init(&c.result);
 	buf_init(&c.request, PROTO_FRAME_MAX);
 	buf_init(&c.response, job->max_response);
 	buf_init(&c.fragment, PROTO_FRAME_MAX);
@@ -713,6 +715,7 @@ worker_run(const struct job *job, int out_fd, bool frames)
 	c.result.ms = probe_elapsed_ms(&c.probe);
 	if (c.result.class != PROTO_HTTP)
 		c.result.retry_after_ms = -1;
+	headers_ratelimit(&c.response_headers, &c.result);
 	if (c.result.class != PROTO_OK)
 		log_debug("attempt %u of request %s: %s: %s", job->attempt,
 		    job->request_id != NULL ? job->request_id : "-",

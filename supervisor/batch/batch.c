@@ -127,6 +127,8 @@ give_output(void *arg, int64_t now)
 {
 	struct batch *bs = arg;
 
+	if (bs->stop_status != 0 && !bs->stopping)
+		batch_stop_calls(bs);
 	batch_output_emit_ready(bs);
 	if (bs->fatal == 0)
 		(void)batch_output_flush_all(bs, false);
@@ -339,8 +341,8 @@ finish(struct batch *bs)
 	engine_free(bs->engine);
 	bs->engine = NULL;
 	batch_output_finish(bs);
-	interrupted = bs->stop_signo != 0 && !(bs->in_eof &&
-	    bs->base == bs->next_seq);
+	interrupted = (bs->stop_signo != 0 || bs->stop_status != 0) &&
+	    !(bs->in_eof && bs->base == bs->next_seq);
 	complete = bs->fatal == 0 && bs->in_eof && bs->base == bs->next_seq &&
 	    !bs->skipping;
 	batch_journal_close(bs, complete);
@@ -348,6 +350,8 @@ finish(struct batch *bs)
 	batch_progress_summarize(bs, &stats, interrupted);
 	if (bs->fatal != 0)
 		return bs->fatal;
+	if (bs->stop_status != 0)
+		return bs->stop_status;
 	if (interrupted)
 		return 128 + bs->stop_signo;
 	if (bs->n_failed + bs->failed_before > 0)

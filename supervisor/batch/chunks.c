@@ -391,9 +391,20 @@ batch_chunks_on_answer(void *arg, struct request *req,
 	struct chunk *c = req->owner;
 
 	bs->live--;
+	if (a->endpoint_failed && bs->stop_status == 0) {
+		/* Every call would get it: stop (in LOOP_OUTPUT). */
+		bs->stop_status = EXIT_NOPERM;
+		(void)snprintf(bs->stop_cause, sizeof(bs->stop_cause),
+		    "HTTP %d from the endpoint", a->http_status);
+		log_error("stopping: the endpoint refuses every call with "
+		    "HTTP %d (%s); no more calls are made, the output keeps "
+		    "what is done", a->http_status, a->message);
+	}
 	if (a->code == REQ_OK) {
 		bs->last_ok_ms = clock_ms();
 		take_vectors(bs, c, a);
+	} else if (a->endpoint_failed) {
+		/* Not done: left out of the files, done again on resume. */
 	} else if (bs->stopping && (a->retryable || a->code ==
 	    REQ_SHUTTING_DOWN || a->code == REQ_CANCELLED ||
 	    (c->n > 1 && is_splittable(bs, c, a)))) {

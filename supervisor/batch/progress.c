@@ -239,10 +239,11 @@ batch_progress_summarize(struct batch *bs, const struct engine_stats *st,
 	buf_init(&cmd, 1 << 20);
 	if (bs->out_name != NULL && resume_command(&cmd) == 0)
 		log_warn("stopped by %s before the input was done; to go on, "
-		    "run: %s", strsignal(bs->stop_signo), buf_data(&cmd));
+		    "run: %s", bs->stop_signo != 0 ? strsignal(bs->stop_signo) :
+		    bs->stop_cause, buf_data(&cmd));
 	else
 		log_warn("stopped by %s before the input was done; run again "
-		    "with -o OUT and --resume to go on",
-		    strsignal(bs->stop_signo));
+		    "with -o OUT and --resume to go on", bs->stop_signo != 0 ?
+		    strsignal(bs->stop_signo) : bs->stop_cause);
 	buf_free(&cmd);
 }

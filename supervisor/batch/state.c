@@ -62,6 +62,16 @@ batch_fail_item(struct batch *bs, struct item *it, const char *code,
 }
 
 void
+batch_stop_calls(struct batch *bs)
+{
+	bs->in_open = false;
+	bs->stopping = true;
+	batch_chunks_abandon(bs);
+	if (bs->engine != NULL)
+		engine_shutdown(bs->engine, clock_ms(), 0);
+}
+
+void
 batch_stop(struct batch *bs, int status)
 {
 	if (bs->fatal == 0)

@@ -158,6 +158,9 @@ struct batch {
 	bool			 stopping;
 	int			 stop_signo;
 	int			 fatal;		/* exit status or 0 */
+	int			 stop_status;	/* EXIT_NOPERM: the endpoint
+						 * refuses every call; or 0 */
+	char			 stop_cause[256];
 
 	bool			 progress;
 	bool			 drawn;
@@ -215,5 +218,10 @@ void	 batch_fail_item(struct batch *bs, struct item *it, const char *code,
  * first one wins): no more input, unsent lines forgotten, the engine
  * shut down at once. */
 void	 batch_stop(struct batch *bs, int status);
+
+/* Stop making calls (the endpoint refuses every one, stop_status): no
+ * more input, the engine shut down at once; what is done is written and
+ * checkpointed as after a signal, so --resume goes on. */
+void	 batch_stop_calls(struct batch *bs);
 
 #endif

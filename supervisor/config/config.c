@@ -54,6 +54,13 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->max_line = (size_t)16 << 20;
 	cfg->worker_memory = (rlim_t)1 << 30;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->hedge = CONFIG_HEDGE_AUTO;
+	cfg->hedge_min_ms = 50;
+	cfg->retry_budget_pct = 20;
+	cfg->hedge_budget_pct = 10;
+	cfg->budget_floor = 10;
+	cfg->breaker_failures = 5;
+	cfg->fail_cooldown_ms = 30000;
 	cfg->backoff_base_ms = 500;
 	cfg->backoff_max_ms = 8000;
 	cfg->batch_size = 64;

@@ -29,6 +29,7 @@
 #define EXIT_OSERR	71
 #define EXIT_SOFTWARE	70
 #define EXIT_CANTCREAT	73
+#define EXIT_NOPERM	77	/* batch: the endpoint refuses every call */
 #define EXIT_CONFIG	78
 
 /* config_load's "help or version was printed, exit 0". */
@@ -59,6 +60,16 @@ struct config {
 	char		*worker_path;	/* NULL: fork without exec */
 	enum log_level	 log_level;
 	bool		 log_json;
+	/* resilience (engine/policy); zeroed is every mechanism off */
+	enum { CONFIG_HEDGE_OFF, CONFIG_HEDGE_AUTO, CONFIG_HEDGE_FIXED } hedge;
+	long		 hedge_ms;	/* CONFIG_HEDGE_FIXED */
+	long		 hedge_min_ms;	/* auto: the shortest delay */
+	unsigned	 retry_budget_pct; /* 0: no retry budget */
+	unsigned	 hedge_budget_pct;
+	unsigned	 budget_floor;	/* extra attempts a second, always */
+	unsigned	 breaker_failures; /* 0: no circuit breaker */
+	long		 fail_cooldown_ms; /* 401/403/404: 0 off */
+	long		 rpm, tpm;	/* limits by hand; 0: none */
 	long		 backoff_base_ms;
 	long		 backoff_max_ms;
 	unsigned	 fault_fork_every; /* test hook: fail every Nth fork */

@@ -183,6 +183,89 @@ set_drain(struct config *cfg, const char *arg)
 }
 
 static int
+set_hedge(struct config *cfg, const char *arg)
+{
+	const char *errstr;
+	long long ms;
+
+	if (strcmp(arg, "auto") == 0) {
+		cfg->hedge = CONFIG_HEDGE_AUTO;
+		return 0;
+	}
+	if (strcmp(arg, "off") == 0) {
+		cfg->hedge = CONFIG_HEDGE_OFF;
+		return 0;
+	}
+	ms = strtonum(arg, 0, 86400000, &errstr);
+	if (errstr != NULL)
+		return fail(EXIT_USAGE, "--hedge wants auto, off or "
+		    "milliseconds, not '%s'", arg);
+	cfg->hedge = CONFIG_HEDGE_FIXED;
+	cfg->hedge_ms = (long)ms;
+	return 0;
+}
+
+/* PCT, or off (0). */
+static int
+set_percent(unsigned *dst, const char *opt, const char *arg)
+{
+	const char *errstr;
+	long long n;
+
+	if (strcmp(arg, "off") == 0) {
+		*dst = 0;
+		return 0;
+	}
+	n = strtonum(arg, 0, 1000, &errstr);
+	if (errstr != NULL)
+		return fail(EXIT_USAGE, "--%s wants a percentage (0 to 1000) "
+		    "or off, not '%s'", opt, arg);
+	*dst = (unsigned)n;
+	return 0;
+}
+
+static int
+set_retry_budget(struct config *cfg, const char *arg)
+{
+	return set_percent(&cfg->retry_budget_pct, "retry-budget", arg);
+}
+
+static int
+set_hedge_budget(struct config *cfg, const char *arg)
+{
+	return set_percent(&cfg->hedge_budget_pct, "hedge-budget", arg);
+}
+
+static int
+set_breaker(struct config *cfg, const char *arg)
+{
+	const char *errstr;
+	long long n;
+
+	if (strcmp(arg, "off") == 0) {
+		cfg->breaker_failures = 0;
+		return 0;
+	}
+	n = strtonum(arg, 1, 1000000, &errstr);
+	if (errstr != NULL)
+		return fail(EXIT_USAGE, "--breaker wants a number of failures "
+		    "or off, not '%s'", arg);
+	cfg->breaker_failures = (unsigned)n;
+	return 0;
+}
+
+static int
+set_fail_cooldown(struct config *cfg, const char *arg)
+{
+	if (strcmp(arg, "0") == 0 || strcmp(arg, "off") == 0)
+		cfg->fail_cooldown_ms = 0;
+	else if (config_parse_seconds(arg, &cfg->fail_cooldown_ms) == -1)
+		return fail(EXIT_USAGE, "--fail-cooldown wants seconds or off, "
+		    "not '%s'", arg);
+	return 0;
+}
+
+static int
 add_header(struct config *cfg, const char *h)
 {
 	const char *colon;
@@ -407,6 +490,39 @@ static const struct options_row options_table[] = {
 	{ .name = "retries", .arg = "N", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_RANGE, FIELD(retries), .min = 0, .max = 100,
 	    .help = "extra attempts after a retryable failure (3)" },
+	{ .name = "hedge", .arg = "auto|MS|off", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_hedge,
+	    .help = "start a second attempt beside one slower than the p95 of "
+	    "recent calls (auto, default), after MS, or never" },
+	{ .name = "hedge-min", .arg = "MS", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(hedge_min_ms), .min = 1,
+	    .max = 86400000, .help = "auto: never hedge sooner (50)" },
+	{ .name = "retry-budget", .arg = "PCT|off", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_retry_budget,
+	    .help = "retries and hedges, at most PCT% of first attempts over "
+	    "10 s (20)" },
+	{ .name = "hedge-budget", .arg = "PCT|off", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_hedge_budget,
+	    .help = "hedges alone, at most PCT% of first attempts (10)" },
+	{ .name = "budget-floor", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(budget_floor), .min = 0,
+	    .max = 1000000,
+	    .help = "retries and hedges a second allowed beyond the budget (10)" },
+	{ .name = "breaker", .arg = "N|off", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_breaker,
+	    .help = "open the circuit after N failures in a row, or half of "
+	    "20 in 10 s (5)" },
+	{ .name = "fail-cooldown", .arg = "SEC|off", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_fail_cooldown,
+	    .help = "after a 401, 403 or 404, answer with it, making no call, "
+	    "for SEC (30)" },
+	{ .name = "rpm", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(rpm), .min = 0, .max = 1000000000,
+	    .help = "pace calls to N requests a minute (0: headers only)" },
+	{ .name = "tpm", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(tpm), .min = 0, .max = 1000000000000LL,
+	    .help = "pace calls to N tokens a minute (bytes/4; 0: headers "
+	    "only)" },
 	{ .name = "jobs", .arg = "N", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_RANGE, FIELD(jobs), .min = 1, .max = 4096,
 	    .help = "workers at once (8)" },

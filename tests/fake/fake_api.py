@@ -21,6 +21,7 @@ import base64
 import collections
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -115,6 +116,10 @@ class Job:
     def __init__(self, model: str, texts: list[str], fmt: str, dims: int):
         self.model, self.texts, self.fmt, self.dims = model, texts, fmt, dims
 
+    def tokens(self) -> int:
+        """The prompt_tokens its answer reports: words in all inputs."""
+        return sum(len(t.split()) for t in self.texts)
+
     def key(self) -> str:
         """Identifies the request across retries (for 500/503/429 counts)."""
         return hashlib.sha256(json.dumps(self.texts).encode()).hexdigest()
@@ -129,7 +134,7 @@ class Job:
         data = [{"object": "embedding", "index": i, "embedding": encode_vector(v, fmt)}
                 for i, v in entries]
         random.shuffle(data)
-        tokens = sum(len(t.split()) for t in self.texts)
+        tokens = self.tokens()
         return json.dumps({"object": "list", "data": data, "model": self.model,
                            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
                           separators=(",", ":")).encode()
@@ -401,6 +406,19 @@ async def fault_slow(srv, conn, job, f):
     await srv.succeed(conn, job, delay_ms=f.n(1000))
 
 
+async def fault_hangonce(srv, conn, job, f):
+    """Hang the first n times these inputs are seen, then succeed."""
+    if srv.stats.bump(job.key()) > f.n(1):
+        return await srv.succeed(conn, job)
+    await conn.until_gone()
+
+
+async def fault_slowseq(srv, conn, job, f):
+    """The first time these inputs are seen take ARG ms, later ARG2 ms."""
+    first = srv.stats.bump(job.key()) == 1
+    await srv.succeed(conn, job, delay_ms=f.n(100) if first else (f.arg2 or 0))
+
+
 async def fault_array(srv, conn, job, f):
     await srv.succeed(conn, job, fmt="float")
 
@@ -418,7 +436,65 @@ FAULTS = {
     "badjson": fault_badjson, "few": fault_few, "dims": fault_dims,
     "dupindex": fault_dupindex, "nan": fault_nan,
     "slow": fault_slow, "array": fault_array, "base64": fault_base64,
+    "hangonce": fault_hangonce, "slowseq": fault_slowseq,
 }
+
+
+class RateLimit:
+    """OpenAI-style limits: token buckets of requests and tokens a minute,
+    refilling continuously, reported in x-ratelimit-* headers on every
+    answer; a request that finds a bucket short gets a 429 with
+    retry-after-ms and Retry-After."""
+
+    def __init__(self, rpm: int, tpm: int, start_requests: int | None,
+                 start_tokens: int | None):
+        self.rpm, self.tpm = rpm, tpm
+        self.req = float(rpm if start_requests is None else start_requests)
+        self.tok = float(tpm if start_tokens is None else start_tokens)
+        self.at = time.monotonic()
+
+    def refill(self):
+        now = time.monotonic()
+        dt, self.at = now - self.at, now
+        if self.rpm:
+            self.req = min(self.rpm, self.req + self.rpm * dt / 60)
+        if self.tpm:
+            self.tok = min(self.tpm, self.tok + self.tpm * dt / 60)
+
+    @staticmethod
+    def duration(seconds: float) -> str:
+        """OpenAI's format: 6m0s, 1s, 20ms."""
+        if seconds < 1:
+            return f"{max(0, round(seconds * 1000))}ms"
+        m, sec = divmod(seconds, 60)
+        return f"{int(m)}m{sec:.0f}s" if m else f"{sec:.3g}s"
+
+    def headers(self):
+        out = []
+        if self.rpm:
+            out += [("x-ratelimit-limit-requests", str(self.rpm)),
+                    ("x-ratelimit-remaining-requests", str(int(self.req))),
+                    ("x-ratelimit-reset-requests",
+                     self.duration((self.rpm - self.req) * 60 / self.rpm))]
+        if self.tpm:
+            out += [("x-ratelimit-limit-tokens", str(self.tpm)),
+                    ("x-ratelimit-remaining-tokens", str(int(self.tok))),
+                    ("x-ratelimit-reset-tokens",
+                     self.duration((self.tpm - self.tok) * 60 / self.tpm))]
+        return out
+
+    def take(self, tokens: int) -> float:
+        """Charge one request of tokens; 0, or the seconds until it fits."""
+        self.refill()
+        wait = 0.0
+        if self.rpm and self.req < 1:
+            wait = (1 - self.req) * 60 / self.rpm
+        if self.tpm and self.tok < min(tokens, self.tpm):
+            wait = max(wait, (min(tokens, self.tpm) - self.tok) * 60 / self.tpm)
+        if wait == 0:
+            self.req -= 1 if self.rpm else 0
+            self.tok -= tokens if self.tpm else 0
+        return wait
 
 
 # --- the server ------------------------------------------------------------
@@ -436,6 +512,7 @@ class Stats:
         self.last_headers = {}
         self.texts_requested = collections.Counter()  # text -> calls holding it
         self.texts_answered = collections.Counter()   # text -> 200 answers sent
+        self.rate_limited = 0  # 429s from the --rl-* limits
         self.last_body = None
 
     def bump(self, key: str) -> int:
@@ -445,7 +522,7 @@ class Stats:
     def snapshot(self) -> dict:
         return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
                 "open_connections": self.open_connections, "last_headers": self.last_headers,
-                "last_body": self.last_body}
+                "rate_limited": self.rate_limited, "last_body": self.last_body}
 
 
 class Server:
@@ -453,6 +530,10 @@ class Server:
         self.opts = opts
         self.stats = Stats()
         self.tasks = set()
+        self.hang_prob = opts.hang_prob
+        self.rl = (RateLimit(opts.rl_rpm, opts.rl_tpm, opts.rl_start_requests,
+                             opts.rl_start_tokens)
+                   if opts.rl_rpm or opts.rl_tpm else None)
 
     async def handle(self, reader, writer):
         """Serve one connection until it closes; never lets an error escape."""
@@ -498,6 +579,13 @@ class Server:
         elif req.method == "GET" and req.path == "/_reset":
             self.stats.reset()
             await conn.send(200, b'{"reset":true}')
+        elif req.method == "GET" and req.path == "/_set":
+            # /_set?hang_prob=P: change the hang probability at run time.
+            for pair in req.target.partition("?")[2].split("&"):
+                name, _, value = pair.partition("=")
+                if name == "hang_prob":
+                    self.hang_prob = float(value)
+            await conn.send(200, json.dumps({"hang_prob": self.hang_prob}).encode())
         elif req.method == "GET" and req.path == "/health":
             await conn.send(200, b"ok\n", ctype="text/plain")
         elif req.path.endswith("/embeddings"):
@@ -525,9 +613,25 @@ class Server:
             await conn.send(400, error_body(str(e), param=e.param))
             return "badrequest"
         stats.texts_requested.update(job.texts)
+        if self.hang_prob and random.random() < self.hang_prob:
+            stats.faults["hang_prob"] += 1
+            await conn.until_gone()
+            return "hang_prob"
+        extra = ()
+        if self.rl is not None:
+            wait = self.rl.take(job.tokens())
+            extra = self.rl.headers()
+            if wait:
+                stats.rate_limited += 1
+                await conn.send(429, error_body(
+                    f"Rate limit reached for {job.model}: please try again in "
+                    f"{wait * 1000:.0f}ms. (429)", "requests", "rate_limit_exceeded"),
+                    list(extra) + [("retry-after-ms", f"{wait * 1000:.0f}"),
+                                   ("Retry-After", str(max(1, round(wait))))])
+                return "rate_limited"
         fault = find_fault(job.texts)
         if fault is None:
-            await self.succeed(conn, job)
+            await self.succeed(conn, job, headers=extra)
             return None
         stats.faults[fault.name] += 1
         handler = FAULTS.get(fault.name)
@@ -537,11 +641,14 @@ class Server:
             await handler(self, conn, job, fault)
         return fault.name
 
-    async def succeed(self, conn, job, fmt=None, delay_ms=0):
+    async def succeed(self, conn, job, fmt=None, delay_ms=0, headers=()):
         delay_ms += self.opts.delay_ms
+        if self.opts.lognormal:
+            median, sigma = self.opts.lognormal
+            delay_ms += random.lognormvariate(math.log(median), sigma)
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
-        await conn.send(200, job.body(job.entries(), fmt))
+        await conn.send(200, job.body(job.entries(), fmt), headers)
         self.stats.ok += 1
         self.stats.texts_answered.update(job.texts)
 
@@ -586,6 +693,11 @@ async def serve(opts):
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def lognormal_arg(text: str) -> tuple[float, float]:
+    median, _, sigma = text.partition(":")
+    return float(median), float(sigma or "0.5")
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Fault-injecting fake OpenAI embeddings API.")
     p.add_argument("--host", default="127.0.0.1")
@@ -596,6 +708,16 @@ def parse_args(argv=None):
     p.add_argument("--require-key", help="401 unless 'Authorization: Bearer KEY'")
     p.add_argument("--delay-ms", type=int, default=0, help="delay every success answer")
     p.add_argument("--log", action="store_true", help="one line per request on stderr")
+    p.add_argument("--hang-prob", type=float, default=0.0,
+                   help="each embeddings request hangs with this probability (fresh draw each)")
+    p.add_argument("--lognormal", type=lognormal_arg, default=None, metavar="MEDIAN_MS:SIGMA",
+                   help="add a log-normal server time to every success answer")
+    p.add_argument("--rl-rpm", type=int, default=0, help="enforce N requests a minute")
+    p.add_argument("--rl-tpm", type=int, default=0, help="enforce N tokens a minute")
+    p.add_argument("--rl-start-requests", type=int, default=None,
+                   help="requests left in the bucket at start (default: full)")
+    p.add_argument("--rl-start-tokens", type=int, default=None,
+                   help="tokens left in the bucket at start (default: full)")
     return p.parse_args(argv)
 
 

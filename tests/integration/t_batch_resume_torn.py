@@ -16,7 +16,10 @@ def run(api, *args):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
     env["EMBEDWATCH_BASE_URL"] = api.base_url
-    return subprocess.run([h.EMBEDWATCH, "batch", *args], env=env,
+    # No hedges: the errors files are compared byte for byte, and they
+    # record each input's attempts, which a hedge would add to.
+    return subprocess.run([h.EMBEDWATCH, "batch", "--hedge", "off", *args],
+                          env=env,
                           capture_output=True, timeout=120 * h.SLACK)
 
 

@@ -8,7 +8,10 @@
  * shutdown; and, with two live attempts for one request (a hedge), that
  * the first good answer wins, the other worker is killed and nothing
  * points at the freed request, and that a failure beside a live sibling
- * waits for the sibling.
+ * waits for the sibling. With the breaker on, a 5xx opens the circuit:
+ * the request's retry and a new request are answered circuit_open, with
+ * retry_after_ms, and no fake is started for them; with a hedge delay,
+ * the hedge's win is counted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,6 +151,63 @@ test_retry_after_5xx(void **state)
 	assert_int_equal(w->answers[0].code, REQ_OK);
 	assert_int_equal(w->answers[0].attempts, 2);
 	assert_int_equal(engine_stats(w->engine)->retries, 1);
+	settle(w);
+}
+
+/* The engine anew over w->cfg as changed. */
+static void
+renew(struct world *w)
+{
+	engine_free(w->engine);
+	w->engine = engine_new(&w->cfg, w->loop, NULL, &w->fs.sp, on_answer, w);
+	assert_non_null(w->engine);
+}
+
+static void
+test_circuit_open_no_spawn(void **state)
+{
+	struct world *w = *state;
+	const struct engine_stats *st;
+
+	w->cfg.breaker_failures = 1;
+	renew(w);
+	submit(w, "1");
+	TURN_UNTIL(w, w->fs.n_fakes == 1);
+	fake_spawn_result(&w->fs.fake[0], 503);
+	TURN_UNTIL(w, w->n_answers == 1);
+	assert_int_equal(w->answers[0].code, REQ_CIRCUIT_OPEN);
+	assert_true(w->answers[0].retryable);
+	assert_int_equal(w->answers[0].attempts, 1);
+	assert_in_range(w->answers[0].retry_after_ms, 1, 500);
+	submit(w, "2");
+	TURN_UNTIL(w, w->n_answers == 2);
+	assert_int_equal(w->answers[1].code, REQ_CIRCUIT_OPEN);
+	assert_int_equal(w->answers[1].attempts, 0);
+	assert_int_equal(w->fs.n_fakes, 1);
+	st = engine_stats(w->engine);
+	assert_string_equal(st->circuit, "open");
+	assert_int_equal(st->circuit_opens, 1);
+	assert_int_equal(st->answered[REQ_CIRCUIT_OPEN], 2);
+	settle(w);
+}
+
+static void
+test_hedge_counted(void **state)
+{
+	struct world *w = *state;
+
+	policy_set_hedge_delay(engine_policy(w->engine), 10);
+	submit(w, "1");
+	TURN_UNTIL(w, w->fs.n_fakes == 2);
+	assert_int_equal(w->fs.fake[1].attempt, 2);
+	fake_spawn_result(&w->fs.fake[1], 0);
+	TURN_UNTIL(w, w->n_answers == 1);
+	assert_int_equal(w->answers[0].code, REQ_OK);
+	assert_int_equal(w->answers[0].attempts, 2);
+	assert_true(w->fs.fake[0].killed);
+	assert_int_equal(engine_stats(w->engine)->hedges, 1);
+	assert_int_equal(engine_stats(w->engine)->hedges_won, 1);
+	assert_int_equal(engine_stats(w->engine)->answered[REQ_TIMEOUT], 0);
 	settle(w);
 }
 
@@ -335,6 +395,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_one_attempt_ok, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_retry_after_5xx, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_circuit_open_no_spawn,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hedge_counted, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_final_4xx, setup,
 		    teardown),

@@ -200,8 +200,7 @@ fake_spawn_result(struct fake_worker *f, int http_status)
 	struct proto_result r;
 	struct buf b;
 
-	memset(&r, 0, sizeof(r));
-	r.retry_after_ms = -1;
+	proto_result_init(&r);
 	if (http_status == 0) {
 		r.class = PROTO_OK;
 		fake_spawn_frame(f, PROTO_FRAME_BODY, body, sizeof(body) - 1);
