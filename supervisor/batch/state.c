@@ -54,6 +54,7 @@ batch_fail_item(struct batch *bs, struct item *it, const char *code,
 {
 	batch_drop_text(bs, it);
 	it->state = ITEM_FAILED;
+	bs->n_done++;
 	it->code = code;
 	it->message = strdup(message != NULL ? message : "");
 	it->http_status = http_status;

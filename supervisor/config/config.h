@@ -93,6 +93,13 @@ struct config {
 	unsigned	 batch_size;	/* texts per API call */
 	size_t		 batch_bytes;	/* text bytes per API call */
 	bool		 resume;
+	bool		 force;		/* overwrite an existing OUT */
+	bool		 retry_failed;	/* only the inputs in the errors file */
+	bool		 empty_error;	/* a blank line fails, not skipped */
+	unsigned	 shard_k, shard_n; /* --shard K/N; 0: none */
+	bool		 shard_auto;	/* --shard auto */
+	unsigned	 shards;	/* --shards N; 0: none */
+	bool		 merge;		/* --merge: the shards into OUT */
 	int		 progress;	/* -1: when stderr is a terminal */
 
 	/* serve */

@@ -531,6 +531,28 @@ set_socket_mode(struct config *cfg, const char *arg)
 	return 0;
 }
 
+/* "K/N" (1 <= K <= N <= 65536), or "auto": from the scheduler. */
+static int
+set_shard(struct config *cfg, const char *arg)
+{
+	unsigned k, n;
+	int used = 0;
+
+	if (strcmp(arg, "auto") == 0) {
+		cfg->shard_auto = true;
+		return 0;
+	}
+	if (sscanf(arg, "%5u/%5u%n", &k, &n, &used) != 2 ||
+	    (size_t)used != strlen(arg) || k < 1 || n > 65536 || k > n ||
+	    arg[0] < '0' || arg[0] > '9')
+		return fail(EXIT_USAGE, "--shard wants K/N with 1 <= K <= N "
+		    "<= 65536, or auto, not '%s'", arg);
+	cfg->shard_k = k;
+	cfg->shard_n = n;
+	cfg->shard_auto = false;
+	return 0;
+}
+
 static int
 add_uid(struct config *cfg, const char *arg)
 {
@@ -572,6 +594,10 @@ static const struct options_word input_formats[] = {
 
 static const struct options_word output_formats[] = {
 	{ "jsonl", BATCH_OUT_JSONL }, { "npy", BATCH_OUT_NPY }, { NULL, 0 }
+};
+
+static const struct options_word empty_modes[] = {
+	{ "skip", false }, { "error", true }, { NULL, 0 }
 };
 
 /* A row's field: where it is in struct config and how wide. */
@@ -746,7 +772,26 @@ static const struct options_row options_table[] = {
 	    .help = "text bytes per API call (400000)" },
 	{ .name = "resume", .modes = OPTIONS_BATCH,
 	    .kind = OPTIONS_FLAG, FIELD(resume), .value = true,
-	    .help = "skip the ids OUT already holds and append" },
+	    .help = "go on after the inputs OUT already holds" },
+	{ .name = "force", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(force), .value = true,
+	    .help = "overwrite an existing OUT" },
+	{ .name = "retry-failed", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(retry_failed), .value = true,
+	    .help = "embed again only the inputs in the errors file" },
+	{ .name = "shard", .arg = "K/N", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_CUSTOM, .set = set_shard,
+	    .help = "only the K-th of N line-aligned byte ranges of INPUT; "
+	    "auto: K (and N) from the scheduler" },
+	{ .name = "shards", .arg = "N", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_RANGE, FIELD(shards), .min = 1, .max = 65536,
+	    .help = "N shards, K from JOB_COMPLETION_INDEX or SLURM" },
+	{ .name = "merge", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(merge), .value = true,
+	    .help = "merge the --shards N shards' files into OUT" },
+	{ .name = "empty", .arg = "MODE", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_WORDS, FIELD(empty_error), .words = empty_modes,
+	    .help = "blank lines: skip (default) or error" },
 	{ .name = "progress", .modes = OPTIONS_BATCH,
 	    .kind = OPTIONS_FLAG, FIELD(progress), .value = 1,
 	    .help = "progress on stderr (default: if stderr is a terminal)" },

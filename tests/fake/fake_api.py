@@ -632,6 +632,8 @@ class Stats:
         self.faults = collections.Counter()
         self.seen = collections.Counter()  # request key -> times seen, for 500/503/429
         self.last_headers = {}
+        self.texts_requested = collections.Counter()  # text -> calls holding it
+        self.texts_answered = collections.Counter()   # text -> 200 answers sent
         self.rate_limited = 0  # 429s from the --rl-* limits
         self.last_body = None
 
@@ -713,6 +715,10 @@ class Server:
             await conn.send(200, json.dumps(self.stats.snapshot()).encode())
         elif req.method == "GET" and req.path == "/_calls":
             await conn.send(200, json.dumps(list(self.stats.calls)).encode())
+        elif req.method == "GET" and req.path == "/_texts":
+            await conn.send(200, json.dumps({
+                "requested": self.stats.texts_requested,
+                "answered": self.stats.texts_answered}).encode())
         elif req.method == "GET" and req.path == "/_reset":
             self.stats.reset()
             await conn.send(200, b'{"reset":true}')
@@ -753,6 +759,7 @@ class Server:
         except BadRequest as e:
             await conn.send(400, error_body(str(e), param=e.param))
             return "badrequest"
+        stats.texts_requested.update(job.texts)
         if self.hang_prob and random.random() < self.hang_prob:
             stats.faults["hang_prob"] += 1
             await conn.until_gone()
@@ -790,6 +797,7 @@ class Server:
             await asyncio.sleep(delay_ms / 1000)
         await conn.send(200, job.body(job.entries(), fmt), headers)
         self.stats.ok += 1
+        self.stats.texts_answered.update(job.texts)
 
     def log(self, req, conn, fault, start):
         ms = (time.monotonic() - start) * 1000

@@ -119,6 +119,10 @@ class FakeAPI:
     def stats(self):
         return self.get("/_stats")
 
+    def texts(self):
+        """{"requested": {text: n}, "answered": {text: n}} so far."""
+        return self.get("/_texts")
+
     def open_calls(self):
         """Calls the fake is still answering (a hung one until its client
         goes away); connections opened ahead by warm workers are no calls."""

@@ -67,8 +67,14 @@ def scenario():
                         p.stderr)
                 h.check(open(out + ".errors", "rb").read() == full_err,
                         f"errors differ after {k} inputs, torn {torn}")
-                h.check(f"{k} skipped as done before".encode() in p.stderr,
-                        f"resumed after {k}", p.stderr)
+                if k < N:
+                    h.check(f"{k} skipped as done before".encode() in
+                            p.stderr, f"resumed after {k}", p.stderr)
+                else:
+                    h.check(f"already finished: the {N} input lines were "
+                            f"done by an earlier run, {len(BAD)} of them "
+                            "failed".encode() in p.stderr, "finished",
+                            p.stderr)
 
         # .npy: a torn row, OUT.ids one line ahead with a torn one after
         # it, the errors file listing a failure beyond the rows.
