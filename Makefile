@@ -16,7 +16,7 @@ CC	?= cc
 CFLAGS	?= -O2 -g
 BUILD	?= build
 BIN	?= bin
-PKGS	 = libcurl jansson libbsd openssl
+PKGS	 = libcurl jansson libbsd openssl libmicrohttpd
 PYTHON	?= python3
 
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

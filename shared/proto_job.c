@@ -93,6 +93,9 @@ proto_job_to_json(const struct job *job, struct buf *out)
 	if (job->dimensions > 0 &&
 	    buf_printf(out, ",\"dimensions\":%ld", job->dimensions) == -1)
 		return -1;
+	if (job->user != NULL && (buf_append(out, ",\"user\":", 8) == -1 ||
+	    proto_append_json_string(out, job->user) == -1))
+		return -1;
 	if (job->cacert != NULL && (buf_append(out, ",\"cacert\":", 10) == -1 ||
 	    proto_append_json_string(out, job->cacert) == -1))
 		return -1;
@@ -174,6 +177,7 @@ get_scalars(const json_t *root, struct job *job, char *err, size_t errlen)
 	    get_string(root, "model", &job->model, err, errlen) == -1 ||
 	    get_string(root, "encoding_format", &enc, err, errlen) == -1 ||
 	    get_string(root, "cacert", &job->cacert, err, errlen) == -1 ||
+	    get_string(root, "user", &job->user, err, errlen) == -1 ||
 	    get_string(root, "request_id", &job->request_id, err,
 	    errlen) == -1 ||
 	    get_long(root, "dimensions", &job->dimensions, err, errlen) == -1 ||

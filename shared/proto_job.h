@@ -32,6 +32,7 @@ struct job {
 	const char	 *input_json;	/* JSON array of n_inputs strings */
 	size_t		  n_inputs;
 	long		  dimensions;	/* 0: not sent */
+	const char	 *user;		/* NULL: not sent */
 	enum job_encoding encoding;
 	long		  timeout_ms;	/* hard deadline of this attempt */
 	const char *const *headers;	/* "Name: value" */

@@ -218,7 +218,7 @@ check_job(struct call *c)
 	return 0;
 }
 
-/* The request body: model, input, encoding and dimensions. */
+/* The request body: model, input, encoding, dimensions and user. */
 static int
 build_body(struct call *c)
 {
@@ -231,6 +231,9 @@ build_body(struct call *c)
 	    "float" : "base64") == -1 ||
 	    (job->dimensions > 0 && buf_printf(&c->request,
 	    ",\"dimensions\":%ld", job->dimensions) == -1) ||
+	    (job->user != NULL && (buf_append(&c->request, ",\"user\":",
+	    8) == -1 || proto_append_json_string(&c->request,
+	    job->user) == -1)) ||
 	    buf_append(&c->request, "}", 1) == -1) {
 		set_result(c, PROTO_INVALID_REQUEST, "cannot build the request "
 		    "body: %s", strerror(errno));

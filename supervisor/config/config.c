@@ -60,6 +60,7 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->socket_mode = 0600;
 	cfg->max_clients = 256;
 	cfg->conn_queue = 256;
+	cfg->client_timeout_ms = 30000;
 }
 
 /*
@@ -184,5 +185,9 @@ config_free(struct config *cfg)
 	free(cfg->pidfile);
 	free(cfg->allow_uids);
 	free(cfg->log_file);
+	for (i = 0; i < cfg->n_listen; i++)
+		free(cfg->listen[i]);
+	free(cfg->listen);
+	free(cfg->client_keys);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -84,6 +84,10 @@ struct config {
 	unsigned	 max_clients;
 	unsigned	 conn_inflight;	/* per connection: running requests */
 	unsigned	 conn_queue;	/* per connection: waiting requests */
+	char		**listen;	/* HTTP: "HOST:PORT" each */
+	size_t		 n_listen;
+	char		*client_keys;	/* HTTP: path of the bearer keys */
+	long		 client_timeout_ms;
 };
 
 /*

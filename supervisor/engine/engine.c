@@ -145,6 +145,9 @@ engine_stats(struct engine *e)
 
 	e->stats.workers_started = sc->started;
 	e->stats.workers_killed = sc->killed;
+	_Static_assert(STATS_KILL_REASONS == SLOT_KILL_N, "kill reasons");
+	memcpy(e->stats.workers_killed_by, sc->killed_by,
+	    sizeof(e->stats.workers_killed_by));
 	e->stats.spawn_failures = sc->spawn_failures;
 	e->stats.busy = sc->busy;
 	e->stats.running = sc->busy - sc->warm;
@@ -215,7 +218,10 @@ finish_request(struct engine *e, struct request *req, struct answer *a,
 		    req->id_json, a->attempts, req_code_name(a->code),
 		    a->message);
 	e->n_live--;
-	e->answer(e->answer_arg, req, a);
+	if (req->answer != NULL)
+		req->answer(req, a);
+	else
+		e->answer(e->answer_arg, req, a);
 	request_free(req);
 }
 
@@ -425,6 +431,7 @@ make_job(const struct engine *e, const struct request *req, unsigned no,
 	job->dimensions = req->dimensions > 0 ? req->dimensions :
 	    cfg->dimensions;
 	job->encoding = cfg->encoding;
+	job->user = req->user;
 	job->timeout_ms = budget_ms;
 	job->headers = (const char *const *)cfg->headers;
 	job->n_headers = cfg->n_headers;
