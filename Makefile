@@ -56,6 +56,8 @@ SUPPORT_OBJ = $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_LIB = $(BUILD)/libtestsupport.a
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_STAMP = build/.deps-installed
+# The real openai-node SDK, for the HTTP front's tests and benchmark.
+NODE_STAMP = scripts/node/node_modules/.embedwatch-lock
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
 ASAN_FLAGS = $(SAN_FLAGS) -fsanitize=address,undefined \
@@ -63,7 +65,7 @@ ASAN_FLAGS = $(SAN_FLAGS) -fsanitize=address,undefined \
 UBSAN_FLAGS = $(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined
 
 .PHONY: all unit-bins check unit integration asan ubsan asan-build \
-	ubsan-build bench demo clean deps
+	ubsan-build bench demo clean deps node-deps
 
 all: $(BIN)/embedwatch $(BIN)/embedwatch-worker
 
@@ -72,6 +74,10 @@ $(DEPS_STAMP): scripts/install-deps
 	@mkdir -p $(@D)
 	scripts/install-deps
 	@touch $@
+
+node-deps: $(NODE_STAMP)
+$(NODE_STAMP): scripts/node/package-lock.json scripts/install-node-deps
+	scripts/install-node-deps
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -121,23 +127,23 @@ ubsan-build: $(DEPS_STAMP)
 
 RUN_TESTS = $(PYTHON) tests/run.py $(if $(T),--tests '$(T)')
 
-check: all unit-bins asan-build
+check: all unit-bins asan-build $(NODE_STAMP)
 	$(RUN_TESTS) --suite plain:$(BIN):$(BUILD)/tests \
 	    --suite asan:build/asan/bin:build/asan/tests
 
 unit: $(UNIT_PICK)
 	$(RUN_TESTS) --only unit --suite plain:$(BIN):$(BUILD)/tests
 
-integration: all
+integration: all $(NODE_STAMP)
 	$(RUN_TESTS) --only integration --suite plain:$(BIN):$(BUILD)/tests
 
-asan: asan-build
+asan: asan-build $(NODE_STAMP)
 	$(RUN_TESTS) --suite asan:build/asan/bin:build/asan/tests
 
-ubsan: ubsan-build
+ubsan: ubsan-build $(NODE_STAMP)
 	$(RUN_TESTS) --suite ubsan:build/ubsan/bin:build/ubsan/tests
 
-bench: all
+bench: all $(NODE_STAMP)
 	scripts/install-deps --bench
 	scripts/bench
 	$(PYTHON) scripts/bench-batch.py

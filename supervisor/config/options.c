@@ -284,8 +284,9 @@ add_uid(struct config *cfg, const char *arg)
 	return 0;
 }
 
-/* HOST:PORT ("127.0.0.1:8080", "[::1]:8080", "localhost:8080"); the
- * address is resolved and checked when serve starts. */
+/* HOST:PORT ("127.0.0.1:8080", "[::1]:8080", "localhost:8080"; port 0:
+ * any free one, logged); the address is resolved and checked when serve
+ * starts. */
 static int
 add_listen(struct config *cfg, const char *arg)
 {
@@ -294,7 +295,7 @@ add_listen(struct config *cfg, const char *arg)
 
 	colon = strrchr(arg, ':');
 	if (colon == NULL || colon == arg || has_control(arg) ||
-	    (strtonum(colon + 1, 1, 65535, &errstr), errstr != NULL))
+	    (strtonum(colon + 1, 0, 65535, &errstr), errstr != NULL))
 		return fail(EXIT_USAGE, "--listen wants HOST:PORT, such as "
 		    "127.0.0.1:8080, not '%s'", arg);
 	if (cfg->n_listen == MAX_LISTEN)

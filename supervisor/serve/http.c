@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <bsd/stdlib.h>
+#include <bsd/string.h>
 #include <microhttpd.h>
 
 #include "buf.h"
@@ -862,6 +863,9 @@ add_daemon(struct http *h, int fd, const char *what)
 {
 	struct daemon *d = &h->d[h->n_d];
 	const union MHD_DaemonInfo *di;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
 
 	d->listen_fd = fd;
 	d->epoll_fd = -1;
@@ -893,8 +897,14 @@ add_daemon(struct http *h, int fd, const char *what)
 		log_error("cannot watch the HTTP server: %s", strerror(errno));
 		return -1;
 	}
-	log_info("serving HTTP on '%s'%s", what, h->n_keys > 0 ?
-	    " (client keys checked)" : "");
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		(void)strlcpy(host, "?", sizeof(host));
+	log_info("serving HTTP on %s%s%s:%s ('%s')%s",
+	    ss.ss_family == AF_INET6 ? "[" : "", host,
+	    ss.ss_family == AF_INET6 ? "]" : "", port, what,
+	    h->n_keys > 0 ? ", client keys checked" : "");
 	return 0;
 }
 

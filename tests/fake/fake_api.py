@@ -434,6 +434,7 @@ class Stats:
         self.faults = collections.Counter()
         self.seen = collections.Counter()  # request key -> times seen, for 500/503/429
         self.last_headers = {}
+        self.last_user = None   # the "user" member of the last good POST
 
     def bump(self, key: str) -> int:
         self.seen[key] += 1
@@ -441,7 +442,8 @@ class Stats:
 
     def snapshot(self) -> dict:
         return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
-                "open_connections": self.open_connections, "last_headers": self.last_headers}
+                "open_connections": self.open_connections, "last_headers": self.last_headers,
+                "last_user": self.last_user}
 
 
 class Server:
@@ -512,6 +514,7 @@ class Server:
         except BadRequest as e:
             await conn.send(400, error_body(str(e), param=e.param))
             return "badrequest"
+        stats.last_user = json.loads(req.body).get("user")
         fault = find_fault(job.texts)
         if fault is None:
             await self.succeed(conn, job)
