@@ -733,6 +733,7 @@ read_keys(struct http *h, const char *path)
 		next = strchr(line, '\n');
 		if (next != NULL)
 			*next++ = '\0';
+		line += strspn(line, " \t");
 		line[strcspn(line, "\r \t")] = '\0';
 		if (*line == '\0' || *line == '#')
 			continue;
