@@ -751,13 +751,15 @@ options_parse(struct config *cfg, const char *mode, int argc, char **argv)
 static const char usage_synopsis[] =
 "usage: embedwatch pipe  [options]\n"
 "       embedwatch batch [INPUT|-] [-o OUT] [batch options] [options]\n"
-"       embedwatch serve --socket PATH [serve options] [options]\n"
+"       embedwatch serve --socket PATH | --listen HOST:PORT [serve options]\n"
+"                        [options]\n"
 "\n"
 "Every API call runs in its own worker process, SIGKILLed at its deadline;\n"
 "every request gets exactly one answer.\n"
 "  pipe   JSON-line requests on stdin, one JSON-line answer each on stdout\n"
 "  batch  embed a corpus (one text a line, or JSON lines) into a file\n"
-"  serve  the pipe protocol on a Unix socket, for many clients\n";
+"  serve  the pipe protocol on a Unix socket and OpenAI's HTTP API, for many\n"
+"         clients\n";
 
 /*
  * One row: "  LABEL" ("-o, --output OUT", "--timeout SEC") and its help
