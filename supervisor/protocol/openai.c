@@ -315,6 +315,10 @@ openai_error_of(const struct answer *a, struct openai_error *oe)
 		oe->type = "timeout_error";
 		break;
 	case REQ_SHUTTING_DOWN:
+		/* A successor is usually up within a second. */
+		oe->status = 503;
+		oe->retry_after_s = 1;
+		break;
 	case REQ_CANCELLED:
 		oe->status = 503;
 		break;

@@ -78,6 +78,8 @@ struct exchange {
 	bool			 live;		/* the engine holds its request */
 	bool			 suspended;
 	bool			 gone;		/* the client hung up */
+	bool			 answered;	/* by the engine: resp, or none
+						 * if memory ran out */
 	int			 status;	/* of resp */
 	struct MHD_Response	*resp;		/* the answer, once made */
 };
@@ -278,6 +280,7 @@ on_answer(struct request *req, const struct answer *a)
 	struct buf body;
 
 	x->live = false;
+	x->answered = true;
 	metrics_observe(h->metrics, a);
 	if (x->gone) {
 		resume(x);
@@ -526,7 +529,7 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (x->gone)
+	if (x->gone || (x->answered && x->resp == NULL))
 		return MHD_NO;
 	if (x->resp != NULL) {
 		struct MHD_Response *r = x->resp;

@@ -76,6 +76,8 @@ def scenario():
         st, head, body = read_response(late, 10 * h.SLACK)
         h.check(st == 503 and body["error"]["code"] == "shutting_down",
                 "a request completed in the drain is refused", st, body)
+        h.check("retry-after: 1" in head and "x-should-retry: false" in head,
+                "Retry-After, and no SDK retry against this instance", head)
         st, head, body = read_response(busy, 20 * h.SLACK)
         h.check(st == 200 and h.as_float32(body["data"][0]["embedding"]) ==
                 h.fake_api.embedding_for("in flight @fault:slow:1500", 8),

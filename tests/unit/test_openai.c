@@ -316,7 +316,7 @@ test_error_of(void **state)
 	check_error(REQ_NETWORK, 0, 502, "server_error", 0);
 	check_error(REQ_BAD_RESPONSE, 200, 502, "server_error", 0);
 	check_error(REQ_WORKER_CRASHED, 0, 502, "server_error", 0);
-	check_error(REQ_SHUTTING_DOWN, 0, 503, "server_error", 0);
+	check_error(REQ_SHUTTING_DOWN, 0, 503, "server_error", 1);
 	check_error(REQ_CANCELLED, 0, 503, "server_error", 0);
 }
 
