@@ -24,7 +24,7 @@
 struct openai_error {
 	int		 status;	/* HTTP status */
 	const char	*type;		/* OpenAI's "type" */
-	const char	*code;		/* our code name, OpenAI's "code" */
+	const char	*code;		/* our name, OpenAI's "code" */
 	long		 retry_after_s;	/* Retry-After; 0: none */
 };
 

@@ -48,68 +48,70 @@
 
 #define MAX_DAEMONS	32
 #define MAX_KEYS	1024
-#define HEADER_POOL	(12 * 1024)	/* per connection, touched whole: headers
-					 * to about 11 KiB (431 beyond); 1,000 idle
-					 * keep-alive connections cost 13 MiB */
+/* Per connection, touched whole: headers up to about 11 KiB (431 beyond);
+ * 1,000 idle keep-alive connections cost 13 MiB. */
+#define HEADER_POOL	(12 * 1024)
 #define SWEEP_EVERY_MS	1000
 
 struct http;
 struct exchange;
 
+/* A TCP connection. */
 struct hconn {
-	TAILQ_ENTRY(hconn)	 entry;
-	struct http		*http;
-	int			 fd;		/* libmicrohttpd's */
-	unsigned long		 no;		/* for logs and ids */
-	unsigned long		 n_requests;
-	int64_t			 since_ms;	/* the client's clock starts */
-	bool			 shut;		/* we shut it down */
-	struct exchange		*x;		/* the request now, or NULL */
-	struct fairq_line	 line;
+	TAILQ_ENTRY(hconn) entry;
+	struct http	*http;
+	int		 fd;		/* libmicrohttpd's */
+	unsigned long	 no;		/* for logs and ids */
+	unsigned long	 n_requests;
+	int64_t		 since_ms;	/* when its clock started */
+	bool		 shut;		/* we shut it down */
+	struct exchange	*x;		/* the request now, or NULL */
+	struct fairq_line line;
 };
 
+/* An HTTP request. answered: by the engine, with resp (NULL if memory
+ * ran out). */
 struct exchange {
-	struct hconn		*conn;
-	struct MHD_Connection	*mc;
-	struct buf		 body;
-	bool			 embeddings;	/* POST /v1/embeddings */
-	bool			 too_large;
-	bool			 base64;
-	bool			 live;		/* the engine holds its request */
-	bool			 suspended;
-	bool			 gone;		/* the client hung up */
-	bool			 answered;	/* by the engine: resp, or none
-						 * if memory ran out */
-	int			 status;	/* of resp */
-	struct MHD_Response	*resp;		/* the answer, once made */
+	struct hconn	*conn;
+	struct MHD_Connection *mc;
+	struct buf	 body;
+	bool		 embeddings;	/* POST /v1/embeddings */
+	bool		 too_large;
+	bool		 base64;
+	bool		 live;		/* the engine has its request */
+	bool		 suspended;
+	bool		 gone;		/* the client hung up */
+	bool		 answered;
+	int		 status;	/* of resp */
+	struct MHD_Response *resp;
 };
 
 struct daemon {
-	struct MHD_Daemon	*mhd;
-	int			 listen_fd;	/* ours; -1 once closed */
-	int			 epoll_fd;	/* libmicrohttpd's */
+	struct MHD_Daemon *mhd;
+	int		 listen_fd;	/* ours until the daemon runs */
+	int		 epoll_fd;	/* libmicrohttpd's */
 };
 
 TAILQ_HEAD(hconn_list, hconn);
 
 struct http {
-	struct loop		*loop;
-	struct engine		*engine;
-	const struct config	*cfg;
-	struct metrics		*metrics;
-	size_t			(*socket_clients)(void *);
-	void			*arg;
-	struct daemon		 d[MAX_DAEMONS];
-	size_t			 n_d;
-	char			**keys;
-	size_t			 n_keys;
-	struct hconn_list	 conns;
-	size_t			 n_conns;
-	unsigned long		 next_no;
-	bool			 draining;
-	bool			 need_run;	/* a connection was resumed */
-	struct timer		 mhd_timer;
-	struct timer		 sweep_timer;
+	struct loop	*loop;
+	struct engine	*engine;
+	const struct config *cfg;
+	struct metrics	*metrics;
+	size_t		(*socket_clients)(void *);
+	void		*arg;
+	struct daemon	 d[MAX_DAEMONS];
+	size_t		 n_d;
+	char		**keys;
+	size_t		 n_keys;
+	struct hconn_list conns;
+	size_t		 n_conns;
+	unsigned long	 next_no;
+	bool		 draining;
+	bool		 need_run;	/* a connection was resumed */
+	struct timer	 mhd_timer;
+	struct timer	 sweep_timer;
 };
 
 static void	run_all(struct http *);
@@ -483,7 +485,8 @@ route(struct http *h, struct exchange *x, const char *url,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
 		n = strtonum(cl, 0, LLONG_MAX, &errstr);
-		if (errstr == NULL && (unsigned long long)n > h->cfg->max_line) {
+		if (errstr == NULL &&
+		    (unsigned long long)n > h->cfg->max_line) {
 			x->too_large = true;
 			return submit(h, x);
 		}

@@ -38,16 +38,17 @@
 
 struct http;
 
+/* metrics is counted into and outlives the front; fds are activated TCP
+ * listening sockets; socket_clients(arg) is a gauge the caller keeps. */
 struct http_params {
-	struct loop		*loop;
-	struct engine		*engine;
-	const struct config	*cfg;
-	struct metrics		*metrics;	/* counted into; outlives it */
-	const int		*fds;	/* activated TCP listening sockets */
-	size_t			 n_fds;
-	/* Gauges for /metrics the caller keeps: Unix socket clients. */
-	size_t			(*socket_clients)(void *arg);
-	void			*arg;
+	struct loop	*loop;
+	struct engine	*engine;
+	const struct config *cfg;
+	struct metrics	*metrics;
+	const int	*fds;
+	size_t		 n_fds;
+	size_t		(*socket_clients)(void *arg);
+	void		*arg;
 };
 
 /*

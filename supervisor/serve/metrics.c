@@ -94,8 +94,8 @@ format_kills(struct buf *out, const struct engine_stats *st)
 	    "Workers SIGKILLed in the middle of an attempt, by reason.") == -1)
 		return -1;
 	for (i = 1; i < STATS_KILL_REASONS; i++)
-		if (buf_printf(out, "embedwatch_worker_kills_total{reason=\"%s\"}"
-		    " %llu\n", kill_reasons[i],
+		if (buf_printf(out, "embedwatch_worker_kills_total"
+		    "{reason=\"%s\"} %llu\n", kill_reasons[i],
 		    (unsigned long long)st->workers_killed_by[i]) == -1)
 			return -1;
 	return 0;

@@ -18,8 +18,8 @@
 #include "engine/request.h"
 #include "engine/stats.h"
 
-#define METRICS_BUCKETS		15	/* latency buckets, +Inf included */
-#define METRICS_STATUSES	16	/* distinct HTTP statuses kept */
+#define METRICS_BUCKETS	15	/* latency buckets, +Inf included */
+#define METRICS_STATUSES 16	/* distinct HTTP statuses kept */
 
 /* Fields are private. */
 struct metrics {
@@ -36,7 +36,7 @@ struct metrics {
 
 /* What only the caller knows at scrape time. */
 struct metrics_gauges {
-	size_t		 socket_clients;	/* Unix socket connections */
+	size_t		 socket_clients;	/* Unix socket ones */
 	size_t		 http_connections;
 	int		 draining;		/* 0 or 1 */
 };

@@ -195,7 +195,8 @@ decode_row(const char *body, size_t which, float *out, size_t max)
 	n = base64_decode(p, (size_t)(end - p), bytes);
 	assert_true(n >= 0 && n % 4 == 0 && (size_t)n / 4 <= max);
 	for (i = 0; i < (size_t)n / 4; i++) {
-		bits = (uint32_t)bytes[4 * i] | (uint32_t)bytes[4 * i + 1] << 8 |
+		bits = (uint32_t)bytes[4 * i] |
+		    (uint32_t)bytes[4 * i + 1] << 8 |
 		    (uint32_t)bytes[4 * i + 2] << 16 |
 		    (uint32_t)bytes[4 * i + 3] << 24;
 		memcpy(&out[i], &bits, sizeof(bits));
