@@ -3,6 +3,11 @@
 #   make check      layer check, unit + integration tests, plain and under
 #                   ASan+UBSan
 #   make unit | integration | asan | ubsan | bench | demo | clean
+#   make install | uninstall   PREFIX (/usr/local), DESTDIR, BINDIR, MANDIR,
+#                   UNITDIR, BASHCOMPDIR
+#   make deps       install the Debian packages the build needs (apt-get);
+#                   nothing else here installs packages: a build whose
+#                   libraries pkg-config cannot find stops and names them
 #   make unit T=test_buf, make integration T=t_fault_hang: only the tests
 #                   named (a comma list; globs such as T='t_fault_*' too)
 # CC, CPPFLAGS, CFLAGS, LDFLAGS and LDLIBS may be overridden; WERROR=1 adds
@@ -18,6 +23,24 @@ BUILD	?= build
 BIN	?= bin
 PKGS	 = libcurl jansson libbsd openssl libmicrohttpd
 PYTHON	?= python3
+INSTALL	?= install
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
+# The Debian package that gives each pkg-config name in PKGS (and the unit
+# tests' cmocka); a name without a row is taken to be NAME-dev.
+DEB_libcurl	= libcurl4-openssl-dev
+DEB_jansson	= libjansson-dev
+DEB_libbsd	= libbsd-dev
+DEB_openssl	= libssl-dev
+DEB_cmocka	= libcmocka-dev
+DEB_libmicrohttpd = libmicrohttpd-dev
+DEB_libhttp_parser = libhttp-parser-dev
+deb_of	 = $(or $(DEB_$(subst -,_,$(1))),$(1)-dev)
 
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wcast-qual -Wformat=2
@@ -25,7 +48,7 @@ ifeq ($(WERROR),1)
 WARN	+= -Werror
 endif
 
-# pkg-config runs at recipe time, after install-deps had its chance.
+# pkg-config runs at recipe time, after the pkgs check below.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
 # Each tree sees only what it may include: shared/ itself; worker/ itself
@@ -55,9 +78,6 @@ LIB	= $(BUILD)/libembedwatch.a
 SUPPORT_OBJ = $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_LIB = $(BUILD)/libtestsupport.a
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-DEPS_STAMP = build/.deps-installed
-# The real openai-node SDK, for the HTTP front's tests and benchmark.
-NODE_STAMP = scripts/node/node_modules/.embedwatch-lock
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
 ASAN_FLAGS = $(SAN_FLAGS) -fsanitize=address,undefined \
@@ -65,21 +85,37 @@ ASAN_FLAGS = $(SAN_FLAGS) -fsanitize=address,undefined \
 UBSAN_FLAGS = $(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined
 
 .PHONY: all unit-bins check unit integration asan ubsan asan-build \
-	ubsan-build bench demo clean deps node-deps
+	ubsan-build bench demo clean deps pkgs pkgs-test install uninstall
 
 all: $(BIN)/embedwatch $(BIN)/embedwatch-worker
 
-deps: $(DEPS_STAMP)
-$(DEPS_STAMP): scripts/install-deps
-	@mkdir -p $(@D)
+# The Debian packages, and the real openai-node SDK the HTTP front's tests
+# and benchmark talk to (scripts/node).
+deps:
 	scripts/install-deps
-	@touch $@
-
-node-deps: $(NODE_STAMP)
-$(NODE_STAMP): scripts/node/package-lock.json scripts/install-node-deps
 	scripts/install-node-deps
 
-$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+# A build never installs anything: without the libraries it stops here and
+# says which Debian packages hold them (`make deps` installs them).
+pkg_missing = $(foreach p,$(1),$(if $(shell pkg-config --exists $(p) \
+	2>/dev/null && echo y),,$(p)))
+define pkg_check
+	@command -v pkg-config >/dev/null 2>&1 || { echo "embedwatch: \
+	pkg-config is not installed; install the Debian package pkg-config \
+	(or run 'make deps')" >&2; exit 1; }
+	@m='$(strip $(call pkg_missing,$(1)))'; [ -z "$$m" ] || { \
+	echo "embedwatch: pkg-config cannot find: $$m" >&2; \
+	echo "embedwatch: install the Debian packages: $(strip \
+	$(foreach p,$(call pkg_missing,$(1)),$(call deb_of,$(p)))) \
+	(or run 'make deps')" >&2; exit 1; }
+endef
+
+pkgs:
+	$(call pkg_check,$(PKGS))
+pkgs-test:
+	$(call pkg_check,$(PKGS) cmocka)
+
+$(BUILD)/obj/%.o: %.c | pkgs
 	@mkdir -p $(@D)
 	$(CC) $(INC_$(firstword $(subst /, ,$<))) $(EW_CPPFLAGS) $(EW_CFLAGS) \
 	    -c -o $@ $<
@@ -100,7 +136,7 @@ $(BIN)/embedwatch-worker: $(BUILD)/obj/worker/main.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_LIB) $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_LIB) $(LIB) | pkgs-test
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka $(LDLIBS)
 
@@ -114,36 +150,34 @@ T_NAMES	 = $(subst *,%,$(subst $(comma), ,$(T)))
 T_BINS	 = $(filter $(addprefix $(BUILD)/tests/,$(T_NAMES)),$(UNIT_BIN))
 UNIT_PICK = $(or $(and $(T),$(T_BINS)),$(UNIT_BIN))
 
-# The sanitizer builds live in their own directories. The sub-make waits
-# for the deps stamp, so that under -j it never runs install-deps beside
-# the top make (two apt-gets at once fail on apt's lock).
-asan-build: $(DEPS_STAMP)
+# The sanitizer builds live in their own directories.
+asan-build: pkgs-test
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin CFLAGS="$(ASAN_FLAGS)" \
 	    LDFLAGS="$(ASAN_FLAGS)" all unit-bins
 
-ubsan-build: $(DEPS_STAMP)
+ubsan-build: pkgs-test
 	$(MAKE) BUILD=build/ubsan BIN=build/ubsan/bin CFLAGS="$(UBSAN_FLAGS)" \
 	    LDFLAGS="$(UBSAN_FLAGS)" all unit-bins
 
 RUN_TESTS = $(PYTHON) tests/run.py $(if $(T),--tests '$(T)')
 
-check: all unit-bins asan-build $(NODE_STAMP)
+check: all unit-bins asan-build
 	$(RUN_TESTS) --suite plain:$(BIN):$(BUILD)/tests \
 	    --suite asan:build/asan/bin:build/asan/tests
 
 unit: $(UNIT_PICK)
 	$(RUN_TESTS) --only unit --suite plain:$(BIN):$(BUILD)/tests
 
-integration: all $(NODE_STAMP)
+integration: all
 	$(RUN_TESTS) --only integration --suite plain:$(BIN):$(BUILD)/tests
 
-asan: asan-build $(NODE_STAMP)
+asan: asan-build
 	$(RUN_TESTS) --suite asan:build/asan/bin:build/asan/tests
 
-ubsan: ubsan-build $(NODE_STAMP)
+ubsan: ubsan-build
 	$(RUN_TESTS) --suite ubsan:build/ubsan/bin:build/ubsan/tests
 
-bench: all $(NODE_STAMP)
+bench: all
 	scripts/install-deps --bench
 	scripts/bench
 	$(PYTHON) scripts/bench-batch.py
@@ -151,6 +185,37 @@ bench: all $(NODE_STAMP)
 
 demo: all
 	scripts/demo
+
+MAN1	= man/embedwatch.1 man/embedwatch-worker.1
+MAN5	= man/embedwatch-protocol.5
+
+# The unit with ExecStart= at the installed binary.
+$(BUILD)/embedwatch.service: scripts/embedwatch.service
+	@mkdir -p $(@D)
+	sed 's|@BINDIR@|$(BINDIR)|g' scripts/embedwatch.service > $@
+
+# Rebuilds the unit every time: BINDIR may differ from the last install.
+install: all
+	@rm -f $(BUILD)/embedwatch.service
+	$(MAKE) $(BUILD)/embedwatch.service
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 755 $(BIN)/embedwatch $(BIN)/embedwatch-worker \
+	    $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 644 $(BUILD)/embedwatch.service $(DESTDIR)$(UNITDIR)/
+	$(INSTALL) -m 644 scripts/embedwatch.bash-completion \
+	    $(DESTDIR)$(BASHCOMPDIR)/embedwatch
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/embedwatch \
+	    $(DESTDIR)$(BINDIR)/embedwatch-worker \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+	    $(DESTDIR)$(UNITDIR)/embedwatch.service \
+	    $(DESTDIR)$(BASHCOMPDIR)/embedwatch
 
 clean:
 	rm -rf build bin tests/log

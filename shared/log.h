@@ -4,9 +4,17 @@
  * Text:  2026-11-27T08:07:27.123Z embedwatch[4242] warn: message
  * JSON:  {"ts":"...","prog":"embedwatch","pid":4242,"level":"warn","msg":"message"}
  *
+ * Under systemd, when $JOURNAL_STREAM names fd 2's device and inode, a
+ * line starts with its sd-daemon(3) priority (<3> error, <4> warn, <6>
+ * info, <7> debug) and carries no timestamp, which the journal adds:
+ * "<4>warn: message", "<4>{"prog":...,"msg":"message"}".
+ *
  * Each line is written with a single write(2), so lines from the
- * supervisor and its workers do not interleave. Callers never pass the
- * API key or a header value; nothing here filters them.
+ * supervisor and its workers do not interleave. A line is valid UTF-8
+ * (bytes that are not become U+FFFD) and a message longer than 4 KiB is
+ * cut on a character boundary, ending "...". JSON lines are built by
+ * jansson. Callers never pass the API key or a header value; nothing here
+ * filters them.
  */
 #ifndef EMBEDWATCH_LOG_H
 #define EMBEDWATCH_LOG_H
@@ -20,7 +28,8 @@ enum log_level {
 	LOG_LEVEL_DEBUG
 };
 
-/* Set the program name, threshold and format; logging goes to fd 2. */
+/* Set the program name, threshold and format; logging goes to fd 2.
+ * Looks at $JOURNAL_STREAM (again after log_open_file). */
 void	 log_init(const char *prog, enum log_level level, bool json);
 
 /* Send the log (and anything else written to fd 2, such as workers'

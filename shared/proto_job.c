@@ -93,8 +93,8 @@ proto_job_to_json(const struct job *job, struct buf *out)
 	if (job->dimensions > 0 &&
 	    buf_printf(out, ",\"dimensions\":%ld", job->dimensions) == -1)
 		return -1;
-	if (job->user != NULL && (buf_append(out, ",\"user\":", 8) == -1 ||
-	    proto_append_json_string(out, job->user) == -1))
+	if (job->extra_json != NULL &&
+	    buf_printf(out, ",\"extra\":{%s}", job->extra_json) == -1)
 		return -1;
 	if (job->cacert != NULL && (buf_append(out, ",\"cacert\":", 10) == -1 ||
 	    proto_append_json_string(out, job->cacert) == -1))
@@ -119,11 +119,48 @@ proto_job_to_json(const struct job *job, struct buf *out)
 	return buf_append(out, "}", 1);
 }
 
+int
+proto_extra_members(const json_t *obj, char **members, char *err,
+    size_t errlen)
+{
+	static const char *const own[] = { "input", "model",
+	    "encoding_format", "dimensions" };
+	char *text;
+	size_t i, len;
+
+	*members = NULL;
+	if (!json_is_object(obj)) {
+		(void)snprintf(err, errlen, "extra body members must be a JSON "
+		    "object");
+		return -1;
+	}
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (json_object_get(obj, own[i]) != NULL) {
+			(void)snprintf(err, errlen, "'%s' cannot be an extra "
+			    "body member", own[i]);
+			return -1;
+		}
+	if (json_object_size(obj) == 0)
+		return 0;
+	text = json_dumps(obj, JSON_COMPACT);
+	if (text == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* "{...}" to "...": drop the braces in place. */
+	len = strlen(text);
+	memmove(text, text + 1, len - 2);
+	text[len - 2] = '\0';
+	*members = text;
+	return 0;
+}
+
 /* What proto_job_parse allocates besides the struct job itself. */
 struct job_priv {
 	json_t		 *root;
 	char		 *input_json;
 	const char	**headers;
+	char		 *extra_json;
 };
 
 /* Read an optional string member into *dst. */
@@ -177,7 +214,6 @@ get_scalars(const json_t *root, struct job *job, char *err, size_t errlen)
 	    get_string(root, "model", &job->model, err, errlen) == -1 ||
 	    get_string(root, "encoding_format", &enc, err, errlen) == -1 ||
 	    get_string(root, "cacert", &job->cacert, err, errlen) == -1 ||
-	    get_string(root, "user", &job->user, err, errlen) == -1 ||
 	    get_string(root, "request_id", &job->request_id, err,
 	    errlen) == -1 ||
 	    get_long(root, "dimensions", &job->dimensions, err, errlen) == -1 ||
@@ -285,6 +321,12 @@ proto_job_parse(const char *text, size_t len, const struct job *defaults,
 	if (get_scalars(priv->root, job, err, errlen) == -1 ||
 	    get_headers(priv->root, job, priv, err, errlen) == -1)
 		goto fail;
+	v = json_object_get(priv->root, "extra");
+	if (v != NULL) {
+		if (proto_extra_members(v, &priv->extra_json, err, errlen) == -1)
+			goto fail;
+		job->extra_json = priv->extra_json;
+	}
 	if (job->base_url == NULL || job->model == NULL) {
 		(void)snprintf(err, errlen, "job has no 'url' or 'model'");
 		goto fail;
@@ -309,6 +351,7 @@ proto_job_free(struct job *job)
 		json_decref(priv->root);
 		free(priv->input_json);
 		free(priv->headers);
+		free(priv->extra_json);
 		free(priv);
 	}
 	free(job);

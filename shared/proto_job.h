@@ -32,7 +32,9 @@ struct job {
 	const char	 *input_json;	/* JSON array of n_inputs strings */
 	size_t		  n_inputs;
 	long		  dimensions;	/* 0: not sent */
-	const char	 *user;		/* NULL: not sent */
+	const char	 *extra_json;	/* NULL, or more body members, as
+					 * "k":v,... without braces ("extra"
+					 * in the JSON: an object) */
 	enum job_encoding encoding;
 	long		  timeout_ms;	/* hard deadline of this attempt */
 	const char *const *headers;	/* "Name: value" */
@@ -54,6 +56,16 @@ struct job {
  */
 int	 proto_input_normalize(const json_t *input, char **json, size_t *n,
 	    char *err, size_t errlen);
+
+/*
+ * The members of obj, a JSON object of more request-body members ("user",
+ * or whatever an OpenAI SDK's extra_body holds), as compact JSON without
+ * the braces ("k":v,...), in *members (malloc'd; NULL for an empty
+ * object). Members the job sets itself (input, model, encoding_format,
+ * dimensions) are refused. Returns 0, or -1 with a message in err.
+ */
+int	 proto_extra_members(const json_t *obj, char **members, char *err,
+	    size_t errlen);
 
 /* Append the job as one JSON object (no newline) to out. Returns 0 or -1
  * with errno (ENOBUFS, ENOMEM); out may then hold part of it. The API key

@@ -16,6 +16,7 @@
 
 #include "batch/batch.h"
 #include "config/config.h"
+#include "config/options.h"
 #include "log.h"
 #include "pipe/pipe.h"
 #include "serve/serve.h"
@@ -23,9 +24,6 @@
 #include "worker.h"
 
 extern char **environ;
-
-static const char usage_short[] =
-"usage: embedwatch pipe|batch|serve [options]   (embedwatch --help)\n";
 
 struct mode {
 	const char	*name;
@@ -41,6 +39,34 @@ static const struct mode modes[] = {
 	{ NULL, NULL, NULL }
 };
 
+static const struct mode *
+mode_named(const char *name)
+{
+	const struct mode *m;
+
+	for (m = modes; m->name != NULL; m++)
+		if (strcmp(name, m->name) == 0)
+			return m;
+	return NULL;
+}
+
+/* embedwatch help [CMD] (or --help, -h): the help of one command, or of
+ * them all. */
+static int
+help(int argc, char **argv)
+{
+	if (argc > 3)
+		return options_fail(EXIT_USAGE, "unexpected argument '%s'",
+		    argv[3]);
+	if (argc == 3 && mode_named(argv[2]) == NULL &&
+	    strcmp(argv[2], "help") != 0)
+		return options_fail(EXIT_USAGE, "unknown command '%s'; the "
+		    "commands are pipe, batch, serve and help", argv[2]);
+	if (options_usage(stdout, argc == 3 ? argv[2] : NULL) == -1)
+		return EXIT_SOFTWARE;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -53,24 +79,21 @@ main(int argc, char **argv)
 	int status;
 
 	setproctitle_init(argc, argv, environ);
-	if (argc < 2) {
-		(void)fputs(usage_short, stderr);
-		return EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--version") == 0) {
+	if (argc < 2)
+		return options_fail(EXIT_USAGE, "no command given; the commands "
+		    "are pipe, batch, serve and help");
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)
+		return help(argc, argv);
+	if (strcmp(argv[1], "--version") == 0) {
 		status = config_load(&cfg, "pipe", argc, argv);
 		config_free(&cfg);
 		return status == CONFIG_DONE ? 0 : status;
 	}
-	for (m = modes; m->name != NULL; m++)
-		if (strcmp(argv[1], m->name) == 0)
-			break;
-	if (m->name == NULL) {
-		(void)fprintf(stderr, "embedwatch: unknown command '%s'\n%s",
-		    argv[1], usage_short);
-		return EXIT_USAGE;
-	}
+	m = mode_named(argv[1]);
+	if (m == NULL)
+		return options_fail(EXIT_USAGE, "unknown command '%s'; the "
+		    "commands are pipe, batch, serve and help", argv[1]);
 
 	/* Init. */
 	status = config_load(&cfg, argv[1], argc - 1, argv + 1);

@@ -3,7 +3,7 @@
 
 Suites are given as NAME:BINDIR:UNITDIR. Once, before the suites, it runs
 the static checks (tests/check_layers.py on the tree, then on its own
-fixtures). For each suite it runs every unit test binary in UNITDIR
+fixtures; tests/check_man.py, mandoc's lint of man/). For each suite it runs every unit test binary in UNITDIR
 (counting cmocka's test cases) and every integration scenario
 tests/integration/t_*.py against the binaries in BINDIR. --tests picks
 tests by name (test_buf, t_fault_hang, layers; a comma list of globs); a
@@ -29,6 +29,7 @@ CHECKS = {
     "layers": [sys.executable, "tests/check_layers.py"],
     "layers-selftest": [sys.executable, "tests/check_layers.py",
                         "--self-test"],
+    "man": [sys.executable, "tests/check_man.py"],
 }
 
 passed = 0

@@ -25,6 +25,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +43,8 @@
 #include "proto_frame.h"
 #include "proto_job.h"
 #include "url.h"
+#include "version.h"
 #include "worker.h"
-
-#ifndef EMBEDWATCH_VERSION
-#define EMBEDWATCH_VERSION	"0.1"
-#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN	1
@@ -68,12 +66,31 @@ usage(FILE *f)
 	(void)fprintf(f,
 	    "usage: embedwatch-worker [--frames] [--encoding base64|float] "
 	    "[--insecure]\n"
-	    "           [--cacert path] [--timeout sec] "
-	    "[--max-response bytes]\n"
-	    "           [--worker-memory bytes] < job.json\n"
+	    "           [--cacert PATH] [--timeout SEC] "
+	    "[--max-response BYTES]\n"
+	    "           [--worker-memory BYTES] [--number N] < job.json\n"
+	    "       embedwatch-worker --help | --version\n"
 	    "environment: EMBEDWATCH_BASE_URL or OPENAI_BASE_URL, "
 	    "EMBEDWATCH_MODEL,\n"
-	    "             EMBEDWATCH_API_KEY or OPENAI_API_KEY\n");
+	    "             EMBEDWATCH_API_KEY or OPENAI_API_KEY, http_proxy, "
+	    "https_proxy,\n"
+	    "             NO_PROXY\n"
+	    "See embedwatch-worker(1).\n");
+}
+
+/* A usage error in the supervisor's format; returns -1. */
+static int __attribute__((format(printf, 1, 2)))
+usage_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)fputs("embedwatch-worker: ", stderr);
+	va_start(ap, fmt);
+	(void)vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	(void)fputs("\nTry 'embedwatch-worker --help' for more "
+	    "information.\n", stderr);
+	return -1;
 }
 
 /* The first non-empty variable of the two, or NULL. */
@@ -127,13 +144,15 @@ struct args {
 	double		 timeout_s;
 	long long	 max_response;
 	long long	 memory;	/* RLIMIT_AS; 0: none */
+	long long	 number;	/* the supervisor's, for ps; 0: none */
 };
 
 /* Apply option ch with argument arg. Returns 0, or -1 once the refusal
- * is logged. */
+ * is on stderr. */
 static int
 set_option(struct args *a, int ch, const char *arg)
 {
+	const char *errstr;
 	char *end;
 
 	switch (ch) {
@@ -146,9 +165,8 @@ set_option(struct args *a, int ch, const char *arg)
 		else if (strcmp(arg, "float") == 0)
 			a->defaults.encoding = JOB_ENCODING_FLOAT;
 		else {
-			log_error("--encoding must be base64 or float, not "
-			    "'%s'", arg);
-			return -1;
+			return usage_fail("--encoding wants base64 or float, "
+			    "not '%s'", arg);
 		}
 		return 0;
 	case 'k':
@@ -162,29 +180,31 @@ set_option(struct args *a, int ch, const char *arg)
 		a->timeout_s = strtod(arg, &end);
 		if (errno != 0 || end == arg || *end != '\0' ||
 		    !(a->timeout_s >= 0.001 && a->timeout_s <= 86400)) {
-			log_error("--timeout must be seconds in 0.001..86400, "
-			    "not '%s'", arg);
-			return -1;
+			return usage_fail("--timeout wants seconds (0.001 to "
+			    "86400), not '%s'", arg);
 		}
 		return 0;
 	case 'm':
 		if (parse_bytes(arg, 1, &a->max_response) == -1 ||
 		    (size_t)a->max_response > PROTO_FRAME_MAX) {
-			log_error("--max-response must be bytes in 1..%zu, "
-			    "not '%s'", PROTO_FRAME_MAX, arg);
-			return -1;
+			return usage_fail("--max-response wants 1 to %zu "
+			    "bytes, not '%s'", PROTO_FRAME_MAX, arg);
 		}
 		return 0;
 	case 'M':
 		if (parse_bytes(arg, 0, &a->memory) == -1) {
-			log_error("--worker-memory must be bytes (0: no "
-			    "limit), not '%s'", arg);
-			return -1;
+			return usage_fail("--worker-memory wants bytes (0: "
+			    "no limit), not '%s'", arg);
 		}
 		return 0;
+	case 'n':
+		a->number = strtonum(arg, 1, LLONG_MAX, &errstr);
+		if (errstr != NULL)
+			return usage_fail("--number wants a positive integer, "
+			    "not '%s'", arg);
+		return 0;
 	}
-	usage(stderr);
-	return -1;
+	return usage_fail("unknown option");
 }
 
 /*
@@ -203,6 +223,7 @@ parse_args(int argc, char *argv[], struct args *a, int *status)
 		{ "timeout",		required_argument,	NULL, 't' },
 		{ "max-response",	required_argument,	NULL, 'm' },
 		{ "worker-memory",	required_argument,	NULL, 'M' },
+		{ "number",		required_argument,	NULL, 'n' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
@@ -215,7 +236,19 @@ parse_args(int argc, char *argv[], struct args *a, int *status)
 	a->max_response = 256LL << 20;
 	a->memory = 1LL << 30;
 	*status = WORKER_EXIT_OK;
-	while ((ch = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (ch == ':' || ch == '?') {
+			*status = WORKER_EXIT_USAGE;
+			if (ch == ':' && optopt != 0 && optopt != 'h')
+				(void)usage_fail("option '%s' needs a value",
+				    argv[optind - 1]);
+			else
+				(void)usage_fail("unknown option '%.*s'",
+				    (int)strcspn(argv[optind - 1], "="),
+				    argv[optind - 1]);
+			return -1;
+		}
 		if (ch == 'h') {
 			usage(stdout);
 			return -1;
@@ -231,7 +264,7 @@ parse_args(int argc, char *argv[], struct args *a, int *status)
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		(void)usage_fail("unexpected argument '%s'", argv[optind]);
 		*status = WORKER_EXIT_USAGE;
 		return -1;
 	}
@@ -317,9 +350,10 @@ main(int argc, char *argv[])
 		status = reject(err, a.frames, t0_ms);
 		goto out;
 	}
-	if (job->request_id != NULL)
-		setproctitle("request %s attempt %u", job->request_id,
-		    job->attempt);
+	/* The supervisor's number for this worker, never the request's id:
+	 * ps shows the title to every user. */
+	if (a.number > 0)
+		setproctitle("worker %lld attempt %u", a.number, job->attempt);
 	if (global_init(job, &worker_ready, &curl_ready, err,
 	    sizeof(err)) == -1) {
 		status = reject(err, a.frames, t0_ms);

@@ -40,6 +40,7 @@
 #include "worker.h"
 
 #define CONNECT_TIMEOUT_MS	10000
+#define WORKER_BACKSTOP_MS	1000	/* libcurl's timeout after the kill */
 #define SNIPPET_MAX		160	/* bytes of a non-JSON error body */
 #define HOST_SHOWN_MAX		200	/* bytes of a host in messages */
 
@@ -218,7 +219,8 @@ check_job(struct call *c)
 	return 0;
 }
 
-/* The request body: model, input, encoding, dimensions and user. */
+/* The request body: model, input, encoding, dimensions and the extra
+ * members (user, extra_body). */
 static int
 build_body(struct call *c)
 {
@@ -231,9 +233,8 @@ build_body(struct call *c)
 	    "float" : "base64") == -1 ||
 	    (job->dimensions > 0 && buf_printf(&c->request,
 	    ",\"dimensions\":%ld", job->dimensions) == -1) ||
-	    (job->user != NULL && (buf_append(&c->request, ",\"user\":",
-	    8) == -1 || proto_append_json_string(&c->request,
-	    job->user) == -1)) ||
+	    (job->extra_json != NULL && buf_printf(&c->request, ",%s",
+	    job->extra_json) == -1) ||
 	    buf_append(&c->request, "}", 1) == -1) {
 		set_result(c, PROTO_INVALID_REQUEST, "cannot build the request "
 		    "body: %s", strerror(errno));
@@ -315,7 +316,7 @@ set_transfer(struct call *c, long budget_ms, long connect_ms)
 		{ CURLOPT_FOLLOWLOCATION,	0 },
 		{ CURLOPT_TIMEOUT_MS,		budget_ms },
 		{ CURLOPT_CONNECTTIMEOUT_MS,	connect_ms },
-		{ CURLOPT_LOW_SPEED_LIMIT,	1 },
+		{ CURLOPT_LOW_SPEED_LIMIT,	c->stall_s > 0 ? 1 : 0 },
 		{ CURLOPT_LOW_SPEED_TIME,	c->stall_s },
 		{ CURLOPT_SSL_VERIFYPEER,	verify },
 		{ CURLOPT_SSL_VERIFYHOST,	verify * 2 },
@@ -368,21 +369,29 @@ static int
 set_options(struct call *c)
 {
 	const struct job *job = c->job;
-	long budget_ms, margin_ms, connect_ms;
+	long budget_ms, connect_ms;
 	CURLcode cc;
 
-	/* curl's own timeout fires a little before the supervisor's kill. */
-	margin_ms = job->timeout_ms / 20 > 50 ? job->timeout_ms / 20 : 50;
-	budget_ms = job->timeout_ms - margin_ms;
-	if (budget_ms < 1)
-		budget_ms = 1;
+	/*
+	 * Under the supervisor (frames) its SIGKILL at the deadline is the
+	 * timeout and the progress frames say where the call was: libcurl's
+	 * own timers are only a backstop after the deadline, so they never
+	 * answer first, and no stall window cuts the call short. By hand
+	 * libcurl is the only clock: the timeout, and a stall window.
+	 */
+	budget_ms = job->timeout_ms;
+	if (c->frames)
+		budget_ms += WORKER_BACKSTOP_MS;
 	connect_ms = budget_ms < CONNECT_TIMEOUT_MS ? budget_ms :
 	    CONNECT_TIMEOUT_MS;
 	/* Stalls: libcurl averages speed over ~5 s, so this triggers
 	 * some 5 s after the last byte plus stall_s. */
-	c->stall_s = budget_ms / 2 / 1000;
-	if (c->stall_s < 1)
-		c->stall_s = 1;
+	c->stall_s = 0;
+	if (!c->frames) {
+		c->stall_s = budget_ms / 2 / 1000;
+		if (c->stall_s < 1)
+			c->stall_s = 1;
+	}
 
 	cc = set_transfer(c, budget_ms, connect_ms);
 	if (cc == CURLE_OK)
@@ -493,6 +502,14 @@ curl_error(struct call *c, CURLcode cc, long status)
 	}
 	proto_progress_describe(probe_progress(&c->probe), c->host, c->https,
 	    where, sizeof(where));
+	/* Before the attempt's timeout only the connect timeout fires: the
+	 * endpoint did not take the connection, a network failure. */
+	if (cc == CURLE_OPERATION_TIMEDOUT && c->result.ms < c->job->timeout_ms &&
+	    strncmp(c->errbuf, "Operation too slow", 18) != 0) {
+		set_result(c, PROTO_NETWORK, "no connection within %ld ms: %s",
+		    c->result.ms, where);
+		return;
+	}
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
 		if (strncmp(c->errbuf, "Operation too slow", 18) == 0)
 			set_result(c, PROTO_TIMEOUT, "timed out after %ld ms, "

@@ -17,9 +17,11 @@
 
 #include "config/config.h"
 #include "config/options.h"
+#include "version.h"
 
 #define DEFAULT_BASE_URL	"https://api.openai.com/v1"
 #define DEFAULT_MODEL		"text-embedding-3-small"
+#define DEFAULT_USER_AGENT	"User-Agent: embedwatch/" EMBEDWATCH_VERSION
 
 int
 config_parse_seconds(const char *s, long *ms)
@@ -119,18 +121,53 @@ apply_env(struct config *cfg)
 	return 0;
 }
 
+/* Does a --header already name User-Agent (in any case)? */
+static bool
+has_user_agent(const struct config *cfg)
+{
+	size_t i, len = strlen("User-Agent:");
+
+	for (i = 0; i < cfg->n_headers; i++)
+		if (strncasecmp(cfg->headers[i], "User-Agent:", len) == 0)
+			return true;
+	return false;
+}
+
 /*
  * What follows from other settings (the drain from the timeout, a
- * connection's share from the jobs), then the checks that involve more
- * than one option or the file system.
+ * connection's share from the jobs, the User-Agent every worker sends
+ * unless a --header names one), then the checks that involve more than
+ * one option or the file system.
  */
 static int
 settle(struct config *cfg)
 {
+	char **p;
+
+	/* Beyond --header's 64: the default is not the user's. */
+	if (!has_user_agent(cfg)) {
+		p = reallocarray(cfg->headers, cfg->n_headers + 2, sizeof(*p));
+		if (p == NULL)
+			return options_fail(EXIT_CONFIG, "out of memory");
+		cfg->headers = p;
+		p[cfg->n_headers] = strdup(DEFAULT_USER_AGENT);
+		if (p[cfg->n_headers] == NULL)
+			return options_fail(EXIT_CONFIG, "out of memory");
+		p[++cfg->n_headers] = NULL;
+	}
 	if (cfg->conn_inflight == 0)
 		cfg->conn_inflight = cfg->jobs;
 	if (cfg->drain_ms < 0)
 		cfg->drain_ms = cfg->timeout_ms;
+	/* batch checks these again; here they get the usage-error form. */
+	if (strcmp(cfg->mode, "batch") == 0 && cfg->batch_output == NULL &&
+	    cfg->batch_format == BATCH_OUT_NPY)
+		return options_fail(EXIT_USAGE, "--format npy needs an output "
+		    "file (-o OUT.npy)");
+	if (strcmp(cfg->mode, "batch") == 0 && cfg->batch_output == NULL &&
+	    cfg->resume)
+		return options_fail(EXIT_USAGE, "--resume needs the output file "
+		    "of the run to go on with (-o OUT)");
 	if (cfg->warm > cfg->jobs)
 		return options_fail(EXIT_USAGE, "--warm %u is more than --jobs "
 		    "%u", cfg->warm, cfg->jobs);

@@ -31,10 +31,7 @@
 #include "log.h"
 #include "proto_job.h"
 #include "url.h"
-
-#ifndef EMBEDWATCH_VERSION
-#define EMBEDWATCH_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 #define fail		options_fail
 #define has_control	options_has_control
@@ -46,6 +43,10 @@
 #define USAGE_HELP_COL	24	/* where help text starts */
 #define USAGE_WIDTH	79	/* the widest a usage line may be */
 
+/* The mode options_parse is parsing, for the hint under a usage error;
+ * NULL before (main's own errors) and for the whole program. */
+static const char *hint_mode;
+
 int
 options_fail(int status, const char *fmt, ...)
 {
@@ -56,6 +57,10 @@ options_fail(int status, const char *fmt, ...)
 	(void)vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	(void)fputc('\n', stderr);
+	if (status == EXIT_USAGE)
+		(void)fprintf(stderr, "Try 'embedwatch help%s%s' for more "
+		    "information.\n", hint_mode != NULL ? " " : "",
+		    hint_mode != NULL ? hint_mode : "");
 	return status;
 }
 
@@ -200,6 +205,38 @@ add_header(struct config *cfg, const char *h)
 	if (p[cfg->n_headers] == NULL)
 		return fail(EXIT_CONFIG, "out of memory");
 	p[++cfg->n_headers] = NULL;
+	return 0;
+}
+
+/*
+ * --proxy URL: the proxy of every call, as if http_proxy and https_proxy
+ * said so (libcurl reads them in the fork worker; core/spawn passes them
+ * to an exec'd one). NO_PROXY still applies. An empty URL: no proxy,
+ * whatever the environment says.
+ */
+static int
+set_proxy(struct config *cfg, const char *url)
+{
+	static const char *const vars[] = {
+		"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+		"ALL_PROXY"
+	};
+	size_t i;
+
+	(void)cfg;
+	if (has_control(url) || strchr(url, ' ') != NULL)
+		return fail(EXIT_USAGE, "--proxy wants a URL such as "
+		    "http://proxy:3128, not '%s'", url);
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if (unsetenv(vars[i]) == -1)
+			return fail(EXIT_CONFIG, "cannot unset '%s': %s",
+			    vars[i], strerror(errno));
+	if (*url == '\0')
+		return 0;
+	if (setenv("http_proxy", url, 1) == -1 ||
+	    setenv("https_proxy", url, 1) == -1)
+		return fail(EXIT_CONFIG, "cannot set the proxy: %s",
+		    strerror(errno));
 	return 0;
 }
 
@@ -389,7 +426,12 @@ static const struct options_row options_table[] = {
 	    .help = "base64 (default) or float, as asked of the API" },
 	{ .name = "header", .arg = "'Name: v'", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_CUSTOM, .set = add_header,
-	    .help = "extra request header (repeatable, at most 64)" },
+	    .help = "extra request header (repeatable, at most 64; "
+	    "User-Agent: embedwatch/VERSION unless one is given)" },
+	{ .name = "proxy", .arg = "URL", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_proxy,
+	    .help = "proxy for every call (default: http_proxy, https_proxy, "
+	    "NO_PROXY; '' for none)" },
 	{ .name = "cacert", .arg = "PATH", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_CUSTOM, .set = set_cacert,
 	    .help = "CA bundle to verify the server with" },
@@ -424,7 +466,8 @@ static const struct options_row options_table[] = {
 	    .help = "text (default) or json, on stderr" },
 	{ .name = "version", .modes = OPTIONS_ALL, .kind = OPTIONS_VERSION,
 	    .help = "print the version and exit" },
-	{ .name = "help", .modes = OPTIONS_ALL, .kind = OPTIONS_HELP,
+	{ .name = "help", .letter = 'h', .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_HELP,
 	    .help = "print this text and exit" },
 
 	{ .name = "output", .letter = 'o', .arg = "OUT", .modes = OPTIONS_BATCH,
@@ -635,7 +678,7 @@ apply(struct config *cfg, const struct options_row *o, const char *arg)
 	case OPTIONS_CUSTOM:
 		return o->set(cfg, arg);
 	case OPTIONS_HELP:
-		(void)options_usage(stdout);
+		(void)options_usage(stdout, hint_mode);
 		return CONFIG_DONE;
 	case OPTIONS_VERSION:
 		(void)printf("embedwatch %s\n", EMBEDWATCH_VERSION);
@@ -717,27 +760,68 @@ parse_operands(struct config *cfg, unsigned mode, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The message for what getopt_long refused: arg (argv[optind - 1]) is an
+ * option that needs a value and has none, an unknown one, or a prefix of
+ * several long names. Names the option, never a value.
+ */
+static int
+refused(int opt, const char *arg)
+{
+	const struct options_row *o;
+	char names[512] = "";
+	size_t i, len;
+	int n = 0;
+
+	if (opt == ':') {
+		o = row_of(optopt);
+		if (o != NULL)
+			return fail(EXIT_USAGE, "option '--%s' needs a value",
+			    o->name);
+		return fail(EXIT_USAGE, "option '%s' needs a value", arg);
+	}
+	if (strncmp(arg, "--", 2) != 0) {
+		if (optopt != 0 && optopt < ROW_VAL_BASE)
+			return fail(EXIT_USAGE, "unknown option '-%c'", optopt);
+		return fail(EXIT_USAGE, "unknown option '%s'", arg);
+	}
+	len = strcspn(arg + 2, "=");
+	for (i = 0; i < N_ROWS; i++) {
+		if (strncmp(options_table[i].name, arg + 2, len) != 0)
+			continue;
+		/* A long list is cut short, which only shortens the text. */
+		(void)strlcat(names, n++ > 0 ? ", --" : "--", sizeof(names));
+		(void)strlcat(names, options_table[i].name, sizeof(names));
+	}
+	if (n < 2)
+		return fail(EXIT_USAGE, "unknown option '%.*s'", (int)len + 2,
+		    arg);
+	return fail(EXIT_USAGE, "option '%.*s' is ambiguous (%s)",
+	    (int)len + 2, arg, names);
+}
+
 int
 options_parse(struct config *cfg, const char *mode, int argc, char **argv)
 {
 	struct option longopts[N_ROWS + 1];
-	char letters[2 * N_ROWS + 1];
+	char letters[2 * N_ROWS + 2];
 	const struct options_row *o;
 	unsigned bit;
 	int opt, rc;
 
-	build_getopt(longopts, letters, sizeof(letters));
+	/* A leading ':': a missing value is ':', not '?'. */
+	letters[0] = ':';
+	build_getopt(longopts, letters + 1, sizeof(letters) - 1);
 	bit = mode_bit(mode);
+	hint_mode = bit != 0 ? mode : NULL;
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, letters, longopts, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
-			return fail(EXIT_USAGE, "bad option '%s'; try "
-			    "'embedwatch --help'", argv[optind - 1]);
+			return refused(opt, argv[optind - 1]);
 		o = row_of(opt);
 		if (o == NULL)
-			return fail(EXIT_USAGE, "unknown option; try "
-			    "'embedwatch --help'");
+			return fail(EXIT_USAGE, "unknown option");
 		if ((o->modes & bit) == 0)
 			return fail(EXIT_USAGE, "option '--%s' is not for "
 			    "'embedwatch %s'", o->name, mode);
@@ -748,18 +832,25 @@ options_parse(struct config *cfg, const char *mode, int argc, char **argv)
 	return parse_operands(cfg, bit, argc, argv);
 }
 
-static const char usage_synopsis[] =
-"usage: embedwatch pipe  [options]\n"
-"       embedwatch batch [INPUT|-] [-o OUT] [batch options] [options]\n"
-"       embedwatch serve --socket PATH | --listen HOST:PORT [serve options]\n"
-"                        [options]\n"
-"\n"
+/* Each mode's synopsis line and what it does, in --help's order. */
+static const struct {
+	const char	*mode;
+	const char	*synopsis;
+	const char	*about;
+} usage_modes[] = {
+	{ "pipe", "pipe  [options]",
+	    "JSON-line requests on stdin, one JSON-line answer each on stdout" },
+	{ "batch", "batch [INPUT|-] [-o OUT] [batch options] [options]",
+	    "embed a corpus (one text a line, or JSON lines) into a file" },
+	{ "serve", "serve --socket PATH | --listen HOST:PORT [options]",
+	    "the pipe protocol on a Unix socket, OpenAI's API over HTTP" },
+};
+
+#define N_USAGE_MODES	(sizeof(usage_modes) / sizeof(usage_modes[0]))
+
+static const char usage_about[] =
 "Every API call runs in its own worker process, SIGKILLed at its deadline;\n"
-"every request gets exactly one answer.\n"
-"  pipe   JSON-line requests on stdin, one JSON-line answer each on stdout\n"
-"  batch  embed a corpus (one text a line, or JSON lines) into a file\n"
-"  serve  the pipe protocol on a Unix socket and OpenAI's HTTP API, for many\n"
-"         clients\n";
+"every request gets exactly one answer.\n";
 
 /*
  * One row: "  LABEL" ("-o, --output OUT", "--timeout SEC") and its help
@@ -827,24 +918,46 @@ usage_title(FILE *fp, unsigned mask)
 }
 
 int
-options_usage(FILE *fp)
+options_usage(FILE *fp, const char *mode)
 {
+	const char *lead = "usage: ";
+	unsigned bit, mask;
 	size_t i, j, k;
 
-	(void)fputs(usage_synopsis, fp);
+	bit = mode != NULL ? mode_bit(mode) : 0;
+	for (i = 0; i < N_USAGE_MODES; i++) {
+		if (bit != 0 && strcmp(usage_modes[i].mode, mode) != 0)
+			continue;
+		(void)fprintf(fp, "%sembedwatch %s\n", lead,
+		    usage_modes[i].synopsis);
+		lead = "       ";
+	}
+	if (bit == 0)
+		(void)fputs("       embedwatch help [pipe|batch|serve]\n"
+		    "       embedwatch --version\n", fp);
+	(void)fprintf(fp, "\n%s", usage_about);
+	for (i = 0; i < N_USAGE_MODES; i++)
+		if (bit == 0 || strcmp(usage_modes[i].mode, mode) == 0)
+			(void)fprintf(fp, "  %-6s %s\n", usage_modes[i].mode,
+			    usage_modes[i].about);
 	/* Each mask once, where it first appears: O(n^2), n = N_ROWS. */
 	for (i = 0; i < N_ROWS; i++) {
+		mask = options_table[i].modes;
+		if (bit != 0 && (mask & bit) == 0)
+			continue;
 		for (k = 0; k < i; k++)
-			if (options_table[k].modes == options_table[i].modes)
+			if (options_table[k].modes == mask)
 				break;
 		if (k < i)
 			continue;
 		(void)fputc('\n', fp);
-		usage_title(fp, options_table[i].modes);
+		usage_title(fp, mask);
 		for (j = i; j < N_ROWS; j++)
-			if (options_table[j].modes == options_table[i].modes)
+			if (options_table[j].modes == mask)
 				usage_row(fp, &options_table[j]);
 	}
+	if (bit == 0)
+		(void)fputs("\nSee embedwatch(1), embedwatch-protocol(5).\n", fp);
 	if (fflush(fp) == EOF || ferror(fp))
 		return -1;
 	return 0;

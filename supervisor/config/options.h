@@ -102,17 +102,22 @@ int	 options_parse(struct config *cfg, const char *mode, int argc,
 int	 options_set(struct config *cfg, const char *name, const char *arg);
 
 /*
- * Write the --help text to fp: the synopsis, then each group of options
+ * Write the help text to fp: the synopsis, then each group of options
  * that belong to the same modes, each row with its argument and help,
- * wrapped to 80 columns. The text is the same whatever the mode. Returns
- * 0, or -1 with errno set if writing failed.
+ * wrapped to 80 columns. mode NULL (or not a mode) gives every mode and
+ * option (embedwatch --help); "pipe", "batch" or "serve" only that
+ * mode's synopsis and options (embedwatch help batch, batch --help).
+ * Returns 0, or -1 with errno set if writing failed.
  */
-int	 options_usage(FILE *fp);
+int	 options_usage(FILE *fp, const char *mode);
 
 /*
  * Write "embedwatch: MESSAGE\n" on stderr; returns status, so a caller
- * can "return options_fail(EXIT_USAGE, ...)". The config layer's one way
- * to report, used by config.c too.
+ * can "return options_fail(EXIT_USAGE, ...)". For EXIT_USAGE a second
+ * line follows, "Try 'embedwatch help MODE' for more information." (the
+ * mode being parsed; none before options_parse), so every usage error
+ * has one format. The config layer's one way to report, used by
+ * config.c and main.c too.
  */
 int	 options_fail(int status, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -29,6 +29,26 @@
 
 #define EXEC_FAILED	127
 
+extern char **environ;
+
+/*
+ * The number of the worker being started, counted from 1 over the life of
+ * the supervisor: its process title ("worker 17 attempt 2") shows this,
+ * never the request's id, which ps would show to every user.
+ */
+static unsigned long worker_no;
+
+/* What an exec'd worker takes from our environment besides PATH and the
+ * key: the proxies libcurl reads (the fork worker reads them anyway) and
+ * the journal's stream, for log priorities. */
+static const char *const passed_env[] = {
+	"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+	"no_proxy", "NO_PROXY", "JOURNAL_STREAM"
+};
+
+#define N_PASSED_ENV	(sizeof(passed_env) / sizeof(passed_env[0]))
+#define EXEC_ENV_MAX	(2 + N_PASSED_ENV + 1)
+
 /* Write the job's JSON into a sealed-off memory file for the child's
  * stdin: writing it never blocks, whatever its size. */
 static int
@@ -76,8 +96,7 @@ run_warm(const struct spawn_opts *opts)
 		return WORKER_EXIT_INTERNAL;
 	}
 	job->api_key = opts->api_key;
-	setproctitle("worker %s attempt %u", job->request_id != NULL ?
-	    job->request_id : "-", job->attempt);
+	setproctitle("worker %lu attempt %u", worker_no, job->attempt);
 	status = worker_run(job, STDOUT_FILENO, true);
 	proto_job_free(job);
 	return status;
@@ -89,7 +108,7 @@ static void __attribute__((noreturn))
 child(const struct spawn_opts *opts, const struct job *job, pid_t parent,
     int stdin_fd, int result_fd, char *const envp[])
 {
-	char *argv[3];
+	char *argv[5], number[24];
 	struct rlimit rl;
 	int status;
 
@@ -116,26 +135,41 @@ child(const struct spawn_opts *opts, const struct job *job, pid_t parent,
 		_exit(run_warm(opts));
 	}
 	if (opts->worker_path == NULL) {
-		setproctitle("worker %s attempt %u",
-		    job->request_id != NULL ? job->request_id : "-",
-		    job->attempt);
+		setproctitle("worker %lu attempt %u", worker_no, job->attempt);
 		status = worker_run(job, STDOUT_FILENO, true);
 		_exit(status);
 	}
 	argv[0] = (char *)(uintptr_t)opts->worker_path;
 	argv[1] = (char *)(uintptr_t)"--frames";
-	argv[2] = NULL;
+	argv[2] = (char *)(uintptr_t)"--number";
+	(void)snprintf(number, sizeof(number), "%lu", worker_no);
+	argv[3] = number;
+	argv[4] = NULL;
 	execve(opts->worker_path, argv, envp);
 	_exit(EXEC_FAILED);
 }
 
-/* The environment of an exec'd worker: a PATH and the key. */
+/* The environment of an exec'd worker: a PATH, passed_env and the key.
+ * The passed entries point into environ, valid until the fork. */
 static int
-exec_env(const struct spawn_opts *opts, char *envp[3], char **key_env)
+exec_env(const struct spawn_opts *opts, char *envp[EXEC_ENV_MAX],
+    char **key_env)
 {
-	envp[0] = (char *)(uintptr_t)"PATH=/usr/local/bin:/usr/bin:/bin";
-	envp[1] = NULL;
-	envp[2] = NULL;
+	size_t i, n = 0, len;
+	char **e;
+
+	envp[n++] = (char *)(uintptr_t)"PATH=/usr/local/bin:/usr/bin:/bin";
+	for (i = 0; i < N_PASSED_ENV; i++) {
+		len = strlen(passed_env[i]);
+		for (e = environ; *e != NULL; e++)
+			if (strncmp(*e, passed_env[i], len) == 0 &&
+			    (*e)[len] == '=') {
+				envp[n++] = *e;
+				break;
+			}
+	}
+	envp[n] = NULL;
+	envp[n + 1] = NULL;
 	*key_env = NULL;
 	if (opts->api_key == NULL)
 		return 0;
@@ -144,7 +178,7 @@ exec_env(const struct spawn_opts *opts, char *envp[3], char **key_env)
 		errno = ENOMEM;
 		return -1;
 	}
-	envp[1] = *key_env;
+	envp[n] = *key_env;
 	return 0;
 }
 
@@ -177,7 +211,7 @@ start(const struct spawn_opts *opts, const struct job *job, int stdin_fd,
     pid_t *pidp, int *result_fdp)
 {
 	int pipefd[2] = { -1, -1 }, saved;
-	char *envp[3] = { NULL, NULL, NULL }, *key_env = NULL;
+	char *envp[EXEC_ENV_MAX] = { NULL }, *key_env = NULL;
 	pid_t parent, pid;
 
 	if (pipe2(pipefd, O_CLOEXEC) == -1 ||
@@ -186,6 +220,7 @@ start(const struct spawn_opts *opts, const struct job *job, int stdin_fd,
 	if (opts->worker_path != NULL && exec_env(opts, envp, &key_env) == -1)
 		goto fail;
 	parent = getpid();
+	worker_no++;
 	pid = fork();
 	if (pid == -1)
 		goto fail;

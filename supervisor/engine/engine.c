@@ -430,8 +430,8 @@ make_job(const struct engine *e, const struct request *req, unsigned no,
 	job->n_inputs = req->n_inputs;
 	job->dimensions = req->dimensions > 0 ? req->dimensions :
 	    cfg->dimensions;
+	job->extra_json = req->extra_json;
 	job->encoding = cfg->encoding;
-	job->user = req->user;
 	job->timeout_ms = budget_ms;
 	job->headers = (const char *const *)cfg->headers;
 	job->n_headers = cfg->n_headers;
@@ -450,17 +450,16 @@ make_job(const struct engine *e, const struct request *req, unsigned no,
  */
 static int
 start_attempt(struct engine *e, struct slot *s, struct request *req,
-    bool hedge)
+    bool hedge, int64_t now)
 {
 	char id_title[48], message[512];
 	struct attempt *at;
 	struct job job;
 	long budget, hedge_ms;
-	int64_t now;
 
-	/* The attempt's clock starts now, not at the top of the loop turn:
-	 * the spawns before this one took time. */
-	now = clock_ms();
+	/* The attempt's clock starts when the request is handed its slot,
+	 * now, the turn's time: the forks of the requests before it in this
+	 * turn must not push its deadline back. */
 	budget = policy_attempt_budget_ms(e->policy, req, now);
 	make_job(e, req, ++req->attempts, budget, id_title, sizeof(id_title),
 	    &job);
@@ -505,7 +504,6 @@ on_hedge_timer(void *owner, int64_t now)
 	struct engine *e;
 	struct slot *s;
 
-	(void)now;
 	if (req == NULL)
 		return;
 	e = req->engine;
@@ -519,7 +517,7 @@ on_hedge_timer(void *owner, int64_t now)
 		    req->id_json);
 		return;
 	}
-	(void)start_attempt(e, s, req, true);
+	(void)start_attempt(e, s, req, true, now);
 }
 
 static void
@@ -593,7 +591,7 @@ run_turn(void *arg, int64_t now)
 			    "deadline passed before a worker was free", now);
 			continue;
 		}
-		(void)start_attempt(e, s, req, false);
+		(void)start_attempt(e, s, req, false, now);
 	}
 	if (!e->shutting_down)
 		slots_top_up(e->slots, e->cfg->warm, now);

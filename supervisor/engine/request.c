@@ -26,6 +26,6 @@ request_free(struct request *req)
 	free(req->id_json);
 	free(req->input_json);
 	free(req->model);
-	free(req->user);
+	free(req->extra_json);
 	free(req);
 }

@@ -64,9 +64,11 @@ struct request {
 	size_t		 n_inputs;
 	char		*model;		/* NULL: the configured model */
 	long		 dimensions;	/* 0: the configured dimensions */
+	char		*extra_json;	/* NULL, or more members of the API's
+					 * body ("user" and extra_body's):
+					 * "k":v,... without braces */
 	long		 timeout_ms;	/* 0: the configured timeout */
 	long		 deadline_ms;	/* 0: the configured deadline */
-	char		*user;		/* NULL: none; sent upstream as "user" */
 	/* Who takes the answer instead of the engine's callback (a front
 	 * whose requests are not sessions'); NULL: the engine's. */
 	void		(*answer)(struct request *req, const struct answer *a);

@@ -427,7 +427,9 @@ slot_start(struct slot *s, const struct job *job, void *owner,
 	}
 	s->owner = owner;
 	s->served = true;
-	s->started_ms = clock_ms();
+	/* Its clock runs from the handover (the job's budget before the
+	 * kill), not from the end of the fork. */
+	s->started_ms = kill_at_ms - job->timeout_ms;
 	loop_arm(t->loop, &s->timer, kill_at_ms);
 	return 0;
 }

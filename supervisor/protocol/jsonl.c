@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,8 +103,49 @@ get_op(const json_t *root, enum req_op *op, char *err, size_t errlen)
 	return -1;
 }
 
-/* The members of an embed request: input, model, dimensions, timeout
- * and deadline. Returns 0, or -1 with a message in err. */
+/*
+ * "user" (a string) and "extra_body" (an object), both sent on to the API
+ * in its request body, into req->extra_json. Returns 0, or -1 with a
+ * message in err.
+ */
+static int
+get_extra(const json_t *root, struct request *req, char *err, size_t errlen)
+{
+	const json_t *user, *body;
+	json_t *all;
+	int rc = -1;
+
+	user = json_object_get(root, "user");
+	body = json_object_get(root, "extra_body");
+	if (user != NULL && json_is_null(user))
+		user = NULL;
+	if (body != NULL && json_is_null(body))
+		body = NULL;
+	if (user == NULL && body == NULL)
+		return 0;
+	if (user != NULL && !json_is_string(user)) {
+		(void)snprintf(err, errlen, "'user' must be a string");
+		return -1;
+	}
+	if (body != NULL && !json_is_object(body)) {
+		(void)snprintf(err, errlen, "'extra_body' must be an object");
+		return -1;
+	}
+	all = body != NULL ? json_deep_copy(body) : json_object();
+	if (all == NULL || (user != NULL &&
+	    json_object_set(all, "user", (json_t *)(uintptr_t)user) == -1)) {
+		(void)snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = proto_extra_members(all, &req->extra_json, err, errlen);
+out:
+	json_decref(all);
+	return rc;
+}
+
+/* The members of an embed request: input, model, dimensions, timeout,
+ * deadline, user and extra_body. Returns 0, or -1 with a message in
+ * err. */
 static int
 get_embed(const json_t *root, struct request *req, char *err, size_t errlen)
 {
@@ -145,7 +187,7 @@ get_embed(const json_t *root, struct request *req, char *err, size_t errlen)
 	if (get_seconds(root, "timeout", &req->timeout_ms, err, errlen) == -1 ||
 	    get_seconds(root, "deadline", &req->deadline_ms, err, errlen) == -1)
 		return -1;
-	return 0;
+	return get_extra(root, req, err, errlen);
 }
 
 struct request *

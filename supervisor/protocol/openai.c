@@ -103,6 +103,36 @@ get_dimensions(const json_t *root, long *dims, char *err, size_t errlen)
 	return 0;
 }
 
+/* Every member but the four the job sets itself goes upstream as it is
+ * ("user", and whatever an SDK's extra_body added), into
+ * req->extra_json. */
+static int
+get_extra(const json_t *root, struct request *req, char *err, size_t errlen)
+{
+	static const char *const own[] = { "input", "model",
+	    "encoding_format", "dimensions" };
+	json_t *rest, *v;
+	const char *key;
+	void *tmp;
+	size_t i;
+	int rc;
+
+	rest = json_copy((json_t *)(uintptr_t)root);
+	if (rest == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		(void)json_object_del(rest, own[i]);
+	/* A null member means "not given", as for the members above. */
+	json_object_foreach_safe(rest, tmp, key, v)
+		if (json_is_null(v))
+			(void)json_object_del(rest, key);
+	rc = proto_extra_members(rest, &req->extra_json, err, errlen);
+	json_decref(rest);
+	return rc;
+}
+
 struct request *
 openai_parse_request(const char *body, size_t len, bool *base64,
     const char **param, char *err, size_t errlen)
@@ -110,6 +140,7 @@ openai_parse_request(const char *body, size_t len, bool *base64,
 	struct request *req = NULL;
 	json_error_t jerr;
 	json_t *root;
+	const json_t *v;
 
 	*param = NULL;
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -142,9 +173,14 @@ openai_parse_request(const char *body, size_t len, bool *base64,
 	if (get_dimensions(root, &req->dimensions, err, errlen) == -1)
 		goto fail;
 	*param = "user";
-	if (get_string(root, "user", &req->user, err, errlen) == -1)
+	v = json_object_get(root, "user");
+	if (v != NULL && !json_is_null(v) && !json_is_string(v)) {
+		(void)snprintf(err, errlen, "'user' must be a string");
 		goto fail;
+	}
 	*param = NULL;
+	if (get_extra(root, req, err, errlen) == -1)
+		goto fail;
 	json_decref(root);
 	return req;
 fail:

@@ -31,8 +31,10 @@ struct openai_error {
 /*
  * Parse a request body of len bytes: "input" (a string or an array of
  * strings; token-id arrays are refused), "model", "encoding_format"
- * ("float", the default, or "base64"), "dimensions" and "user"; other
- * members are ignored. Returns a REQ_OP_EMBED request without id, owner
+ * ("float", the default, or "base64") and "dimensions"; every other
+ * member not null ("user", checked to be a string, and whatever an SDK's
+ * extra_body adds) is sent upstream as it is, in req->extra_json.
+ * Returns a REQ_OP_EMBED request without id, owner
  * or line (the caller's to set; release with request_free) and *base64;
  * or NULL with a message in err and *param naming the member at fault
  * (static, or NULL for the body as a whole).

@@ -434,7 +434,7 @@ class Stats:
         self.faults = collections.Counter()
         self.seen = collections.Counter()  # request key -> times seen, for 500/503/429
         self.last_headers = {}
-        self.last_user = None   # the "user" member of the last good POST
+        self.last_body = None
 
     def bump(self, key: str) -> int:
         self.seen[key] += 1
@@ -443,7 +443,7 @@ class Stats:
     def snapshot(self) -> dict:
         return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
                 "open_connections": self.open_connections, "last_headers": self.last_headers,
-                "last_user": self.last_user}
+                "last_body": self.last_body}
 
 
 class Server:
@@ -504,6 +504,10 @@ class Server:
         stats = self.stats
         stats.requests += 1
         stats.last_headers = req.headers
+        try:
+            stats.last_body = json.loads(req.body)
+        except ValueError:
+            stats.last_body = None
         key = self.opts.require_key
         if key is not None and req.headers.get("authorization") != "Bearer " + key:
             stats.faults["auth"] += 1
@@ -514,7 +518,6 @@ class Server:
         except BadRequest as e:
             await conn.send(400, error_body(str(e), param=e.param))
             return "badrequest"
-        stats.last_user = json.loads(req.body).get("user")
         fault = find_fault(job.texts)
         if fault is None:
             await self.succeed(conn, job)

@@ -1,4 +1,4 @@
-"""Proves: the same round trip works from Python's standard library (urllib) and from curl, float and base64 both decoding to the fake's float32 vectors; GET /v1/models names the configured model, /healthz says ready; and the front refuses with OpenAI's error shape and x-should-retry: false: token-id input (400, param input), a bad encoding_format, a non-JSON body, an unknown path (404), GET on /v1/embeddings (405); an upstream 429 arrives as 429 with Retry-After, an upstream 500 that persists as 500, keep-alive carries several requests on one connection."""
+"""Proves: the same round trip works from Python's standard library (urllib) and from curl, float and base64 both decoding to the fake's float32 vectors; members embedwatch does not set (user, an SDK's extra_body) reach the API as they are; GET /v1/models names the configured model, /healthz says ready; and the front refuses with OpenAI's error shape and x-should-retry: false: token-id input (400, param input), a bad encoding_format, a non-JSON body, an unknown path (404), GET on /v1/embeddings (405); an upstream 429 arrives as 429 with Retry-After, an upstream 500 that persists as 500, keep-alive carries several requests on one connection."""
 import base64
 import json
 import shutil
@@ -66,6 +66,14 @@ def scenario():
         body = json.loads(r.stdout)
         h.check(h.as_float32(body["data"][0]["embedding"]) ==
                 fake_api.embedding_for("delta", 3), "curl float", body)
+
+        # Members embedwatch does not set itself go upstream as they are.
+        st, _, body = srv.embed({"input": "more", "user": "u1",
+                                 "input_type": "query", "truncate": None})
+        last = api.stats()["last_body"]
+        h.check(st == 200 and last.get("user") == "u1" and
+                last.get("input_type") == "query" and "truncate" not in last,
+                "extra members passed upstream, nulls dropped", last)
 
         st, _, raw = srv.request("GET", "/v1/models")
         models = json.loads(raw)

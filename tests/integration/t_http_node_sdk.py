@@ -77,7 +77,7 @@ def scenario():
         # "user" reached the API (the first call sent it).
         api.reset()
         st, _, _ = srv.embed({"input": "u", "user": "user-77"})
-        h.check(st == 200 and api.stats()["last_user"] == "user-77",
+        h.check(st == 200 and api.stats()["last_body"].get("user") == "user-77",
                 "user passed upstream", st, api.stats())
 
         api.reset()

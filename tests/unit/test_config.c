@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "version.h"
 
 static const char *const env_names[] = {
 	"EMBEDWATCH_BASE_URL", "OPENAI_BASE_URL", "EMBEDWATCH_MODEL",
@@ -183,7 +184,10 @@ test_defaults(void **state)
 	assert_int_equal(cfg.queue_max, 1024);
 	assert_int_equal(cfg.dimensions, 0);
 	assert_int_equal(cfg.encoding, JOB_ENCODING_BASE64);
-	assert_int_equal(cfg.n_headers, 0);
+	/* The one default header. */
+	assert_int_equal(cfg.n_headers, 1);
+	assert_string_equal(cfg.headers[0], "User-Agent: embedwatch/"
+	    EMBEDWATCH_VERSION);
 	assert_null(cfg.cacert);
 	assert_false(cfg.insecure);
 	assert_int_equal(cfg.max_response, 268435456);
@@ -227,9 +231,11 @@ test_all_options(void **state)
 	assert_int_equal(cfg.drain_ms, 0);
 	assert_int_equal(cfg.dimensions, 100000);
 	assert_int_equal(cfg.encoding, JOB_ENCODING_FLOAT);
-	assert_int_equal(cfg.n_headers, 1);
+	assert_int_equal(cfg.n_headers, 2);
 	assert_string_equal(cfg.headers[0], "X-A: 1");
-	assert_null(cfg.headers[1]);
+	assert_string_equal(cfg.headers[1], "User-Agent: embedwatch/"
+	    EMBEDWATCH_VERSION);
+	assert_null(cfg.headers[2]);
 	assert_string_equal(cfg.cacert, ca);
 	assert_true(cfg.insecure);
 	assert_int_equal(cfg.max_line, 64);
@@ -614,12 +620,19 @@ test_headers(void **state)
 	assert_int_equal(LOAD(&cfg, "--header", "X-A: 1", "--header",
 	    "X-Empty:", "--header", "X-B:2", "--header",
 	    "X-C: a: b \"c\""), 0);
-	assert_int_equal(cfg.n_headers, 4);
+	assert_int_equal(cfg.n_headers, 5);
 	assert_string_equal(cfg.headers[0], "X-A: 1");
 	assert_string_equal(cfg.headers[1], "X-Empty:");
 	assert_string_equal(cfg.headers[2], "X-B:2");
 	assert_string_equal(cfg.headers[3], "X-C: a: b \"c\"");
-	assert_null(cfg.headers[4]);
+	assert_string_equal(cfg.headers[4], "User-Agent: embedwatch/"
+	    EMBEDWATCH_VERSION);
+	assert_null(cfg.headers[5]);
+	config_free(&cfg);
+	/* A User-Agent of the user's replaces the default, in any case. */
+	assert_int_equal(LOAD(&cfg, "--header", "user-agent: mine/2"), 0);
+	assert_int_equal(cfg.n_headers, 1);
+	assert_string_equal(cfg.headers[0], "user-agent: mine/2");
 	config_free(&cfg);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_rc(EXIT_USAGE, "--header", bad[i]);
@@ -633,9 +646,9 @@ test_headers(void **state)
 	}
 	argv[1 + 2 * 64] = NULL;
 	assert_int_equal(load(&cfg, 1 + 2 * 64, argv), 0);
-	assert_int_equal(cfg.n_headers, 64);
+	assert_int_equal(cfg.n_headers, 65);	/* and the User-Agent */
 	assert_string_equal(cfg.headers[63], "X-63: v");
-	assert_null(cfg.headers[64]);
+	assert_null(cfg.headers[65]);
 	config_free(&cfg);
 	argv[1 + 2 * 64] = "--header";
 	argv[2 + 2 * 64] = names[64];

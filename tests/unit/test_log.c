@@ -4,7 +4,9 @@
  * "level","msg"} in that order) on fd 2; JSON escaping of quotes,
  * backslashes, newlines and every control character, so each line parses
  * back to the original message; level parsing and filtering; one write(2)
- * per line; long messages truncated with a "..." marker, never split.
+ * per line; long messages truncated with a "..." marker, never split,
+ * always on a character boundary, always valid UTF-8; sd-daemon(3)
+ * priority prefixes and no timestamps when fd 2 is $JOURNAL_STREAM.
  *
  * fd 2 is pointed at one end of a SOCK_SEQPACKET socketpair for each
  * check: every write(2) arrives as its own record, so "one line, one
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -306,10 +309,10 @@ test_json_escaping(void **state)
 	log_init("ewtest", LOG_LEVEL_INFO, true);
 	assert_json_round_trip("say \"hi\"", "say \\\"hi\\\"");
 	assert_json_round_trip("C:\\path\\", "C:\\\\path\\\\");
-	assert_json_round_trip("two\nlines\r\n", "two\\u000alines\\u000d"
-	    "\\u000a");
-	assert_json_round_trip("tab\there", "tab\\u0009here");
-	assert_json_round_trip("\x01\x1f\x7f", "\\u0001\\u001f\x7f");
+	/* jansson's escapes (short forms where JSON has them). */
+	assert_json_round_trip("two\nlines\r\n", "two\\nlines\\r\\n");
+	assert_json_round_trip("tab\there", "tab\\there");
+	assert_json_round_trip("\x01\x1f\x7f", "\\u0001\\u001F\x7f");
 	assert_json_round_trip("caf\xc3\xa9 \xe6\x97\xa5 a/b",
 	    "caf\xc3\xa9 \xe6\x97\xa5 a/b");
 	assert_json_round_trip("", "");
@@ -420,6 +423,130 @@ test_long_escaped_json(void **state)
 	check_long_escaped('\001', 1000);
 }
 
+/* Is s (n bytes) valid UTF-8, as jansson judges it? */
+static bool
+valid_utf8(const char *s, size_t n)
+{
+	json_t *j;
+	bool ok;
+
+	j = json_stringn(s, n);
+	ok = j != NULL;
+	json_decref(j);
+	return ok;
+}
+
+/*
+ * A message cut inside a multibyte character (2,000 euro signs are 6,000
+ * bytes) and one holding bytes that are no UTF-8 at all: both lines are
+ * valid UTF-8, cut on a character boundary with the marker, invalid bytes
+ * shown as U+FFFD.
+ */
+static void
+test_utf8(void **state)
+{
+	static const char euro[] = "\xe2\x82\xac";
+	json_t *root;
+	json_error_t jerr;
+	const char *got;
+	char *msg;
+	size_t i;
+	int json;
+
+	(void)state;
+	msg = malloc(2000 * 3 + 1);
+	assert_non_null(msg);
+	for (i = 0; i < 2000; i++)
+		memcpy(msg + 3 * i, euro, 3);
+	msg[2000 * 3] = '\0';
+	for (json = 0; json < 2; json++) {
+		log_init("ewtest", LOG_LEVEL_INFO, json == 1);
+		capture_start();
+		log_warn("id %s: HTTP 500", msg);
+		log_warn("bad \xff bytes \xc3(\xed\xa0\x80 and a cut \xe2\x82");
+		capture_stop();
+		assert_int_equal(n_records, 2);
+		assert_whole_lines();
+		for (i = 0; i < 2; i++)
+			if (!valid_utf8(records[i], record_len[i]))
+				fail_msg("not UTF-8: %s", records[i]);
+		if (json == 0) {
+			assert_string_equal(records[0] + record_len[0] - 7,
+			    "\xe2\x82\xac...\n");
+			assert_non_null(strstr(records[1], "bad \xef\xbf\xbd "
+			    "bytes \xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd"
+			    "\xef\xbf\xbd and a cut \xef\xbf\xbd"
+			    "\xef\xbf\xbd\n"));
+			continue;
+		}
+		root = json_loadb(records[0], record_len[0], 0, &jerr);
+		if (root == NULL)
+			fail_msg("not JSON (%s): %.200s", jerr.text, records[0]);
+		got = json_string_value(json_object_get(root, "msg"));
+		assert_non_null(got);
+		assert_true(strlen(got) > 4000);
+		assert_string_equal(got + strlen(got) - 6, "\xe2\x82\xac...");
+		json_decref(root);
+		root = json_loadb(records[1], record_len[1], 0, &jerr);
+		assert_non_null(root);
+		json_decref(root);
+	}
+	free(msg);
+}
+
+/*
+ * Under systemd (JOURNAL_STREAM names fd 2's device and inode): each line
+ * starts with its sd-daemon(3) priority and carries no timestamp; a
+ * JOURNAL_STREAM of another file changes nothing.
+ */
+static void
+test_journal(void **state)
+{
+	struct stat st;
+	char stream[64];
+	int json;
+
+	(void)state;
+	for (json = 0; json < 2; json++) {
+		capture_start();
+		assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+		(void)snprintf(stream, sizeof(stream), "%llu:%llu",
+		    (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino);
+		assert_int_equal(setenv("JOURNAL_STREAM", stream, 1), 0);
+		log_init("ewtest", LOG_LEVEL_DEBUG, json == 1);
+		log_error("e %d", 1);
+		log_warn("w");
+		log_info("i");
+		log_debug("d");
+		(void)snprintf(stream, sizeof(stream), "%llu:%llu",
+		    (unsigned long long)st.st_dev,
+		    (unsigned long long)st.st_ino + 1);
+		assert_int_equal(setenv("JOURNAL_STREAM", stream, 1), 0);
+		log_init("ewtest", LOG_LEVEL_DEBUG, json == 1);
+		log_info("not the journal");
+		capture_stop();
+		assert_int_equal(n_records, 5);
+		assert_whole_lines();
+		if (json == 0) {
+			assert_string_equal(records[0], "<3>error: e 1\n");
+			assert_string_equal(records[1], "<4>warn: w\n");
+			assert_string_equal(records[2], "<6>info: i\n");
+			assert_string_equal(records[3], "<7>debug: d\n");
+			(void)text_message(records[4], "ewtest", "info");
+		} else {
+			assert_memory_equal(records[0], "<3>{\"prog\":\"ewtest\"",
+			    19);
+			assert_non_null(strstr(records[0],
+			    "\"level\":\"error\",\"msg\":\"e 1\"}\n"));
+			assert_null(strstr(records[0], "\"ts\""));
+			assert_memory_equal(records[3], "<7>{", 4);
+			assert_memory_equal(records[4], "{\"ts\":\"", 7);
+		}
+	}
+	assert_int_equal(unsetenv("JOURNAL_STREAM"), 0);
+}
+
 int
 main(void)
 {
@@ -433,6 +560,8 @@ main(void)
 		cmocka_unit_test(test_long_text),
 		cmocka_unit_test(test_long_json),
 		cmocka_unit_test(test_long_escaped_json),
+		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
  * test_openai: proves supervisor/protocol/openai.h. openai_parse_request
  * takes input as a string or an array of strings, model, encoding_format
- * (float by default, base64), dimensions and user, and refuses with the
+ * (float by default, base64) and dimensions, hands every other member
+ * (user, extra_body's) on as extra_json, and refuses with the
  * member named: no input, token-id arrays (flat and nested), empty
  * strings, a bad encoding_format, dimensions out of range or not an
  * integer, a non-string user, duplicate keys, text that is not JSON and
@@ -83,7 +84,7 @@ test_parse_fields(void **state)
 	assert_string_equal(req->input_json, "[\"hello\"]");
 	assert_int_equal(req->n_inputs, 1);
 	assert_null(req->model);
-	assert_null(req->user);
+	assert_null(req->extra_json);
 	assert_int_equal(req->dimensions, 0);
 	request_free(req);
 
@@ -94,13 +95,15 @@ test_parse_fields(void **state)
 	assert_string_equal(req->input_json, "[\"a\",\"b c\"]");
 	assert_int_equal(req->n_inputs, 2);
 	assert_string_equal(req->model, "text-embedding-3-large");
-	assert_string_equal(req->user, "u-42");
+	assert_string_equal(req->extra_json,
+	    "\"user\":\"u-42\",\"extra\":{\"ignored\":true}");
 	assert_int_equal(req->dimensions, 256);
 	request_free(req);
 
 	req = parse_ok("{\"input\":[\"x\"],\"encoding_format\":\"float\","
 	    "\"dimensions\":null,\"user\":null,\"model\":null}", &base64);
 	assert_false(base64);
+	assert_null(req->extra_json);
 	request_free(req);
 }
 

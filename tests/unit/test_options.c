@@ -246,7 +246,7 @@ test_usage_lists_every_option(void **state)
 	(void)state;
 	fp = open_memstream(&text, &len);
 	assert_non_null(fp);
-	assert_int_equal(options_usage(fp), 0);
+	assert_int_equal(options_usage(fp, NULL), 0);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(strncmp(text, "usage: embedwatch", 17), 0);
 	for (line = text; *line != '\0'; line += strcspn(line, "\n") + 1)
@@ -275,6 +275,62 @@ test_usage_lists_every_option(void **state)
 	free(text);
 }
 
+/* Does text list the option name (" --name" followed by a space or the
+ * line's end)? */
+static bool
+lists(const char *text, const char *name)
+{
+	char want[96];
+	const char *p;
+	size_t n;
+
+	n = (size_t)snprintf(want, sizeof(want), " --%s", name);
+	for (p = strstr(text, want); p != NULL; p = strstr(p + 1, want))
+		if (p[n] == ' ' || p[n] == '\n')
+			return true;
+	return false;
+}
+
+/* embedwatch help MODE lists that mode's options and only those. */
+static void
+test_usage_per_mode(void **state)
+{
+	static const struct {
+		const char	*name;
+		unsigned	 bit;
+	} modes[] = {
+		{ "pipe", OPTIONS_PIPE }, { "batch", OPTIONS_BATCH },
+		{ "serve", OPTIONS_SERVE },
+	};
+	const struct options_row *rows;
+	char *text, synopsis[64];
+	size_t i, m, n, len;
+	FILE *fp;
+
+	(void)state;
+	rows = options_rows(&n);
+	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		text = NULL;
+		fp = open_memstream(&text, &len);
+		assert_non_null(fp);
+		assert_int_equal(options_usage(fp, modes[m].name), 0);
+		assert_int_equal(fclose(fp), 0);
+		(void)snprintf(synopsis, sizeof(synopsis),
+		    "usage: embedwatch %s ", modes[m].name);
+		if (strncmp(text, synopsis, strlen(synopsis)) != 0)
+			fail_msg("help %s starts '%.60s'", modes[m].name, text);
+		if (strstr(text, "\n       embedwatch") != NULL)
+			fail_msg("help %s shows other commands", modes[m].name);
+		for (i = 0; i < n; i++)
+			if (lists(text, rows[i].name) !=
+			    ((rows[i].modes & modes[m].bit) != 0))
+				fail_msg("help %s %s --%s", modes[m].name,
+				    lists(text, rows[i].name) ? "lists" :
+				    "lacks", rows[i].name);
+		free(text);
+	}
+}
+
 static void
 test_help_and_version(void **state)
 {
@@ -284,7 +340,7 @@ test_help_and_version(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	assert_int_equal(set_captured(&cfg, "help", NULL), CONFIG_DONE);
 	said_has("usage: embedwatch");
-	said_has("--conn-queue N");
+	said_has("--timeout SEC");
 	assert_int_equal(set_captured(&cfg, "version", NULL), CONFIG_DONE);
 	assert_int_equal(strncmp(said, "embedwatch ", 11), 0);
 	assert_int_equal(said[said_len - 1], '\n');
@@ -432,9 +488,13 @@ test_messages(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(set_captured(&cfg, cases[i].name,
 		    cases[i].arg), EXIT_USAGE);
-		(void)snprintf(want, sizeof(want), "embedwatch: %s\n",
-		    cases[i].said);
-		assert_string_equal(said, want);
+		/* The message, then the one hint every usage error has. */
+		(void)snprintf(want, sizeof(want), "embedwatch: %s\nTry "
+		    "'embedwatch help", cases[i].said);
+		assert_int_equal(strncmp(said, want, strlen(want)), 0);
+		assert_string_equal(said + strlen(want) +
+		    strcspn(said + strlen(want), "'"),
+		    "' for more information.\n");
 	}
 	config_free(&cfg);
 }
@@ -539,7 +599,19 @@ test_letters_and_operands(void **state)
 		{ { "pipe", "-o", "x" }, EXIT_USAGE, NULL, NULL,
 		    "option '--output' is not for 'embedwatch pipe'" },
 		{ { "pipe", "--log", "x" }, EXIT_USAGE, NULL, NULL,
-		    "bad option '--log'" },
+		    "option '--log' is ambiguous (--log-level, --log-format" },
+		{ { "pipe", "--timeout" }, EXIT_USAGE, NULL, NULL,
+		    "embedwatch: option '--timeout' needs a value\n"
+		    "Try 'embedwatch help pipe' for more information.\n" },
+		{ { "batch", "-o" }, EXIT_USAGE, NULL, NULL,
+		    "option '--output' needs a value" },
+		{ { "pipe", "--bogus=/tmp/x" }, EXIT_USAGE, NULL, NULL,
+		    "unknown option '--bogus'\n" },
+		{ { "serve", "-q" }, EXIT_USAGE, NULL, NULL,
+		    "unknown option '-q'\n" },
+		{ { "serve", "--jobs", "0" }, EXIT_USAGE, NULL, NULL,
+		    "--jobs wants 1 to 4096, not '0'\n"
+		    "Try 'embedwatch help serve' for more information.\n" },
 	};
 	char *argv[5];
 	struct config cfg;
@@ -576,6 +648,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows_complete),
 		cmocka_unit_test(test_usage_lists_every_option),
+		cmocka_unit_test(test_usage_per_mode),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_typed_setters),
 		cmocka_unit_test(test_messages),

@@ -74,6 +74,7 @@ test_job_round_trip(void **state)
 	job.api_key = "sk-must-not-appear";
 	job.request_id = "req-7";
 	job.attempt = 3;
+	job.extra_json = "\"user\":\"u-1\",\"x\":{\"a\":[1]}";
 
 	buf_init(&out, CAP);
 	assert_int_equal(proto_job_to_json(&job, &out), 0);
@@ -99,6 +100,7 @@ test_job_round_trip(void **state)
 	assert_null(back->api_key);
 	assert_string_equal(back->request_id, "req-7");
 	assert_int_equal(back->attempt, 3);
+	assert_string_equal(back->extra_json, job.extra_json);
 	proto_job_free(back);
 
 	/* A minimal job, written and read again, stays minimal. */
@@ -110,6 +112,7 @@ test_job_round_trip(void **state)
 	job.n_headers = 0;
 	job.headers = NULL;
 	job.insecure = false;
+	job.extra_json = NULL;
 	assert_int_equal(proto_job_to_json(&job, &out), 0);
 	back = proto_job_parse(buf_data(&out), buf_len(&out), NULL, err,
 	    sizeof(err));
@@ -120,8 +123,46 @@ test_job_round_trip(void **state)
 	assert_null(back->request_id);
 	assert_int_equal(back->n_headers, 0);
 	assert_false(back->insecure);
+	assert_null(back->extra_json);
 	proto_job_free(back);
 	buf_free(&out);
+}
+
+/* Extra body members: an object's members without braces; an empty
+ * object is none; what the job sets itself, or no object, is refused. */
+static void
+test_extra_members(void **state)
+{
+	static const char *const refused[] = { "[1]", "\"u\"",
+	    "{\"input\":1}", "{\"model\":\"m\"}",
+	    "{\"encoding_format\":\"float\"}", "{\"dimensions\":3}" };
+	json_t *obj;
+	char err[128], *members;
+	size_t i;
+
+	(void)state;
+	obj = json_loads("{\"user\":\"u\",\"n\":null}", 0, NULL);
+	assert_non_null(obj);
+	assert_int_equal(proto_extra_members(obj, &members, err, sizeof(err)),
+	    0);
+	assert_string_equal(members, "\"user\":\"u\",\"n\":null");
+	free(members);
+	json_decref(obj);
+	obj = json_object();
+	assert_int_equal(proto_extra_members(obj, &members, err, sizeof(err)),
+	    0);
+	assert_null(members);
+	json_decref(obj);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		obj = json_loads(refused[i], JSON_DECODE_ANY, NULL);
+		assert_non_null(obj);
+		members = (char *)(uintptr_t)"untouched";
+		assert_int_equal(proto_extra_members(obj, &members, err,
+		    sizeof(err)), -1);
+		assert_null(members);
+		assert_true(strlen(err) > 0);
+		json_decref(obj);
+	}
 }
 
 static void
@@ -279,6 +320,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_job_round_trip),
+		cmocka_unit_test(test_extra_members),
 		cmocka_unit_test(test_job_defaults),
 		cmocka_unit_test(test_job_errors),
 		cmocka_unit_test(test_input_normalize),

@@ -11,16 +11,24 @@ deadline, so no call can hang the application.
         vector = await ew.embed_one("some text", timeout=2)
 
 Both clients also offer the OpenAI SDK's shape,
-`client.embeddings.create(model=..., input=...)`.
+`client.embeddings.create(model=..., input=...)`, and its exception
+classes (`except embedwatch.RateLimitError`). Licence: MIT.
 """
 from ._async import AsyncEmbeddings, AsyncEmbedwatch
 from ._sync import Embeddings, Embedwatch
-from .errors import (BadResponse, Cancelled, ChildDied, ClientClosed,
-                     ConnectionLost, EmbedwatchError, EmbedwatchTimeout,
-                     HTTPError, InvalidRequest, NetworkError, RateLimited,
-                     RestartLimitExceeded, ShuttingDown, TransportError,
+from .errors import (APIConnectionError, APIError,
+                     APIResponseValidationError, APIStatusError,
+                     APITimeoutError, AuthenticationError, BadRequestError,
+                     BadResponse, Cancelled, ChildDied, ClientClosed,
+                     ConflictError, ConnectionLost, EmbedwatchError,
+                     EmbedwatchTimeout, HTTPError, InternalServerError,
+                     InvalidRequest, NetworkError, NotFoundError,
+                     OpenAIError, PermissionDeniedError, RateLimited,
+                     RateLimitError, RestartLimitExceeded, ShuttingDown,
+                     TransportError, UnprocessableEntityError,
                      WorkerCrashed, error_from_answer)
-from .types import CreateEmbeddingResponse, EmbedResult, Embedding, Usage
+from .types import (CreateEmbeddingResponse, EmbedResult, Embedding,
+                    RawResponse, Usage)
 
 __version__ = "0.1.0"
 
@@ -31,5 +39,11 @@ __all__ = [
     "HTTPError", "RateLimited", "BadResponse", "WorkerCrashed",
     "ShuttingDown", "Cancelled", "TransportError", "ChildDied",
     "ConnectionLost", "RestartLimitExceeded", "ClientClosed",
-    "error_from_answer",
+    "error_from_answer", "RawResponse",
+    # The OpenAI SDK's exception names (see errors.py).
+    "OpenAIError", "APIError", "APIStatusError", "APIConnectionError",
+    "APITimeoutError", "APIResponseValidationError", "BadRequestError",
+    "AuthenticationError", "PermissionDeniedError", "NotFoundError",
+    "ConflictError", "UnprocessableEntityError", "RateLimitError",
+    "InternalServerError",
 ]

@@ -18,10 +18,10 @@ import itertools
 from . import _protocol as proto
 from ._config import (STDERR_TO_LOG, ChildStderr, Options, RestartIntensity,
                       describe_exit, log)
-from ._sync import _check_encoding
+from ._sync import _check_facade_args
 from .errors import (ChildDied, ClientClosed, ConnectionLost,
                      EmbedwatchTimeout, RestartLimitExceeded, TransportError)
-from .types import facade_response
+from .types import RawResponse, facade_response
 
 # StreamReader's line limit: answers carry every vector of a request, so
 # lines of many MiB are normal; this only guards against a runaway peer.
@@ -332,7 +332,7 @@ class AsyncEmbedwatch:
 
     The child is started (or the socket connected) on first use, inside
     the running loop. Use `async with AsyncEmbedwatch(...) as client:` or
-    call `await client.aclose()`.
+    call `await client.close()` (or aclose()).
     """
 
     def __init__(self, *, binary=None, args=(), socket=None, api_key=None,
@@ -385,7 +385,8 @@ class AsyncEmbedwatch:
             return link
 
     async def embed_result(self, texts, *, model=None, dimensions=None,
-                           timeout=None, deadline=None):
+                           timeout=None, deadline=None, user=None,
+                           extra_body=None):
         """Embed texts (a str or a sequence of str) and return an
         EmbedResult. Raises an EmbedwatchError subclass on failure;
         cancelling the awaiting task cancels the request in embedwatch."""
@@ -396,7 +397,7 @@ class AsyncEmbedwatch:
         line = proto.encode_request(
             call_id, texts, model=model or self._opts.model,
             dimensions=dimensions, timeout=timeout, deadline=deadline,
-            max_line=self._opts.max_line)
+            max_line=self._opts.max_line, user=user, extra_body=extra_body)
         link = await self._link()
         fut = link.register(call_id)
         wait = self._opts.wait_seconds(deadline)
@@ -442,6 +443,10 @@ class AsyncEmbedwatch:
         if link is not None:
             await link.aclose(self._opts.close_grace)
 
+    async def close(self):
+        """AsyncOpenAI's name for aclose()."""
+        await self.aclose()
+
     @property
     def pid(self):
         """The pid of the live embedwatch child, or None (none started
@@ -465,13 +470,37 @@ class AsyncEmbeddings:
 
     def __init__(self, client):
         self._client = client
+        self.with_raw_response = _AsyncRawEmbeddings(self)
 
     async def create(self, *, input, model=None, dimensions=None,
-                     encoding_format=None, user=None, timeout=None,
+                     encoding_format=None, user=None, extra_headers=None,
+                     extra_query=None, extra_body=None, timeout=None,
                      deadline=None):
-        """Like OpenAI's AsyncOpenAI().embeddings.create."""
-        _check_encoding(encoding_format)
+        """Like OpenAI's AsyncOpenAI().embeddings.create; the arguments as
+        for Embeddings.create."""
+        response, _ = await self._create(
+            input=input, model=model, dimensions=dimensions,
+            encoding_format=encoding_format, user=user,
+            extra_headers=extra_headers, extra_query=extra_query,
+            extra_body=extra_body, timeout=timeout, deadline=deadline)
+        return response
+
+    async def _create(self, *, input, model=None, dimensions=None,
+                      encoding_format=None, user=None, extra_headers=None,
+                      extra_query=None, extra_body=None, timeout=None,
+                      deadline=None):
+        _check_facade_args(encoding_format, extra_headers, extra_query)
         result = await self._client.embed_result(
             input, model=model, dimensions=dimensions, timeout=timeout,
-            deadline=deadline)
-        return facade_response(result, encoding_format)
+            deadline=deadline, user=user, extra_body=extra_body)
+        return facade_response(result, encoding_format), result
+
+
+class _AsyncRawEmbeddings:
+    """client.embeddings.with_raw_response for the async client."""
+
+    def __init__(self, embeddings):
+        self._embeddings = embeddings
+
+    async def create(self, **kwargs):
+        return RawResponse(*await self._embeddings._create(**kwargs))

@@ -16,6 +16,10 @@ from .errors import TransportError
 log = logging.getLogger("embedwatch")
 child_log = logging.getLogger("embedwatch.child")
 
+# Where `make install` (PREFIX=/usr/local) and the Debian package (/usr)
+# put the binary: looked at after PATH.
+INSTALLED = ("/usr/local/bin/embedwatch", "/usr/bin/embedwatch")
+
 # The child's stderr goes to the "embedwatch.child" logger unless the
 # caller passes another destination; this value means "the logger".
 STDERR_TO_LOG = None
@@ -70,14 +74,25 @@ class Options:
                     "client starts")
 
     def resolve_binary(self):
-        """The embedwatch executable to start; raises TransportError."""
+        """The embedwatch executable to start: binary=, else
+        $EMBEDWATCH_BIN, else `embedwatch` on PATH, else where `make
+        install` and the Debian package put it. Raises TransportError
+        naming every place it looked."""
         path = self.binary or os.environ.get("EMBEDWATCH_BIN")
-        if not path:
-            path = shutil.which("embedwatch")
-            if path is None:
-                raise TransportError("cannot find 'embedwatch' on PATH; "
-                                     "set EMBEDWATCH_BIN or pass binary=")
-        return os.fspath(path)
+        if path:
+            return os.fspath(path)
+        path = shutil.which("embedwatch")
+        if path is not None:
+            return path
+        for path in INSTALLED:
+            if os.access(path, os.X_OK):
+                return path
+        raise TransportError(
+            "cannot find the embedwatch binary: EMBEDWATCH_BIN is not set, "
+            f"'embedwatch' is not on PATH ({os.environ.get('PATH', '')}), "
+            f"and neither {' nor '.join(INSTALLED)} exists; install it "
+            "(make install, or the Debian package), set EMBEDWATCH_BIN or "
+            "pass binary=")
 
     def argv(self):
         """The child's command line. The API key never appears in it."""

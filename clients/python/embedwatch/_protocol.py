@@ -2,7 +2,7 @@
 lines in. Both clients and both transports share it.
 
 A request line is {"id": N, "input": [...], "deadline": S, optional
-"model", "dimensions", "timeout"}; ids are integers unique within one
+"model", "dimensions", "timeout", "user", "extra_body"}; ids are integers unique within one
 client. Every request carries an explicit deadline so that the client
 knows how long embedwatch may take before it must have answered.
 """
@@ -53,7 +53,7 @@ def check_seconds(name, value, allow_none=True):
 
 
 def encode_request(call_id, texts, *, model, dimensions, timeout, deadline,
-                   max_line):
+                   max_line, user=None, extra_body=None):
     """One request line as bytes (newline included). Raises InvalidRequest,
     without sending anything, for a line embedwatch could not attribute to
     this call (not UTF-8-encodable or longer than max_line: embedwatch
@@ -69,6 +69,14 @@ def encode_request(call_id, texts, *, model, dimensions, timeout, deadline,
         req["dimensions"] = dimensions
     if timeout is not None:
         req["timeout"] = timeout
+    if user is not None:
+        if not isinstance(user, str):
+            raise TypeError("user must be str")
+        req["user"] = user
+    if extra_body:
+        if not isinstance(extra_body, dict):
+            raise TypeError("extra_body must be a dict")
+        req["extra_body"] = extra_body
     try:
         line = (json.dumps(req, ensure_ascii=False, separators=(",", ":"))
                 + "\n").encode("utf-8")

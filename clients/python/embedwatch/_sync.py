@@ -28,7 +28,7 @@ from ._config import (STDERR_TO_LOG, ChildStderr, Options, RestartIntensity,
                       describe_exit, log)
 from .errors import (ChildDied, ClientClosed, ConnectionLost,
                      EmbedwatchTimeout, RestartLimitExceeded, TransportError)
-from .types import facade_response
+from .types import RawResponse, facade_response
 
 _CLOSE_INPUT = object()		# writer queue: close our end after this
 _EXIT_WAIT = 5.0		# after EOF, how long a child gets to exit
@@ -408,10 +408,12 @@ class Embedwatch:
             return link
 
     def embed_result(self, texts, *, model=None, dimensions=None,
-                     timeout=None, deadline=None):
+                     timeout=None, deadline=None, user=None,
+                     extra_body=None):
         """Embed texts (a str or a sequence of str) and return an
         EmbedResult: vectors in input order, model, usage, attempts, ms.
-        Raises an EmbedwatchError subclass on failure."""
+        user and extra_body (a dict of more members) go into the API's
+        request body. Raises an EmbedwatchError subclass on failure."""
         texts = proto.normalize_texts(texts)
         deadline = self._opts.request_deadline(deadline)
         timeout = proto.check_seconds("timeout", timeout) or self._opts.timeout
@@ -419,7 +421,7 @@ class Embedwatch:
         line = proto.encode_request(
             call.id, texts, model=model or self._opts.model,
             dimensions=dimensions, timeout=timeout, deadline=deadline,
-            max_line=self._opts.max_line)
+            max_line=self._opts.max_line, user=user, extra_body=extra_body)
         link = self._link()
         link.submit(call, line)
         wait = self._opts.wait_seconds(deadline)
@@ -489,20 +491,57 @@ class Embeddings:
 
     def __init__(self, client):
         self._client = client
+        self.with_raw_response = _RawEmbeddings(self)
 
     def create(self, *, input, model=None, dimensions=None,
-               encoding_format=None, user=None, timeout=None,
+               encoding_format=None, user=None, extra_headers=None,
+               extra_query=None, extra_body=None, timeout=None,
                deadline=None):
         """Like OpenAI's client.embeddings.create: returns an object with
-        .data[i].embedding, .data[i].index, .model and .usage. user is
-        accepted and ignored; timeout is per API attempt, in seconds."""
-        _check_encoding(encoding_format)
+        .data[i].embedding, .data[i].index, .model and .usage. user and
+        extra_body reach the API's request body; timeout is per API
+        attempt, in seconds; deadline bounds the whole call with its
+        retries. extra_headers and extra_query cannot be sent per call
+        (give headers to the client: args=["--header", "Name: value"]):
+        a non-empty one raises ValueError."""
+        return self._create(
+            input=input, model=model, dimensions=dimensions,
+            encoding_format=encoding_format, user=user,
+            extra_headers=extra_headers, extra_query=extra_query,
+            extra_body=extra_body, timeout=timeout, deadline=deadline)[0]
+
+    def _create(self, *, input, model=None, dimensions=None,
+                encoding_format=None, user=None, extra_headers=None,
+                extra_query=None, extra_body=None, timeout=None,
+                deadline=None):
+        """(response, EmbedResult) for create's arguments."""
+        _check_facade_args(encoding_format, extra_headers, extra_query)
         result = self._client.embed_result(
             input, model=model, dimensions=dimensions, timeout=timeout,
-            deadline=deadline)
-        return facade_response(result, encoding_format)
+            deadline=deadline, user=user, extra_body=extra_body)
+        return facade_response(result, encoding_format), result
 
 
-def _check_encoding(encoding_format):
+class _RawEmbeddings:
+    """client.embeddings.with_raw_response: create() returns a
+    RawResponse; .parse() gives what create() would have."""
+
+    def __init__(self, embeddings):
+        self._embeddings = embeddings
+
+    def create(self, **kwargs):
+        return RawResponse(*self._embeddings._create(**kwargs))
+
+
+def _check_facade_args(encoding_format, extra_headers, extra_query):
     if encoding_format not in (None, "float", "base64"):
         raise ValueError("encoding_format must be 'float' or 'base64'")
+    if extra_headers:
+        raise ValueError(
+            "embedwatch sends the same headers on every call: give them to "
+            "the client (args=['--header', 'Name: value']), or to "
+            "'embedwatch serve' with --header; extra_headers cannot be sent "
+            "per call")
+    if extra_query:
+        raise ValueError("embedwatch cannot add query parameters per call; "
+                         "extra_query is not supported")

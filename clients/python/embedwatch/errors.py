@@ -13,6 +13,28 @@ client itself when it cannot get an answer at all. Every error carries:
     retryable  whether the same call may succeed if made again
     status     the HTTP status for "http" and "rate_limited", else None
     ms         milliseconds embedwatch spent on the request, or None
+
+The OpenAI SDK's classes are here too, with its names and hierarchy
+(openai-python's src/openai/_exceptions.py), and every error is one of
+them, so `except openai.X` code ports by changing the import:
+
+    OpenAIError
+      APIError                     every EmbedwatchError
+        APIStatusError             HTTPError, RateLimited (status_code,
+                                   body, request_id, response.headers)
+          BadRequestError 400, AuthenticationError 401,
+          PermissionDeniedError 403, NotFoundError 404, ConflictError 409,
+          UnprocessableEntityError 422, RateLimitError 429 (= RateLimited),
+          InternalServerError >= 500
+        APIConnectionError         NetworkError, WorkerCrashed,
+                                   ShuttingDown, TransportError and its
+                                   subclasses
+          APITimeoutError          EmbedwatchTimeout
+        APIResponseValidationError BadResponse
+
+An HTTP error's class follows its status (a 401 is an AuthenticationError
+and an HTTPError). embedwatch reports the API's status and message, not
+its headers: request_id is None and response.headers empty.
 """
 
 __all__ = [
@@ -21,10 +43,66 @@ __all__ = [
     "ShuttingDown", "Cancelled", "TransportError", "ChildDied",
     "ConnectionLost", "RestartLimitExceeded", "ClientClosed",
     "error_from_answer",
+    # The OpenAI SDK's names.
+    "OpenAIError", "APIError", "APIStatusError", "APIConnectionError",
+    "APITimeoutError", "APIResponseValidationError", "BadRequestError",
+    "AuthenticationError", "PermissionDeniedError", "NotFoundError",
+    "ConflictError", "UnprocessableEntityError", "RateLimitError",
+    "InternalServerError",
 ]
 
 
-class EmbedwatchError(Exception):
+class Response:
+    """What an APIStatusError's .response offers without httpx: the
+    status and the headers (embedwatch does not pass the API's on)."""
+
+    def __init__(self, status_code, headers=None):
+        self.status_code = status_code
+        self.headers = dict(headers or {})
+        self.request = None
+
+    def __repr__(self):
+        return f"<Response [{self.status_code}]>"
+
+
+# The OpenAI SDK's classes. Their attributes are set by EmbedwatchError,
+# the base of every error raised here.
+
+class OpenAIError(Exception):
+    """The OpenAI SDK's base class."""
+
+
+class APIError(OpenAIError):
+    """The SDK's base of API errors: message, request, body, code, param,
+    type."""
+    request = None
+    body = None
+    param = None
+    type = None
+
+
+class APIStatusError(APIError):
+    """An error status from the API: status_code, response, request_id."""
+    status_code = None
+    response = None
+    request_id = None
+
+
+class APIConnectionError(APIError):
+    """No answer from the API: it could not be reached or did not answer."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The call timed out."""
+
+
+class APIResponseValidationError(APIError):
+    """The API's answer was not a valid one."""
+    status_code = None
+    response = None
+
+
+class EmbedwatchError(APIError):
     """Base class of everything the clients raise for a failed call."""
 
     code = "error"
@@ -41,6 +119,11 @@ class EmbedwatchError(Exception):
                           else bool(retryable))
         self.status = status
         self.ms = ms
+        # The SDK's view: the error object as the API would give it.
+        self.body = {"code": self.code, "message": message}
+        if isinstance(self, (APIStatusError, APIResponseValidationError)):
+            self.status_code = status
+            self.response = Response(status) if status is not None else None
 
     def __str__(self):
         parts = [f"{self.code}: {self.message}"]
@@ -76,7 +159,7 @@ class InvalidRequest(EmbedwatchError):
     code = "invalid_request"
 
 
-class EmbedwatchTimeout(EmbedwatchError):
+class EmbedwatchTimeout(EmbedwatchError, APITimeoutError):
     """No answer in time: embedwatch killed the attempt at its timeout or
     the request at its deadline, or the client itself gave up waiting
     (then attempts is None and the request was cancelled)."""
@@ -84,35 +167,72 @@ class EmbedwatchTimeout(EmbedwatchError):
     default_retryable = True
 
 
-class NetworkError(EmbedwatchError):
+class NetworkError(EmbedwatchError, APIConnectionError):
     """The API could not be reached or dropped the connection."""
     code = "network"
     default_retryable = True
 
 
-class HTTPError(EmbedwatchError):
-    """The API answered with an HTTP error status (in .status)."""
+class HTTPError(EmbedwatchError, APIStatusError):
+    """The API answered with an HTTP error status (in .status and
+    .status_code); raised as the subclass for that status below."""
     code = "http"
 
 
-class RateLimited(EmbedwatchError):
+class BadRequestError(HTTPError):
+    """HTTP 400."""
+
+
+class AuthenticationError(HTTPError):
+    """HTTP 401."""
+
+
+class PermissionDeniedError(HTTPError):
+    """HTTP 403."""
+
+
+class NotFoundError(HTTPError):
+    """HTTP 404."""
+
+
+class ConflictError(HTTPError):
+    """HTTP 409."""
+
+
+class UnprocessableEntityError(HTTPError):
+    """HTTP 422."""
+
+
+class InternalServerError(HTTPError):
+    """HTTP 500 and above."""
+
+
+_HTTP_BY_STATUS = {400: BadRequestError, 401: AuthenticationError,
+                   403: PermissionDeniedError, 404: NotFoundError,
+                   409: ConflictError, 422: UnprocessableEntityError}
+
+
+class RateLimited(EmbedwatchError, APIStatusError):
     """The API answered 429 (rate limit or quota; .status is 429)."""
     code = "rate_limited"
     default_retryable = True
 
 
-class BadResponse(EmbedwatchError):
+RateLimitError = RateLimited
+
+
+class BadResponse(EmbedwatchError, APIResponseValidationError):
     """The API answered 200 with a body that is not a valid answer."""
     code = "bad_response"
 
 
-class WorkerCrashed(EmbedwatchError):
+class WorkerCrashed(EmbedwatchError, APIConnectionError):
     """The worker process died without writing a result."""
     code = "worker_crashed"
     default_retryable = True
 
 
-class ShuttingDown(EmbedwatchError):
+class ShuttingDown(EmbedwatchError, APIConnectionError):
     """embedwatch was stopping (SIGTERM) and did not finish the call."""
     code = "shutting_down"
     default_retryable = True
@@ -125,7 +245,7 @@ class Cancelled(EmbedwatchError):
 
 # Errors of the client itself: no answer could be had.
 
-class TransportError(EmbedwatchError):
+class TransportError(EmbedwatchError, APIConnectionError):
     """The client could not talk to embedwatch (cannot start the child,
     cannot connect to the socket, protocol violation)."""
     code = "transport"
@@ -188,5 +308,8 @@ def error_from_answer(answer):
     if not isinstance(ms, int) or isinstance(ms, bool):
         ms = None
     cls = _BY_CODE.get(code, EmbedwatchError)
+    if cls is HTTPError and status is not None:
+        cls = _HTTP_BY_STATUS.get(status, InternalServerError
+                                  if status >= 500 else HTTPError)
     return cls(message, code=code, attempts=attempts, retryable=retryable,
                status=status, ms=ms)

@@ -125,7 +125,8 @@ class Errors(AsyncTest):
             ("t @fault:hang", {"timeout": 0.5}, embedwatch.EmbedwatchTimeout,
              None),
             ("q @fault:quota", {}, embedwatch.RateLimited, 429),
-            ("h @fault:401", {}, embedwatch.HTTPError, 401),
+            # An HTTPError, as the SDK's class for its status.
+            ("h @fault:401", {}, embedwatch.AuthenticationError, 401),
             ("b @fault:badjson", {}, embedwatch.BadResponse, None),
             ("n @fault:reset", {}, embedwatch.NetworkError, None),
             ("", {}, embedwatch.InvalidRequest, None),

@@ -107,7 +107,7 @@ class Errors(unittest.TestCase):
         with self.assertRaises(cls) as cm:
             self.ew.embed([text], **kw)
         e = cm.exception
-        self.assertIs(type(e), cls)
+        self.assertIsInstance(e, cls)
         if status is not None:
             self.assertEqual(e.status, status)
         self.assertIsInstance(e.message, str)
@@ -128,6 +128,17 @@ class Errors(unittest.TestCase):
     def test_http(self):
         e = self.expect(embedwatch.HTTPError, "h @fault:401", status=401)
         self.assertFalse(e.retryable)
+        # The OpenAI SDK's class for the status, and its attributes.
+        self.assertIs(type(e), embedwatch.AuthenticationError)
+        self.assertIsInstance(e, embedwatch.APIStatusError)
+        self.assertEqual(e.status_code, 401)
+        self.assertEqual(e.response.status_code, 401)
+        self.assertEqual(e.response.headers, {})
+        self.assertIsNone(e.request_id)
+        self.assertEqual(e.body["code"], "http")
+        e = self.expect(embedwatch.NotFoundError, "h @fault:404", status=404)
+        e = self.expect(embedwatch.InternalServerError, "h @fault:500:9",
+                        status=500)
 
     def test_bad_response(self):
         self.expect(embedwatch.BadResponse, "b @fault:badjson")
