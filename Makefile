@@ -21,7 +21,7 @@ CC	?= cc
 CFLAGS	?= -O2 -g
 BUILD	?= build
 BIN	?= bin
-PKGS	 = libcurl jansson libbsd openssl
+PKGS	 = libcurl jansson libbsd openssl libmicrohttpd
 PYTHON	?= python3
 INSTALL	?= install
 
@@ -97,8 +97,11 @@ UBSAN_FLAGS = $(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined
 
 all: $(BIN)/embedwatch $(BIN)/embedwatch-worker
 
+# The Debian packages, and the real openai-node SDK the HTTP front's tests
+# and benchmark talk to (scripts/node).
 deps:
 	scripts/install-deps
+	scripts/install-node-deps
 
 # A build never installs anything: without the libraries it stops here and
 # says which Debian packages hold them (`make deps` installs them).

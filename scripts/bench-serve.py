@@ -12,6 +12,12 @@
   2. Throughput against bench.py's nginx (one fixed 1536-dim embedding),
      5,000 requests at --jobs 16: `serve` with 4 concurrent socket clients
      and `pipe` fed from a file (as bench.py item 3), in the same run.
+  3. The HTTP front (`serve --listen`) against the same nginx at --jobs 16:
+     calls/s from 8 keep-alive connections (POST /v1/embeddings, base64 as
+     the SDKs ask) beside pipe's calls/s in the same run; the latency an
+     HTTP call adds over a pipe call (p50 of sequential calls, one
+     keep-alive connection); and the supervisor's VmRSS with 1,000 idle
+     keep-alive connections open.
 
 Reuses scripts/bench.py (nginx, the fake, process bookkeeping). Python 3
 standard library only. The markdown table goes to stdout and to
@@ -21,8 +27,11 @@ also on SIGINT and SIGTERM, and the temp directory is removed.
 import argparse
 import collections
 import datetime
+import http.client
 import json
 import os
+import re
+import resource
 import shlex
 import shutil
 import signal
@@ -125,9 +134,9 @@ class ServeBench(bench.Bench):
 
     # -- serve ----------------------------------------------------------
 
-    def start_serve(self, args, tag):
-        sock = self.path("s")
-        argv = [self.ew, "serve", "--socket", sock] + args
+    def launch(self, argv, tag, ready, what):
+        """Start serve with argv; returns ready()'s first value other
+        than None, polled until then (20 s at most)."""
         env = {k: v for k, v in self.env.items() if k not in SERVICE_VARS}
         self.serve_log = open(self.path(f"serve-{tag}.log"), "w+")
         self.serve = bench.spawn(argv, stdin=subprocess.DEVNULL,
@@ -139,26 +148,37 @@ class ServeBench(bench.Bench):
         while True:
             check(self.serve.poll() is None, f"serve exited "
                   f"{self.serve.returncode} at start:\n{self.serve_tail()}")
-            check(time.monotonic() < deadline, "serve not listening within "
+            check(time.monotonic() < deadline, f"serve not {what} within "
                   f"20 s:\n{self.serve_tail()}")
-            if os.path.exists(sock):
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    s.connect(sock)
-                    break
-                except OSError:
-                    pass
-                finally:
-                    s.close()
+            got = ready()
+            if got is not None:
+                return got
             time.sleep(0.02)
-        return sock
+
+    def start_serve(self, args, tag):
+        sock = self.path("s")
+
+        def ready():
+            if not os.path.exists(sock):
+                return None
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(sock)
+                return sock
+            except OSError:
+                return None
+            finally:
+                s.close()
+        return self.launch([self.ew, "serve", "--socket", sock] + args, tag,
+                           ready, "listening")
 
     def serve_tail(self):
         self.serve_log.seek(0)
         return self.serve_log.read()[-2000:]
 
-    def stop_serve(self, timeout=30):
-        """SIGTERM; it must exit 0 and remove its socket."""
+    def stop_serve(self, timeout=30, socket_file=True):
+        """SIGTERM; it must exit 0 and remove its socket (if it had
+        one)."""
         p, self.serve = self.serve, None
         if p is None:
             return
@@ -175,7 +195,8 @@ class ServeBench(bench.Bench):
         tail = self.serve_tail()
         self.serve_log.close()
         check(rc == 0, f"serve exited {rc} after SIGTERM:\n{tail}")
-        check(not os.path.exists(self.path("s")), "serve left its socket")
+        check(not socket_file or not os.path.exists(self.path("s")),
+              "serve left its socket")
 
     def connect(self, sock, k, window):
         clients = [Client(sock, window) for _ in range(k)]
@@ -416,6 +437,191 @@ class ServeBench(bench.Bench):
                 f"{r['server_ms']:.2f}; other load {r['other']:.2f} CPUs",
                 "", None))
 
+    # -- 3. the HTTP front ---------------------------------------------
+
+    def start_http(self, args, tag):
+        """serve --listen 127.0.0.1:0 (no Unix socket); returns the port
+        it logged."""
+        def ready():
+            m = re.search(r"serving HTTP on [^ ]+:(\d+) ", self.serve_tail())
+            return int(m.group(1)) if m else None
+        return self.launch([self.ew, "serve", "--listen", "127.0.0.1:0"] +
+                           args, tag, ready, "serving HTTP")
+
+    @staticmethod
+    def http_calls(port, n, times=None, encoding="base64"):
+        """n sequential POST /v1/embeddings over one keep-alive
+        connection; checks each answer; appends each call's ms to times."""
+        body = json.dumps({"model": "m", "input": bench.TEXT,
+                           "encoding_format": encoding}).encode()
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            for _ in range(n):
+                t0 = time.monotonic()
+                c.request("POST", "/v1/embeddings", body,
+                          {"Content-Type": "application/json"})
+                r = c.getresponse()
+                data = r.read()
+                if times is not None:
+                    times.append((time.monotonic() - t0) * 1000)
+                check(r.status == 200, f"HTTP {r.status}: {data[:300]!r}")
+                emb = json.loads(data)["data"][0]["embedding"]
+                check(len(emb) == (bench.DIMS * 4 + 2) // 3 * 4
+                      if encoding == "base64" else len(emb) == bench.DIMS,
+                      "wrong embedding")
+        finally:
+            c.close()
+
+    def http_throughput(self, k, n):
+        """n POSTs from one curl process with k parallel keep-alive
+        connections (curl -Z: C, so the client costs the shared CPUs
+        little more than pipe's file does)."""
+        port = self.start_http(["--base-url", self.http_url, "--jobs",
+                                "16"], "3")
+        pid = self.serve.pid
+        self.http_calls(port, 32)
+        self.settled(pid)
+        body = self.path("http-request.json")
+        with open(body, "w") as f:
+            json.dump({"model": "m", "input": bench.TEXT,
+                       "encoding_format": "base64"}, f)
+        cfg = self.path("http-urls.cfg")
+        with open(cfg, "w") as f:
+            f.write(f'url = "http://127.0.0.1:{port}/v1/embeddings"\n'
+                    'output = "/dev/null"\n' * n)
+        argv = ["curl", "-sS", "-Z", "--parallel-max", str(k),
+                "-H", "Content-Type: application/json", "-H", "Expect:",
+                "--data-binary", "@" + body,
+                "-w", "%{http_code} %{num_connects}\\n", "-K", cfg]
+        self.command("3", argv)
+        cpu0, ngx0, busy0 = (tree_cpu(pid), self.nginx_cpu(),
+                             bench.busy_seconds())
+        t0 = time.monotonic()
+        out = subprocess.run(argv, capture_output=True, text=True,
+                             timeout=bench.RUN_TIMEOUT)
+        wall = time.monotonic() - t0
+        busy = bench.busy_seconds() - busy0
+        ngx = self.nginx_cpu() - ngx0
+        rows = [line.split() for line in out.stdout.splitlines()]
+        codes = collections.Counter(r[0] for r in rows)
+        connects = sum(int(r[1]) for r in rows)
+        check(out.returncode == 0 and codes == {"200": n},
+              f"curl -Z: {codes} {out.stderr[-500:]}")
+        check(connects <= 2 * k, f"curl -Z opened {connects} connections "
+              f"for {n} calls: not keep-alive")
+        self.settled(pid)
+        cpu = tree_cpu(pid) - cpu0
+        self.stop_serve(socket_file=False)
+        return bench.Bench.tput_row(
+            self, f"embedwatch serve --listen, {k} keep-alive connections",
+            "--jobs 16", "http", n, wall, cpu, None, ngx, busy)
+
+    def http_latency(self, n):
+        warm = 20
+        p, lines, argv = self.start_pipe(["--base-url", self.http_url,
+                                          "--jobs", "16"])
+        self.command("3", argv)
+        pipe_ms = []
+        for i in range(warm + n):
+            t0 = time.monotonic()
+            bench.write_all(p.stdin.fileno(), bench.request_line(i,
+                                                                 bench.TEXT))
+            (t, answer), = lines.read(1, 30)
+            check(json.loads(answer)["ok"] is True, "pipe: answer not ok")
+            if i >= warm:
+                pipe_ms.append((t - t0) * 1000)
+        self.end_pipe(p)
+        port = self.start_http(["--base-url", self.http_url, "--jobs",
+                                "16"], "3")
+        self.http_calls(port, warm)
+        http_ms = []
+        self.http_calls(port, n, http_ms)
+        self.stop_serve(socket_file=False)
+        return pipe_ms, http_ms
+
+    def http_idle_rss(self, n):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = n + 256
+        check(hard == resource.RLIM_INFINITY or hard >= want,
+              f"the descriptor limit {hard} is below {want}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+        port = self.start_http(["--base-url", self.http_url, "--jobs", "16",
+                                "--max-clients", str(n + 16),
+                                "--client-timeout", "600"], "3")
+        pid = self.serve.pid
+        self.http_calls(port, 32)
+        base = self.settled(pid)
+        body = json.dumps({"input": bench.TEXT}).encode()
+        conns = []
+        try:
+            for _ in range(n):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                c.request("POST", "/v1/embeddings", body)
+                r = c.getresponse()
+                r.read()
+                check(r.status == 200, f"HTTP {r.status}")
+                conns.append(c)
+            idle = self.settled(pid)
+            socks = self.proc_conns(pid)
+        finally:
+            for c in conns:
+                c.close()
+        self.stop_serve(socket_file=False)
+        return base, idle, socks
+
+    @staticmethod
+    def proc_conns(pid):
+        return sum(1 for fd in os.listdir(f"/proc/{pid}/fd")
+                   if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(
+                       "socket:"))
+
+    def http_front(self):
+        o = self.opts
+        n, k = o.calls, 8
+        # Alternated, so both see the same load from the rest of the
+        # machine; the ratio is of the sums.
+        rounds = [(self.throughput_embedwatch("http", 16),
+                   self.http_throughput(k, n)) for _ in range(o.rounds)]
+        pipe_wall = sum(p["wall"] for p, _ in rounds)
+        http_wall = sum(q["wall"] for _, q in rounds)
+        ok = sum(q["ok"] for _, q in rounds)
+        ratio = pipe_wall / http_wall
+        each = ", ".join(f"{q['rate']:,.0f} vs {p['rate']:,.0f}"
+                         for p, q in rounds)
+        self.rows.append((
+            "3. HTTP throughput vs pipe",
+            f"{o.rounds} rounds, alternated, of {n:,} POST /v1/embeddings "
+            f"(base64) from one `curl -Z --parallel-max {k}` (keep-alive) "
+            f"vs {n:,} pipe requests from a file; `--jobs 16`, nginx fixed "
+            f"answer ({bench.DIMS} dims)",
+            f"HTTP {ok / http_wall:,.0f} calls/s "
+            f"({sum(q['cpu_ms'] for _, q in rounds) / o.rounds:.2f} ms "
+            f"CPU/call), pipe {ok / pipe_wall:,.0f} calls/s "
+            f"({sum(p['cpu_ms'] for p, _ in rounds) / o.rounds:.2f} ms "
+            f"CPU/call): {ratio:.0%} (rounds: {each})",
+            "≥ 90% of pipe", ratio >= 0.9))
+        pipe_ms, http_ms = self.http_latency(o.latency_calls)
+        added = bench.pct(http_ms, 50) - bench.pct(pipe_ms, 50)
+        self.rows.append((
+            "3. HTTP added latency",
+            f"{len(http_ms)} sequential calls over one keep-alive connection"
+            f" vs {len(pipe_ms)} sequential pipe calls, request written → "
+            "answer read",
+            f"HTTP p50 {bench.pct(http_ms, 50):.3f} ms (p99 "
+            f"{bench.pct(http_ms, 99):.3f}), pipe p50 "
+            f"{bench.pct(pipe_ms, 50):.3f} ms (p99 "
+            f"{bench.pct(pipe_ms, 99):.3f}): added p50 {added:+.3f} ms",
+            "p50 ≤ +0.3 ms", added <= 0.3))
+        base, idle, socks = self.http_idle_rss(o.idle_conns)
+        mib = 1 << 20
+        self.rows.append((
+            "3. HTTP idle keep-alive connections",
+            f"{o.idle_conns:,} connections, one call each, then left open "
+            "(workers reaped)",
+            f"VmRSS {base[0] / mib:.2f} MiB before → {idle[0] / mib:.2f} MiB"
+            f" with them ({socks:,} sockets, {idle[1]:,} fds)",
+            "≤ 32 MiB", idle[0] <= 32 * mib))
+
     # -- report -----------------------------------------------------------
 
     def report(self, m, started, elapsed):
@@ -475,6 +681,8 @@ class ServeBench(bench.Bench):
             self.soak()
         if "2" in items:
             self.socket_vs_pipe()
+        if "3" in items:
+            self.http_front()
         self.load = (load0, bench.load_average())
         table = self.report(m, started, time.monotonic() - t0)
         out = os.path.join(ROOT, self.opts.out)
@@ -500,7 +708,7 @@ def main():
         "EW_BIN", os.path.join(ROOT, "bin")), help="where embedwatch is")
     ap.add_argument("--out", default="build/bench/serve.md",
                     help="results file, relative to the top of the tree")
-    ap.add_argument("--items", default="1,2",
+    ap.add_argument("--items", default="1,2,3",
                     help="which items to run (comma-separated)")
     ap.add_argument("--requests", type=int, default=100000,
                     help="soak requests (split evenly between the clients)")
@@ -516,6 +724,12 @@ def main():
                     help="requests per throughput run")
     ap.add_argument("--tput-clients", type=int, default=4,
                     help="socket clients of the serve throughput run")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternated HTTP and pipe throughput rounds")
+    ap.add_argument("--latency-calls", type=int, default=500,
+                    help="sequential calls of the HTTP latency run")
+    ap.add_argument("--idle-conns", type=int, default=1000,
+                    help="idle keep-alive connections of the RSS run")
     opts = ap.parse_args()
     for prog in ("nginx", "curl", "openssl"):
         if shutil.which(prog) is None:

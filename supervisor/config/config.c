@@ -75,6 +75,7 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->conn_queue = 256;
 	cfg->idle_timeout_ms = 300 * 1000;
 	cfg->max_buffered = (size_t)64 << 20;
+	cfg->client_timeout_ms = 30000;
 }
 
 /*
@@ -269,5 +270,9 @@ config_free(struct config *cfg)
 	free(cfg->pidfile);
 	free(cfg->allow_uids);
 	free(cfg->log_file);
+	for (i = 0; i < cfg->n_listen; i++)
+		free(cfg->listen[i]);
+	free(cfg->listen);
+	free(cfg->client_keys);
 	memset(cfg, 0, sizeof(*cfg));
 }

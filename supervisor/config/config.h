@@ -114,6 +114,10 @@ struct config {
 	unsigned	 conn_queue;	/* per connection: waiting requests */
 	long		 idle_timeout_ms; /* close idle clients; 0: never */
 	size_t		 max_buffered;	/* partial lines across clients */
+	char		**listen;	/* HTTP: "HOST:PORT" each */
+	size_t		 n_listen;
+	char		*client_keys;	/* HTTP: path of the bearer keys */
+	long		 client_timeout_ms;
 };
 
 /*

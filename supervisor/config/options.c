@@ -38,6 +38,7 @@
 #define has_control	options_has_control
 
 #define MAX_HEADERS	64
+#define MAX_LISTEN	16
 #define ROW_VAL_BASE	256	/* getopt value of row 0; above any letter */
 
 #define USAGE_HELP_COL	24	/* where help text starts */
@@ -572,6 +573,34 @@ add_uid(struct config *cfg, const char *arg)
 	return 0;
 }
 
+/* HOST:PORT ("127.0.0.1:8080", "[::1]:8080", "localhost:8080"; port 0:
+ * any free one, logged); the address is resolved and checked when serve
+ * starts. */
+static int
+add_listen(struct config *cfg, const char *arg)
+{
+	const char *colon, *errstr;
+	char **p;
+
+	colon = strrchr(arg, ':');
+	if (colon == NULL || colon == arg || has_control(arg) ||
+	    (strtonum(colon + 1, 0, 65535, &errstr), errstr != NULL))
+		return fail(EXIT_USAGE, "--listen wants HOST:PORT, such as "
+		    "127.0.0.1:8080, not '%s'", arg);
+	if (cfg->n_listen == MAX_LISTEN)
+		return fail(EXIT_USAGE, "at most %d --listen options",
+		    MAX_LISTEN);
+	p = reallocarray(cfg->listen, cfg->n_listen + 1, sizeof(*p));
+	if (p == NULL)
+		return fail(EXIT_CONFIG, "out of memory");
+	cfg->listen = p;
+	p[cfg->n_listen] = strdup(arg);
+	if (p[cfg->n_listen] == NULL)
+		return fail(EXIT_CONFIG, "out of memory");
+	cfg->n_listen++;
+	return 0;
+}
+
 static const struct options_word encodings[] = {
 	{ "base64", JOB_ENCODING_BASE64 }, { "float", JOB_ENCODING_FLOAT },
 	{ NULL, 0 }
@@ -833,6 +862,18 @@ static const struct options_row options_table[] = {
 	    .min = 1024, .max = (long long)1 << 40, .wants = "1024 to 2^40 "
 	    "bytes", .help = "unfinished request lines held across clients "
 	    "(67108864)" },
+	{ .name = "listen", .arg = "HOST:PORT", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_CUSTOM, .set = add_listen,
+	    .help = "also serve OpenAI's HTTP API (/v1/embeddings, /metrics) "
+	    "there (repeatable; loopback unless --client-keys)" },
+	{ .name = "client-keys", .arg = "FILE", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_STRING, FIELD(client_keys),
+	    .help = "HTTP bearer keys clients must send, one a line (mode "
+	    "0600)" },
+	{ .name = "client-timeout", .arg = "SECONDS", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_SECONDS, FIELD(client_timeout_ms),
+	    .help = "HTTP: a request must arrive whole within this, and an "
+	    "idle connection is closed after it (30)" },
 };
 
 #define N_ROWS	(sizeof(options_table) / sizeof(options_table[0]))
@@ -1136,8 +1177,8 @@ static const struct {
 	    "JSON-line requests on stdin, one JSON-line answer each on stdout" },
 	{ "batch", "batch [INPUT|-] [-o OUT] [batch options] [options]",
 	    "embed a corpus (one text a line, or JSON lines) into a file" },
-	{ "serve", "serve --socket PATH [serve options] [options]",
-	    "the pipe protocol on a Unix socket, for many clients" },
+	{ "serve", "serve --socket PATH | --listen HOST:PORT [options]",
+	    "the pipe protocol on a Unix socket, OpenAI's API over HTTP" },
 };
 
 #define N_USAGE_MODES	(sizeof(usage_modes) / sizeof(usage_modes[0]))

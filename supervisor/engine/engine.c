@@ -192,6 +192,9 @@ engine_stats(struct engine *e)
 
 	e->stats.workers_started = sc->started;
 	e->stats.workers_killed = sc->killed;
+	_Static_assert(STATS_KILL_REASONS == SLOT_KILL_N, "kill reasons");
+	memcpy(e->stats.workers_killed_by, sc->killed_by,
+	    sizeof(e->stats.workers_killed_by));
 	e->stats.spawn_failures = sc->spawn_failures;
 	e->stats.warm_failures = sc->warm_failures;
 	e->stats.busy = sc->busy;
@@ -270,7 +273,10 @@ finish_request(struct engine *e, struct request *req, struct answer *a,
 		    req->id_json, a->attempts, req_code_name(a->code),
 		    a->message);
 	e->n_live--;
-	e->answer(e->answer_arg, req, a);
+	if (req->answer != NULL)
+		req->answer(req, a);
+	else
+		e->answer(e->answer_arg, req, a);
 	request_free(req);
 }
 

@@ -21,6 +21,7 @@
 
 #include "core/timers.h"
 
+struct answer;
 struct attempt;
 struct engine;
 struct fairq_line;
@@ -69,6 +70,9 @@ struct request {
 					 * "k":v,... without braces */
 	long		 timeout_ms;	/* 0: the configured timeout */
 	long		 deadline_ms;	/* 0: the configured deadline */
+	/* Who takes the answer instead of the engine's callback (a front
+	 * whose requests are not sessions'); NULL: the engine's. */
+	void		(*answer)(struct request *req, const struct answer *a);
 	void		*owner;		/* the mode's: who gets the answer */
 	struct fairq_line *line;	/* the mode's fair share (engine/fairq);
 					 * NULL: the engine's default line */

@@ -257,6 +257,7 @@ slot_kill(struct slot *s, enum slot_kill why)
 	if (s->has_result || !s->served)
 		return;
 	s->table->counts.killed++;
+	s->table->counts.killed_by[why]++;
 	/* After a protocol error the exit status is wanted: that waits
 	 * for SLOT_ENDED. */
 	if (why != SLOT_KILL_GARBAGE)

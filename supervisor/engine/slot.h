@@ -58,7 +58,8 @@ enum slot_kill {
 	SLOT_KILL_SHUTDOWN,
 	SLOT_KILL_CANCEL,
 	SLOT_KILL_LOST,		/* another attempt of its request won */
-	SLOT_KILL_GARBAGE	/* it broke the frame protocol */
+	SLOT_KILL_GARBAGE,	/* it broke the frame protocol */
+	SLOT_KILL_N		/* how many reasons */
 };
 
 typedef void (*slot_event_fn)(void *arg, struct slot *s, enum slot_event ev,
@@ -67,6 +68,7 @@ typedef void (*slot_event_fn)(void *arg, struct slot *s, enum slot_event ev,
 struct slot_counts {
 	uint64_t	 started;	/* workers forked */
 	uint64_t	 killed;	/* with an owner and no result */
+	uint64_t	 killed_by[SLOT_KILL_N];	/* ... by reason */
 	uint64_t	 spawn_failures;
 	uint64_t	 warm_failures;	/* warm connects failed or too slow */
 	size_t		 busy;		/* slots holding a worker */

@@ -11,11 +11,15 @@
 
 #include "engine/request.h"
 
+/* The reasons of enum slot_kill (engine/slot.h), none included. */
+#define STATS_KILL_REASONS	6
+
 struct engine_stats {
 	uint64_t	 requests;
 	uint64_t	 answered[REQ_N_CODES];	/* by code */
 	uint64_t	 workers_started;
 	uint64_t	 workers_killed;
+	uint64_t	 workers_killed_by[STATS_KILL_REASONS]; /* enum slot_kill */
 	uint64_t	 spawn_failures;
 	uint64_t	 warm_failures;	/* warm workers that could not connect */
 	uint64_t	 retries;

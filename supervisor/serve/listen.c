@@ -22,12 +22,16 @@
 
 #define LISTEN_FDS_START	3
 
-/* A listening socket from systemd, or -1 if we were not given one. */
+/* Sockets from systemd: the Unix one (or -1) returned, TCP ones into
+ * ls->tcp_fds. */
 static int
-activated_socket(void)
+activated_socket(struct listener *ls)
 {
+	struct sockaddr_storage ss;
+	socklen_t len;
 	const char *pid, *fds, *errstr;
 	long long n;
+	int fd, unix_fd = -1;
 
 	pid = getenv("LISTEN_PID");
 	fds = getenv("LISTEN_FDS");
@@ -38,14 +42,25 @@ activated_socket(void)
 	(void)unsetenv("LISTEN_PID");
 	(void)unsetenv("LISTEN_FDS");
 	(void)unsetenv("LISTEN_FDNAMES");
-	if (errstr != NULL || n != 1) {
-		log_warn("ignoring LISTEN_FDS=%s: one socket expected", fds);
+	if (errstr != NULL || n > 1 + LISTEN_MAX_TCP) {
+		log_warn("ignoring LISTEN_FDS=%s: at most one Unix and %d TCP "
+		    "sockets expected", fds, LISTEN_MAX_TCP);
 		return -1;
 	}
-	if (fcntl(LISTEN_FDS_START, F_SETFD, FD_CLOEXEC) == -1 ||
-	    io_set_nonblock(LISTEN_FDS_START, true) == -1)
-		return -1;
-	return LISTEN_FDS_START;
+	for (fd = LISTEN_FDS_START; fd < LISTEN_FDS_START + n; fd++) {
+		len = sizeof(ss);
+		if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+		    io_set_nonblock(fd, true) == -1 ||
+		    getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+			continue;
+		if (ss.ss_family == AF_UNIX && unix_fd == -1)
+			unix_fd = fd;
+		else if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+			ls->tcp_fds[ls->n_tcp++] = fd;
+		else
+			log_warn("ignoring socket %d from systemd", fd);
+	}
+	return unix_fd;
 }
 
 /*
@@ -155,14 +170,16 @@ listen_open(struct listener *ls, const struct config *cfg, int *status)
 {
 	memset(ls, 0, sizeof(*ls));
 	ls->path = cfg->socket_path;
-	ls->fd = activated_socket();
+	ls->fd = activated_socket(ls);
 	if (ls->fd != -1) {
 		ls->path = NULL;
 		return 0;
 	}
+	if (cfg->socket_path == NULL && (cfg->n_listen > 0 || ls->n_tcp > 0))
+		return 0;
 	if (cfg->socket_path == NULL) {
-		log_error("serve needs --socket PATH (or systemd socket "
-		    "activation)");
+		log_error("serve needs --socket PATH or --listen HOST:PORT (or "
+		    "systemd socket activation)");
 		*status = EXIT_USAGE;
 		return -1;
 	}

@@ -1,6 +1,7 @@
 /*
- * listen: serve's listening socket. A socket handed over by systemd
- * (LISTEN_FDS, one socket) is used as it is; otherwise the Unix socket
+ * listen: serve's listening socket. Sockets handed over by systemd
+ * (LISTEN_FDS) are used as they are: a Unix one is the socket, TCP ones
+ * are kept for serve/http; without a Unix one the Unix socket
  * path is bound with the configured mode, with no moment of looser
  * permissions. A socket file nobody answers on is the leftover of a
  * crash and is replaced; one that answers belongs to a live server and
@@ -23,10 +24,15 @@
 
 #include "config/config.h"
 
-/* Fields are private but for fd (non-blocking, close-on-exec) and path
- * (NULL for an activated socket). */
+#define LISTEN_MAX_TCP	16
+
+/* Fields are private but for fd (non-blocking, close-on-exec; -1 when
+ * serve has no Unix socket, only --listen), path (NULL for an activated
+ * socket) and tcp_fds, activated TCP sockets for serve/http to take. */
 struct listener {
 	int		 fd;
+	int		 tcp_fds[LISTEN_MAX_TCP];
+	size_t		 n_tcp;
 	const char	*path;
 	bool		 own_path;	/* we made the path: unlink it */
 	dev_t		 dev;		/* ... while it is still ours */

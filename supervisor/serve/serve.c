@@ -10,7 +10,9 @@
  * socket stops being read. Ids are per connection. This file adds what
  * is the service's own: accepting (peer credentials, --allow-uid,
  * --max-clients), the pidfile, systemd notification and watchdog, the
- * log reopened on SIGHUP, and the drain on SIGTERM.
+ * log reopened on SIGHUP, and the drain on SIGTERM. The HTTP front
+ * (serve/http, --listen) shares the engine, the counters (serve/metrics)
+ * and the drain.
  *
  * Invariant: a struct conn lives until its session is over (every
  * request answered), since the engine holds the session's requests; its
@@ -35,7 +37,9 @@
 #include "core/notify.h"
 #include "engine/engine.h"
 #include "protocol/session.h"
+#include "serve/http.h"
 #include "serve/listen.h"
+#include "serve/metrics.h"
 #include "serve/serve.h"
 
 #define FLUSH_AT_EXIT_MS	2000
@@ -60,6 +64,8 @@ struct serve {
 	struct signals		*sigs;
 	struct engine		*engine;
 	struct listener		 listener;
+	struct http		*http;		/* NULL: no --listen */
+	struct metrics		 metrics;
 	struct pidfh		*pidfh;
 	struct conn_list	 conns;
 	size_t			 n_conns;
@@ -84,10 +90,30 @@ stats_extra(void *arg, char *out, size_t len)
 	struct serve *sv = arg;
 
 	return snprintf(out, len, "\"clients\":%zu,\"clients_refused\":%llu,"
-	    "\"clients_closed_idle\":%llu,\"lines_refused\":%llu",
+	    "\"clients_closed_idle\":%llu,\"lines_refused\":%llu,"
+	    "\"http_connections\":%zu",
 	    sv->n_conns, (unsigned long long)sv->refused,
 	    (unsigned long long)sv->closed_idle,
-	    (unsigned long long)sv->lines_refused);
+	    (unsigned long long)sv->lines_refused, http_n_conns(sv->http));
+}
+
+static size_t
+socket_clients(void *arg)
+{
+	struct serve *sv = arg;
+
+	return sv->n_conns;
+}
+
+/* The engine's answer for a socket client's request (an HTTP request
+ * has its own callback, see serve/http). */
+static void
+on_answer(void *arg, struct request *req, const struct answer *a)
+{
+	struct serve *sv = arg;
+
+	metrics_observe(&sv->metrics, a);
+	session_answer(NULL, req, a);
 }
 
 static bool
@@ -352,7 +378,8 @@ sweep(void *arg, int64_t now)
 		sv->flush_until_ms = now + FLUSH_AT_EXIT_MS;
 		loop_arm(sv->loop, &sv->flush_timer, sv->flush_until_ms);
 	}
-	if (all_flushed(sv) || now >= sv->flush_until_ms)
+	if ((all_flushed(sv) && http_n_conns(sv->http) == 0) ||
+	    now >= sv->flush_until_ms)
 		loop_stop(sv->loop);
 }
 
@@ -362,8 +389,9 @@ report_status(void *owner, int64_t now)
 	struct serve *sv = owner;
 	const struct engine_stats *st = engine_stats(sv->engine);
 
-	notify_send("STATUS=%zu clients, %zu running, %zu queued; %llu "
-	    "requests, %llu ok, %llu killed", sv->n_conns, st->running,
+	notify_send("STATUS=%zu clients, %zu HTTP connections, %zu running, "
+	    "%zu queued; %llu requests, %llu ok, %llu killed", sv->n_conns,
+	    http_n_conns(sv->http), st->running,
 	    st->queued, (unsigned long long)st->requests,
 	    (unsigned long long)st->answered[REQ_OK],
 	    (unsigned long long)st->workers_killed);
@@ -402,6 +430,8 @@ on_terminate(void *arg, int signo)
 	listen_remove(&sv->listener);
 	TAILQ_FOREACH(c, &sv->conns, entry)
 		session_stop_reading(c->session);
+	if (sv->http != NULL)
+		http_drain(sv->http);
 	engine_shutdown(sv->engine, now, sv->cfg->drain_ms);
 }
 
@@ -424,6 +454,7 @@ static int
 start(struct serve *sv, int *status)
 {
 	const struct config *cfg = sv->cfg;
+	struct http_params hp;
 	pid_t other;
 
 	if (notify_init() == -1)
@@ -445,14 +476,23 @@ start(struct serve *sv, int *status)
 		return -1;
 	sv->max_clients = listen_max_clients(cfg->max_clients, cfg->jobs);
 	*status = EXIT_SOFTWARE;
-	sv->engine = engine_new(cfg, sv->loop, sv->sigs, NULL, session_answer,
-	    NULL);
+	sv->engine = engine_new(cfg, sv->loop, sv->sigs, NULL, on_answer, sv);
 	if (sv->engine == NULL ||
 	    loop_add_hook(sv->loop, LOOP_OUTPUT, sweep, sv) == -1 ||
-	    loop_watch(sv->loop, sv->listener.fd, POLLIN, on_listen_fd,
-	    sv) == -1) {
+	    (sv->listener.fd != -1 && loop_watch(sv->loop, sv->listener.fd,
+	    POLLIN, on_listen_fd, sv) == -1)) {
 		log_error("cannot start: %s", strerror(errno));
 		return -1;
+	}
+	if (cfg->n_listen > 0 || sv->listener.n_tcp > 0) {
+		hp = (struct http_params){ .loop = sv->loop,
+		    .engine = sv->engine, .cfg = cfg, .metrics = &sv->metrics,
+		    .fds = sv->listener.tcp_fds, .n_fds = sv->listener.n_tcp,
+		    .socket_clients = socket_clients, .arg = sv };
+		sv->listener.n_tcp = 0;
+		sv->http = http_open(&hp, status);
+		if (sv->http == NULL)
+			return -1;
 	}
 	if (sv->pidfh != NULL && pidfile_write(sv->pidfh) == -1) {
 		log_error("cannot write pidfile '%s': %s", cfg->pidfile,
@@ -487,8 +527,12 @@ serve_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 		(void)serve_finish(sv, -1);
 		return NULL;
 	}
-	log_info("serving on '%s' with %u workers", cfg->socket_path != NULL ?
-	    cfg->socket_path : "(socket from systemd)", cfg->jobs);
+	if (sv->listener.fd != -1)
+		log_info("serving on '%s' with %u workers",
+		    sv->listener.path != NULL ? sv->listener.path :
+		    "(socket from systemd)", cfg->jobs);
+	else
+		log_info("serving HTTP only with %u workers", cfg->jobs);
 	notify_send("READY=1\nMAINPID=%ld", (long)getpid());
 	report_status(sv, clock_ms());
 	if (notify_watchdog_ms() > 0)
@@ -519,6 +563,8 @@ serve_finish(void *state, int loop_status)
 		log_info("stopped");
 		engine_free(sv->engine);
 	}
+	/* After the engine: no HTTP request is live any more. */
+	http_free(sv->http);
 	/* One last try each; a client that stopped reading cannot hold
 	 * the exit up. */
 	while ((c = TAILQ_FIRST(&sv->conns)) != NULL) {

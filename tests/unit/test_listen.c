@@ -349,8 +349,9 @@ test_activation(void **state)
 	assert_int_equal(access(w->handed, F_OK), 0);
 }
 
-/* Meant for another process, or more than one socket: the path is
- * bound instead, and fd 3 left as it is. */
+/* Meant for another process, or more sockets than one Unix and
+ * LISTEN_MAX_TCP TCP ones: the path is bound instead, and fd 3 left as
+ * it is. */
 static void
 test_activation_ignored(void **state)
 {
@@ -366,7 +367,7 @@ test_activation_ignored(void **state)
 	listen_remove(&w->ls);
 	listen_close(&w->ls);
 
-	set_listen_env(getpid(), "2");
+	set_listen_env(getpid(), "18");
 	assert_int_equal(listen_open(&w->ls, &w->cfg, &status), 0);
 	assert_true(w->ls.fd != ACTIVATED_FD);
 	assert_null(getenv("LISTEN_FDS"));
