@@ -192,18 +192,6 @@ skip_blank(struct batch *bs, uint64_t seq)
 	pass_line(bs, seq);
 }
 
-/* A line with nothing to embed: empty, or spaces, tabs and a CR only. */
-static bool
-is_blank(const char *line, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
-			return false;
-	return true;
-}
-
 static void
 handle_line(struct batch *bs, const char *line, size_t len, int64_t now)
 {
@@ -217,7 +205,7 @@ handle_line(struct batch *bs, const char *line, size_t len, int64_t now)
 		line += 3;
 		len -= 3;
 	}
-	if (!bs->cfg->empty_error && is_blank(line, len)) {
+	if (!bs->cfg->empty_error && lines_blank(line, len)) {
 		skip_blank(bs, seq);
 		return;
 	}
@@ -232,7 +220,7 @@ handle_line(struct batch *bs, const char *line, size_t len, int64_t now)
 	}
 	it = batch_item(bs, seq);
 	it->row = row;
-	if (bs->cfg->empty_error && is_blank(line, len)) {
+	if (bs->cfg->empty_error && lines_blank(line, len)) {
 		if (!bs->jsonl_in && asprintf(&it->id_json, "%" PRIu64,
 		    seq) == -1)
 			it->id_json = NULL;

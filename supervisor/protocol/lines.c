@@ -221,3 +221,14 @@ lines_done(const struct lines *l)
 {
 	return l->eof && buf_len(&l->buf) == l->consume;
 }
+
+bool
+lines_blank(const char *line, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	return true;
+}

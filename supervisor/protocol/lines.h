@@ -82,4 +82,7 @@ void	 lines_close(struct lines *l);
 /* Nothing buffered and nothing more to come. */
 bool	 lines_done(const struct lines *l);
 
+/* Is this line blank: empty, or spaces, tabs and a CR only? */
+bool	 lines_blank(const char *line, size_t len);
+
 #endif

@@ -280,17 +280,6 @@ answer_invalid(struct session *s, const char *id_json, const char *msg)
 	emit(s, id_json, &a);
 }
 
-static bool
-is_blank(const char *line, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
-			return false;
-	return true;
-}
-
 static void
 answer_stats(struct session *s, const char *id_json, int64_t now)
 {
@@ -313,7 +302,7 @@ handle_line(struct session *s, const char *line, size_t len, int64_t now)
 	char err[256], *id_json;
 	size_t share;
 
-	if (is_blank(line, len))
+	if (lines_blank(line, len))
 		return true;
 	req = jsonl_parse_request(line, len, &id_json, err, sizeof(err));
 	if (req == NULL) {
