@@ -117,7 +117,7 @@ struct http {
 static void	run_all(struct http *);
 
 /* libmicrohttpd's own messages: resets and such, not ours to shout. */
-static void
+static void __attribute__((format(printf, 2, 0)))
 mhd_log(void *arg, const char *fmt, va_list ap)
 {
 	char msg[256];
