@@ -50,7 +50,7 @@ endif
 
 # pkg-config runs at recipe time, after the pkgs check below.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lm
 # Each tree sees only what it may include: shared/ itself; worker/ itself
 # and shared/; the supervisor its own layers (as "layer/module.h"), shared/
 # and the worker's entry point for fork mode. tests/check_layers.py holds
@@ -78,6 +78,13 @@ LIB	= $(BUILD)/libembedwatch.a
 SUPPORT_OBJ = $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_LIB = $(BUILD)/libtestsupport.a
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c), built by clang into build/fuzz.
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_CC	?= clang
+FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer \
+	     -fsanitize=fuzzer-no-link,address,undefined \
+	     -fno-sanitize-recover=undefined
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
 ASAN_FLAGS = $(SAN_FLAGS) -fsanitize=address,undefined \
@@ -85,7 +92,8 @@ ASAN_FLAGS = $(SAN_FLAGS) -fsanitize=address,undefined \
 UBSAN_FLAGS = $(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined
 
 .PHONY: all unit-bins check unit integration asan ubsan asan-build \
-	ubsan-build bench demo clean deps pkgs pkgs-test install uninstall
+	ubsan-build bench demo clean deps pkgs pkgs-test install uninstall \
+	fuzz fuzz-bins fuzz-build
 
 all: $(BIN)/embedwatch $(BIN)/embedwatch-worker
 
@@ -142,6 +150,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_LIB) $(LIB) | pkgs-test
 
 unit-bins: $(UNIT_BIN)
 
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) \
+	    $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
 # T picks tests by name; `make unit T=test_buf` builds only the binaries T
 # names (make's filter understands one * per name; anything else builds
 # them all and lets tests/run.py pick).
@@ -159,9 +174,26 @@ ubsan-build: pkgs-test
 	$(MAKE) BUILD=build/ubsan BIN=build/ubsan/bin CFLAGS="$(UBSAN_FLAGS)" \
 	    LDFLAGS="$(UBSAN_FLAGS)" all unit-bins
 
+# The fuzz build is skipped, with a message, where clang cannot link
+# libFuzzer (tests/fuzz/run.py then says the fuzz check was skipped).
+fuzz-build: pkgs
+	@if echo 'int LLVMFuzzerTestOneInput(const char *d, long n);' \
+	    'int LLVMFuzzerTestOneInput(const char *d, long n)' \
+	    '{ return d == 0 && n; }' | $(FUZZ_CC) -x c -fsanitize=fuzzer \
+	    -o /dev/null - >/dev/null 2>&1; then \
+	    $(MAKE) BUILD=build/fuzz BIN=build/fuzz/bin CC=$(FUZZ_CC) \
+	    CFLAGS="$(FUZZ_FLAGS)" LDFLAGS="$(FUZZ_FLAGS)" fuzz-bins; \
+	else echo "fuzz: skipped, '$(FUZZ_CC) -fsanitize=fuzzer' cannot" \
+	    "link (apt-get install clang libclang-rt-14-dev)"; fi
+
+# FUZZ_SECONDS per harness over its seed corpus (tests/fuzz/corpus/).
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-build
+	$(PYTHON) tests/fuzz/run.py --seconds $(FUZZ_SECONDS)
+
 RUN_TESTS = $(PYTHON) tests/run.py $(if $(T),--tests '$(T)')
 
-check: all unit-bins asan-build
+check: all unit-bins asan-build fuzz-build
 	$(RUN_TESTS) --suite plain:$(BIN):$(BUILD)/tests \
 	    --suite asan:build/asan/bin:build/asan/tests
 
@@ -177,11 +209,20 @@ asan: asan-build
 ubsan: ubsan-build
 	$(RUN_TESTS) --suite ubsan:build/ubsan/bin:build/ubsan/tests
 
-bench: all
+# The keep-alive libcurl floor the call-path benchmark compares with.
+$(BUILD)/bench/floor: bench/floor.c
+	@mkdir -p $(@D)
+	$(CC) $(EW_CPPFLAGS) $(EW_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS) $(LDLIBS)
+
+bench: all $(BUILD)/bench/floor
 	scripts/install-deps --bench
+	scripts/install-node-deps
 	scripts/bench
+	$(PYTHON) scripts/bench-rtt.py --floor $(BUILD)/bench/floor
 	$(PYTHON) scripts/bench-batch.py
 	$(PYTHON) scripts/bench-serve.py
+	$(PYTHON) scripts/bench-memory.py
+	$(PYTHON) scripts/bench-resilience.py
 
 demo: all
 	scripts/demo
@@ -223,3 +264,4 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) \
 	 $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
 -include $(BUILD)/obj/supervisor/main.d $(BUILD)/obj/worker/main.d
+-include $(FUZZ_SRC:%.c=$(BUILD)/obj/%.d)

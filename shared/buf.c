@@ -30,6 +30,32 @@ buf_free(struct buf *b)
 	buf_init(b, b->max);
 }
 
+void
+buf_shrink(struct buf *b, size_t keep)
+{
+	size_t live = b->len - b->off, size;
+	char *p;
+
+	if (b->data == NULL)
+		return;
+	if (keep > b->max - live)
+		keep = b->max - live;
+	size = live + keep + 1;
+	if (size > b->alloc / 4)
+		return;
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, live);
+		b->off = 0;
+		b->len = live;
+		b->data[live] = '\0';
+	}
+	p = realloc(b->data, size);
+	if (p == NULL)
+		return;
+	b->data = p;
+	b->alloc = size;
+}
+
 char *
 buf_data(const struct buf *b)
 {

@@ -27,6 +27,13 @@ struct buf {
 /* Start an empty buffer that will never hold more than max bytes. */
 void	 buf_init(struct buf *b, size_t max);
 
+/* Give back what the buffer allocated beyond its live bytes and keep
+ * bytes of room (fewer if that is past the cap), if it holds more than
+ * four times that: a buffer that grows back soon is left alone rather
+ * than reallocated every time. The live bytes stay. Nothing changes if
+ * the system cannot shrink the block. */
+void	 buf_shrink(struct buf *b, size_t keep);
+
 /* Release the memory; the buffer is empty and reusable afterwards. */
 void	 buf_free(struct buf *b);
 

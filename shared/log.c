@@ -33,6 +33,8 @@ static const int level_priorities[] = { 3, 4, 6, 7 };
 static char		log_prog[32] = "embedwatch";
 static enum log_level	log_threshold = LOG_LEVEL_INFO;
 static bool		log_json;
+static void		(*log_around)(void *, bool);
+static void		*log_around_arg;
 static bool		log_journal;
 
 /* Is fd 2 the stream $JOURNAL_STREAM ("device:inode") names? */
@@ -265,5 +267,16 @@ log_msg(enum log_level level, const char *fmt, ...)
 		return;
 	/* Cannot be cut: msg is bounded with room for the rest. */
 	n = (size_t)r < sizeof(line) ? (size_t)r : sizeof(line) - 1;
+	if (log_around != NULL)
+		log_around(log_around_arg, true);
 	(void)io_write_all(STDERR_FILENO, line, n);
+	if (log_around != NULL)
+		log_around(log_around_arg, false);
+}
+
+void
+log_set_around(void (*around)(void *arg, bool before), void *arg)
+{
+	log_around = around;
+	log_around_arg = arg;
 }

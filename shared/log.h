@@ -43,6 +43,12 @@ int	 log_parse_level(const char *s, enum log_level *out);
 /* Is a message at this level written? */
 bool	 log_enabled(enum log_level level);
 
+/* Call around(arg, true) before each line is written and around(arg,
+ * false) after it (NULL: nothing), so that a status line drawn on the
+ * terminal (batch progress) is erased first and drawn again. around
+ * must not log. */
+void	 log_set_around(void (*around)(void *arg, bool before), void *arg);
+
 void	 log_msg(enum log_level level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 

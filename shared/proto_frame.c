@@ -40,7 +40,8 @@ proto_frame_peek(const struct buf *b, size_t max, char *type,
 	if (n < PROTO_FRAME_HDR)
 		return 0;
 	if (p[0] != PROTO_FRAME_PROGRESS && p[0] != PROTO_FRAME_BODY &&
-	    p[0] != PROTO_FRAME_RESULT)
+	    p[0] != PROTO_FRAME_RESULT && p[0] != PROTO_FRAME_WARM &&
+	    p[0] != PROTO_FRAME_LEAVE && p[0] != PROTO_FRAME_SESSION)
 		return -1;
 	flen = le32_get(p + 1);
 	if (flen > max)

@@ -12,6 +12,18 @@
  *       ready to be spliced into a response line without re-parsing.
  *   'R' result: the outcome as a small JSON object (proto_result.h);
  *       always the last frame.
+ * A warm worker (forked ahead, no job yet) says how it waits:
+ *   'W' ready: "C " and the peer ("C 10.1.2.3:443") once its connection
+ *       is open, or "N" when it waits without one (the call cannot use
+ *       a connection made ahead).
+ *   'L' leaving: "F " and why it could not connect, or "I " and why its
+ *       connection is gone (closed by the server, idle too long). It
+ *       then makes a job handed to it anyway the ordinary way, and exits
+ *       at EOF on its job pipe without a result.
+ * Any worker, any time before 'R':
+ *   'S' session: the peer ("10.1.2.3:443"), a NUL, then the TLS session
+ *       (DER) the server just issued, opaque to the supervisor, which
+ *       hands the latest one to later workers to resume (hints.h).
  * No frame is longer than PROTO_FRAME_MAX; a reader passes its own,
  * smaller, bound to proto_frame_peek.
  */
@@ -28,6 +40,9 @@
 #define PROTO_FRAME_PROGRESS	'P'
 #define PROTO_FRAME_BODY	'B'
 #define PROTO_FRAME_RESULT	'R'
+#define PROTO_FRAME_WARM	'W'
+#define PROTO_FRAME_LEAVE	'L'
+#define PROTO_FRAME_SESSION	'S'
 
 /*
  * Write one frame of len payload bytes at p to fd, blocking until all of

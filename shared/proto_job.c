@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "proto_job.h"
 #include "proto_json.h"
 
@@ -74,6 +75,31 @@ out:
 	return rc;
 }
 
+/* The optional hints: connect timeout, address, TLS session (base64). */
+static int
+append_hints(const struct job *job, struct buf *out)
+{
+	char *b64;
+	int rc;
+
+	if (job->connect_timeout_ms > 0 && buf_printf(out,
+	    ",\"connect_timeout_ms\":%ld", job->connect_timeout_ms) == -1)
+		return -1;
+	if (job->resolve_addr != NULL &&
+	    (buf_append(out, ",\"resolve\":", 11) == -1 ||
+	    proto_append_json_string(out, job->resolve_addr) == -1))
+		return -1;
+	if (job->tls_session == NULL || job->tls_session_len == 0)
+		return 0;
+	b64 = malloc(4 * ((job->tls_session_len + 2) / 3) + 1);
+	if (b64 == NULL)
+		return -1;
+	(void)base64_encode(job->tls_session, job->tls_session_len, b64);
+	rc = buf_printf(out, ",\"tls_session\":\"%s\"", b64);
+	free(b64);
+	return rc;
+}
+
 int
 proto_job_to_json(const struct job *job, struct buf *out)
 {
@@ -102,6 +128,15 @@ proto_job_to_json(const struct job *job, struct buf *out)
 	if (job->request_id != NULL &&
 	    (buf_append(out, ",\"request_id\":", 14) == -1 ||
 	    proto_append_json_string(out, job->request_id) == -1))
+		return -1;
+	if (job->api_key_header != NULL &&
+	    (buf_append(out, ",\"api_key_header\":", 18) == -1 ||
+	    proto_append_json_string(out, job->api_key_header) == -1))
+		return -1;
+	if (job->n_secret_headers > 0 && buf_printf(out,
+	    ",\"secret_headers\":%zu", job->n_secret_headers) == -1)
+		return -1;
+	if (append_hints(job, out) == -1)
 		return -1;
 	if (job->n_headers > 0) {
 		if (buf_append(out, ",\"headers\":[", 12) == -1)
@@ -160,6 +195,7 @@ struct job_priv {
 	json_t		 *root;
 	char		 *input_json;
 	const char	**headers;
+	unsigned char	 *tls_session;
 	char		 *extra_json;
 };
 
@@ -216,10 +252,15 @@ get_scalars(const json_t *root, struct job *job, char *err, size_t errlen)
 	    get_string(root, "cacert", &job->cacert, err, errlen) == -1 ||
 	    get_string(root, "request_id", &job->request_id, err,
 	    errlen) == -1 ||
+	    get_string(root, "api_key_header", &job->api_key_header, err,
+	    errlen) == -1 ||
 	    get_long(root, "dimensions", &job->dimensions, err, errlen) == -1 ||
 	    get_long(root, "timeout_ms", &job->timeout_ms, err, errlen) == -1 ||
 	    get_long(root, "max_response", &max_response, err, errlen) == -1 ||
-	    get_long(root, "attempt", &attempt, err, errlen) == -1)
+	    get_long(root, "attempt", &attempt, err, errlen) == -1 ||
+	    get_long(root, "connect_timeout_ms", &job->connect_timeout_ms, err,
+	    errlen) == -1 ||
+	    get_string(root, "resolve", &job->resolve_addr, err, errlen) == -1)
 		return -1;
 	job->max_response = (size_t)max_response;
 	job->attempt = (unsigned)attempt;
@@ -243,6 +284,35 @@ get_scalars(const json_t *root, struct job *job, char *err, size_t errlen)
 		}
 		job->insecure = json_is_true(v);
 	}
+	return 0;
+}
+
+/* The optional "tls_session", base64, into priv->tls_session. */
+static int
+get_session(const json_t *root, struct job *job, struct job_priv *priv,
+    char *err, size_t errlen)
+{
+	const char *b64 = NULL;
+	ssize_t n;
+	size_t len;
+
+	if (get_string(root, "tls_session", &b64, err, errlen) == -1)
+		return -1;
+	if (b64 == NULL)
+		return 0;
+	len = strlen(b64);
+	priv->tls_session = malloc(base64_decoded_max(len) + 1);
+	if (priv->tls_session == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	n = base64_decode(b64, len, priv->tls_session);
+	if (n < 0) {
+		(void)snprintf(err, errlen, "'tls_session' is not base64");
+		return -1;
+	}
+	job->tls_session = priv->tls_session;
+	job->tls_session_len = (size_t)n;
 	return 0;
 }
 
@@ -277,6 +347,17 @@ get_headers(const json_t *root, struct job *job, struct job_priv *priv,
 		}
 	}
 	job->headers = priv->headers;
+	v = json_object_get(root, "secret_headers");
+	job->n_secret_headers = 0;
+	if (v != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    (size_t)json_integer_value(v) > job->n_headers) {
+			(void)snprintf(err, errlen, "'secret_headers' must "
+			    "count some of the headers");
+			return -1;
+		}
+		job->n_secret_headers = (size_t)json_integer_value(v);
+	}
 	return 0;
 }
 
@@ -319,7 +400,8 @@ proto_job_parse(const char *text, size_t len, const struct job *defaults,
 		goto fail;
 	job->input_json = priv->input_json;
 	if (get_scalars(priv->root, job, err, errlen) == -1 ||
-	    get_headers(priv->root, job, priv, err, errlen) == -1)
+	    get_headers(priv->root, job, priv, err, errlen) == -1 ||
+	    get_session(priv->root, job, priv, err, errlen) == -1)
 		goto fail;
 	v = json_object_get(priv->root, "extra");
 	if (v != NULL) {
@@ -351,6 +433,7 @@ proto_job_free(struct job *job)
 		json_decref(priv->root);
 		free(priv->input_json);
 		free(priv->headers);
+		free(priv->tls_session);
 		free(priv->extra_json);
 		free(priv);
 	}

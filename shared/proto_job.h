@@ -6,8 +6,11 @@
  * exec mode (and by hand) it arrives as one JSON object on the worker's
  * stdin, built by proto_job_to_json and read back by proto_job_parse. The
  * API key is never part of the JSON: it travels in the worker's
- * environment. The request's "input" is checked and put in its one shape
- * here too, so that the supervisor refuses what a worker would refuse.
+ * environment. Secret headers (--header-file) are, on the worker's
+ * private stdin (a memfd), never on argv; the worker redacts their values
+ * from server text as it does the key's. The request's "input" is
+ * checked and put in its one shape here too, so that the supervisor
+ * refuses what a worker would refuse.
  */
 #ifndef EMBEDWATCH_PROTO_JOB_H
 #define EMBEDWATCH_PROTO_JOB_H
@@ -39,12 +42,19 @@ struct job {
 	long		  timeout_ms;	/* hard deadline of this attempt */
 	const char *const *headers;	/* "Name: value" */
 	size_t		  n_headers;
+	size_t		  n_secret_headers; /* the last ones hold secrets */
+	const char	 *api_key_header; /* NULL: "Authorization: Bearer" */
 	const char	 *cacert;	/* NULL: the system store */
 	bool		  insecure;
 	size_t		  max_response;	/* cap on response body bytes */
 	const char	 *api_key;	/* NULL: none; never serialized */
 	const char	 *request_id;	/* shown in ps and logs; may be NULL */
 	unsigned	  attempt;
+	/* Hints from calls before this one, all optional (see hints.h). */
+	long		  connect_timeout_ms; /* 0: the worker's default */
+	const char	 *resolve_addr;	/* base_url's host at "ip:port" */
+	const unsigned char *tls_session; /* DER SSL_SESSION to resume */
+	size_t		  tls_session_len;
 	void		 *priv;		/* private to proto_job_parse */
 };
 

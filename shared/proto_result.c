@@ -28,20 +28,42 @@ proto_class_name(enum proto_class class)
 	return class_names[class];
 }
 
+void
+proto_result_init(struct proto_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->class = PROTO_OK;
+	r->retry_after_ms = -1;
+	r->rl_limit_requests = -1;
+	r->rl_remaining_requests = -1;
+	r->rl_reset_requests_ms = -1;
+	r->rl_limit_tokens = -1;
+	r->rl_remaining_tokens = -1;
+	r->rl_reset_tokens_ms = -1;
+	r->prompt_tokens = -1;
+}
+
 int
 proto_result_encode(const struct proto_result *r, struct buf *out)
 {
 	json_t *obj;
 	int rc;
 
-	obj = json_pack("{s:s, s:i, s:I, s:b, s:b, s:I, s:s}",
+	obj = json_pack("{s:s, s:i, s:I, s:b, s:b, s:I, s:s, s:[IIIIII], s:I}",
 	    "class", proto_class_name(r->class),
 	    "status", r->http_status,
 	    "retry_after_ms", (json_int_t)r->retry_after_ms,
 	    "quota", r->quota_exhausted,
 	    "permanent", r->permanent,
 	    "ms", (json_int_t)r->ms,
-	    "message", r->message);
+	    "message", r->message,
+	    "rl", (json_int_t)r->rl_limit_requests,
+	    (json_int_t)r->rl_remaining_requests,
+	    (json_int_t)r->rl_reset_requests_ms,
+	    (json_int_t)r->rl_limit_tokens,
+	    (json_int_t)r->rl_remaining_tokens,
+	    (json_int_t)r->rl_reset_tokens_ms,
+	    "prompt_tokens", (json_int_t)r->prompt_tokens);
 	if (obj == NULL) {
 		errno = EINVAL;
 		return -1;
@@ -58,7 +80,7 @@ proto_result_decode(const char *text, size_t len, struct proto_result *r,
 	json_t *root;
 	json_error_t jerr;
 	const char *class, *message;
-	json_int_t retry_after_ms, ms;
+	json_int_t retry_after_ms, ms, rl[6], prompt_tokens;
 	int quota, permanent, rc = -1;
 	size_t i;
 
@@ -69,10 +91,12 @@ proto_result_decode(const char *text, size_t len, struct proto_result *r,
 		return -1;
 	}
 	if (json_unpack_ex(root, &jerr, JSON_STRICT,
-	    "{s:s, s:i, s:I, s:b, s:b, s:I, s:s}",
+	    "{s:s, s:i, s:I, s:b, s:b, s:I, s:s, s:[IIIIII], s:I}",
 	    "class", &class, "status", &r->http_status,
 	    "retry_after_ms", &retry_after_ms, "quota", &quota,
-	    "permanent", &permanent, "ms", &ms, "message", &message) == -1) {
+	    "permanent", &permanent, "ms", &ms, "message", &message,
+	    "rl", &rl[0], &rl[1], &rl[2], &rl[3], &rl[4], &rl[5],
+	    "prompt_tokens", &prompt_tokens) == -1) {
 		(void)snprintf(err, errlen, "bad result: %s", jerr.text);
 		goto out;
 	}
@@ -88,6 +112,13 @@ proto_result_decode(const char *text, size_t len, struct proto_result *r,
 	r->quota_exhausted = quota != 0;
 	r->permanent = permanent != 0;
 	r->ms = (long)ms;
+	r->rl_limit_requests = (long)rl[0];
+	r->rl_remaining_requests = (long)rl[1];
+	r->rl_reset_requests_ms = (long)rl[2];
+	r->rl_limit_tokens = (long)rl[3];
+	r->rl_remaining_tokens = (long)rl[4];
+	r->rl_reset_tokens_ms = (long)rl[5];
+	r->prompt_tokens = (long)prompt_tokens;
 	(void)strlcpy(r->message, message, sizeof(r->message));
 	rc = 0;
 out:

@@ -8,8 +8,9 @@
  * whether the worker judged the failure permanent (a certificate the
  * peer cannot change between attempts, a URL libcurl cannot use). On the
  * wire the result is one compact JSON object with exactly the members
- * "class", "status", "retry_after_ms", "quota", "permanent", "ms" and
- * "message"; a decoder refuses any other shape.
+ * "class", "status", "retry_after_ms", "quota", "permanent", "ms",
+ * "message", "rl" (the six rate-limit figures below, in their order)
+ * and "prompt_tokens"; a decoder refuses any other shape.
  */
 #ifndef EMBEDWATCH_PROTO_RESULT_H
 #define EMBEDWATCH_PROTO_RESULT_H
@@ -36,7 +37,18 @@ struct proto_result {
 	bool		 permanent;	/* no retry can fix this failure */
 	long		 ms;		/* worker's own duration */
 	char		 message[512];
+	/* The x-ratelimit-* headers of the response, -1 where absent. */
+	long		 rl_limit_requests;
+	long		 rl_remaining_requests;
+	long		 rl_reset_requests_ms;
+	long		 rl_limit_tokens;
+	long		 rl_remaining_tokens;
+	long		 rl_reset_tokens_ms;
+	long		 prompt_tokens;	/* usage.prompt_tokens; -1: none */
 };
+
+/* r as an ok result with nothing known: every -1 field -1. */
+void	 proto_result_init(struct proto_result *r);
 
 /* The class's name on the wire and in answers ("ok", "http", ...), or
  * "unknown" for a value outside the enum. Static storage. */

@@ -121,3 +121,21 @@ url_endpoint(const char *base, const char *path)
 	}
 	return s;
 }
+
+char *
+url_shown(const char *base)
+{
+	const char *p, *host, *end;
+	char *s;
+
+	p = authority(base);
+	host = host_of(p, &end);
+	if (host == p)
+		s = strdup(base);
+	else if (asprintf(&s, "%.*s***@%s", (int)(p - base), base, host) ==
+	    -1)
+		s = NULL;
+	if (s == NULL)
+		errno = ENOMEM;
+	return s;
+}

@@ -41,6 +41,13 @@ int	 url_parse(const char *base, struct url *u, char *err,
 char	*url_normalize(const struct url *u);
 
 /*
+ * base as it may be logged: any "user:password@" replaced by "***@".
+ * base need not have passed url_parse. Returns a malloc'd string, or
+ * NULL with errno ENOMEM.
+ */
+char	*url_shown(const char *base);
+
+/*
  * The URL of a call: base without trailing slashes, "/", path. base need
  * not have passed url_parse (libcurl then refuses what is wrong). Returns
  * a malloc'd string, or NULL with errno ENOMEM.

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <bsd/unistd.h>
@@ -21,6 +23,7 @@
 #include "pipe/pipe.h"
 #include "serve/serve.h"
 #include "core/signals.h"
+#include "url.h"
 #include "worker.h"
 
 extern char **environ;
@@ -38,6 +41,22 @@ static const struct mode modes[] = {
 	{ "serve", serve_init, serve_finish },
 	{ NULL, NULL, NULL }
 };
+
+/*
+ * The key lives in our memory: no core dump may write it out and no
+ * process of our uid may read it through ptrace or /proc/PID/mem, however
+ * the environment set RLIMIT_CORE. Workers do the same (core/spawn,
+ * worker/main.c). Failures are ignored: nothing else can be done and the
+ * calls fail only on kernels without them.
+ */
+static void
+no_core_dumps(void)
+{
+	const struct rlimit none = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &none);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 
 static const struct mode *
 mode_named(const char *name)
@@ -74,10 +93,11 @@ main(int argc, char **argv)
 	struct config cfg;
 	struct signals *sigs = NULL;
 	struct loop *loop = NULL;
-	char err[256];
+	char err[256], *shown_url;
 	void *state;
 	int status;
 
+	no_core_dumps();
 	setproctitle_init(argc, argv, environ);
 	if (argc < 2)
 		return options_fail(EXIT_USAGE, "no command given; the commands "
@@ -123,12 +143,15 @@ main(int argc, char **argv)
 		status = EXIT_SOFTWARE;
 		goto out;
 	}
+	shown_url = url_shown(cfg.base_url);
 	log_debug("%s: %s, model %s, %u jobs, timeout %ld ms, deadline "
-	    "%ld ms, %s worker%s%s", m->name, cfg.base_url, cfg.model, cfg.jobs,
+	    "%ld ms, %s worker%s%s", m->name, shown_url != NULL ? shown_url :
+	    "(out of memory)", cfg.model, cfg.jobs,
 	    cfg.timeout_ms, cfg.deadline_ms,
 	    cfg.worker_path != NULL ? "exec" : "forked",
 	    cfg.worker_path != NULL ? " " : "",
 	    cfg.worker_path != NULL ? cfg.worker_path : "");
+	free(shown_url);
 	state = m->init(&cfg, loop, sigs, &status);
 
 	/* Loop and finish. */

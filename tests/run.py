@@ -29,6 +29,9 @@ CHECKS = {
     "layers": [sys.executable, "tests/check_layers.py"],
     "layers-selftest": [sys.executable, "tests/check_layers.py",
                         "--self-test"],
+    # Every libFuzzer harness in tests/fuzz/ for 10 s (skipped, saying
+    # so, when `make fuzz-build` found no clang with libFuzzer).
+    "fuzz": [sys.executable, "tests/fuzz/run.py", "--seconds", "10"],
     "man": [sys.executable, "tests/check_man.py"],
 }
 

@@ -14,12 +14,11 @@
 
 #include <jansson.h>
 
-#include <bsd/string.h>
-
 #include "base64.h"
 #include "embed.h"
 #include "f32.h"
 #include "proto_json.h"
+#include "redact.h"
 
 /* Make r empty: no values, no model, no counts. */
 static void
@@ -471,7 +470,9 @@ embed_error_parse(const char *body, size_t len, char *msg, size_t msglen,
 		text = code != NULL ? code : type;
 	if (text == NULL)
 		goto out;
-	(void)strlcpy(msg, text, msglen);
+	/* Valid UTF-8, cut on a character boundary. */
+	if (msglen > 0)
+		(void)redact_text(text, strlen(text), NULL, msg, msglen);
 	*quota = (code != NULL && strcmp(code, "insufficient_quota") == 0) ||
 	    (type != NULL && strcmp(type, "insufficient_quota") == 0);
 	rc = 0;

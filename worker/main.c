@@ -11,6 +11,11 @@
  * defaults for whatever the job leaves out. The API key comes only from
  * EMBEDWATCH_API_KEY or OPENAI_API_KEY, never from argv or the job.
  *
+ * With --warm SEC it is a warm worker (the supervisor's exec mode):
+ * it connects ahead for calls to the base URL, waits for its job at most
+ * SEC while watching the connection, and says so in frames (worker.h,
+ * worker_warm_wait); EOF on stdin without a job ends it with status 0.
+ *
  * Exit statuses (worker.h has the same table):
  *	0	ok
  *	2	the API answered with an error status
@@ -60,6 +65,10 @@
 
 extern char **environ;
 
+static const char *const default_headers[] = {
+	"User-Agent: embedwatch/" EMBEDWATCH_VERSION
+};
+
 static void
 usage(FILE *f)
 {
@@ -68,7 +77,9 @@ usage(FILE *f)
 	    "[--insecure]\n"
 	    "           [--cacert PATH] [--timeout SEC] "
 	    "[--max-response BYTES]\n"
-	    "           [--worker-memory BYTES] [--number N] < job.json\n"
+	    "           [--worker-memory BYTES] [--number N] "
+	    "[--connect-timeout SEC]\n"
+	    "           [--warm IDLE-SEC] < job.json\n"
 	    "       embedwatch-worker --help | --version\n"
 	    "environment: EMBEDWATCH_BASE_URL or OPENAI_BASE_URL, "
 	    "EMBEDWATCH_MODEL,\n"
@@ -144,6 +155,7 @@ struct args {
 	double		 timeout_s;
 	long long	 max_response;
 	long long	 memory;	/* RLIMIT_AS; 0: none */
+	long		 warm_idle_ms;	/* --warm; 0: not warm */
 	long long	 number;	/* the supervisor's, for ps; 0: none */
 };
 
@@ -152,6 +164,7 @@ struct args {
 static int
 set_option(struct args *a, int ch, const char *arg)
 {
+	double seconds;
 	const char *errstr;
 	char *end;
 
@@ -191,6 +204,21 @@ set_option(struct args *a, int ch, const char *arg)
 			    "bytes, not '%s'", PROTO_FRAME_MAX, arg);
 		}
 		return 0;
+	case 'W':
+	case 'C':
+		errno = 0;
+		seconds = strtod(arg, &end);
+		if (errno != 0 || end == arg || *end != '\0' ||
+		    !(seconds >= 0.001 && seconds <= 86400)) {
+			return usage_fail("--%s wants seconds (0.001 to 86400), "
+			    "not '%s'", ch == 'W' ? "warm" : "connect-timeout",
+			    arg);
+		}
+		if (ch == 'W')
+			a->warm_idle_ms = (long)(seconds * 1000);
+		else
+			a->defaults.connect_timeout_ms = (long)(seconds * 1000);
+		return 0;
 	case 'M':
 		if (parse_bytes(arg, 0, &a->memory) == -1) {
 			return usage_fail("--worker-memory wants bytes (0: "
@@ -223,6 +251,8 @@ parse_args(int argc, char *argv[], struct args *a, int *status)
 		{ "timeout",		required_argument,	NULL, 't' },
 		{ "max-response",	required_argument,	NULL, 'm' },
 		{ "worker-memory",	required_argument,	NULL, 'M' },
+		{ "warm",		required_argument,	NULL, 'W' },
+		{ "connect-timeout",	required_argument,	NULL, 'C' },
 		{ "number",		required_argument,	NULL, 'n' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
@@ -305,6 +335,7 @@ main(int argc, char *argv[])
 {
 	struct args a;
 	struct job *job = NULL;
+	struct conn *conn = NULL;
 	const char *env;
 	char err[512], *text = NULL;
 	int64_t t0_ms;
@@ -337,8 +368,27 @@ main(int argc, char *argv[])
 	a.defaults.api_key = env2("EMBEDWATCH_API_KEY", "OPENAI_API_KEY");
 	a.defaults.timeout_ms = (long)(a.timeout_s * 1000);
 	a.defaults.max_response = (size_t)a.max_response;
+	/* A job without "headers" (one by hand) sends the supervisor's
+	 * default User-Agent; the supervisor's jobs carry their own. */
+	a.defaults.headers = default_headers;
+	a.defaults.n_headers = 1;
 
+	/* Warm: connect ahead for calls like the defaults, then wait. */
+	if (a.warm_idle_ms > 0) {
+		setproctitle("worker (warm)");
+		if (global_init(&a.defaults, &worker_ready, &curl_ready, err,
+		    sizeof(err)) == -1) {
+			status = reject(err, a.frames, t0_ms);
+			goto out;
+		}
+		worker_warm_wait(&a.defaults, a.warm_idle_ms, STDIN_FILENO,
+		    STDOUT_FILENO, &conn);
+	}
 	text = io_slurp(STDIN_FILENO, JOB_MAX, &len);
+	if (text != NULL && len == 0 && a.warm_idle_ms > 0) {
+		status = WORKER_EXIT_OK;	/* let go without a job */
+		goto out;
+	}
 	if (text == NULL) {
 		(void)snprintf(err, sizeof(err), "cannot read the job from "
 		    "stdin: %s", strerror(errno));
@@ -354,13 +404,15 @@ main(int argc, char *argv[])
 	 * ps shows the title to every user. */
 	if (a.number > 0)
 		setproctitle("worker %lld attempt %u", a.number, job->attempt);
-	if (global_init(job, &worker_ready, &curl_ready, err,
-	    sizeof(err)) == -1) {
+	if (a.warm_idle_ms == 0 && global_init(job, &worker_ready,
+	    &curl_ready, err, sizeof(err)) == -1) {
 		status = reject(err, a.frames, t0_ms);
 		goto out;
 	}
-	status = worker_run(job, STDOUT_FILENO, a.frames);
+	status = worker_run_on(job, STDOUT_FILENO, a.frames, conn);
+	conn = NULL;
 out:
+	worker_conn_free(conn);
 	if (worker_ready)
 		worker_global_cleanup();
 	if (curl_ready)

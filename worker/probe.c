@@ -253,3 +253,40 @@ probe_progress(const struct probe *p)
 {
 	return &p->progress;
 }
+
+void
+probe_preconnected(struct probe *p, bool https, const char *addr,
+    const struct buf *body)
+{
+	p->https = https;
+	p->body = body;
+	p->progress.resolved_ms = 0;
+	p->progress.connected_ms = 0;
+	if (https)
+		p->progress.tls_ms = 0;
+	(void)snprintf(p->progress.addr, sizeof(p->progress.addr), "%s", addr);
+	probe_report(p);
+}
+
+void
+probe_step(struct probe *p, enum probe_step step)
+{
+	int32_t *ms = step == PROBE_SENT ? &p->progress.sent_ms :
+	    &p->progress.first_byte_ms;
+
+	if (*ms >= 0)
+		return;
+	*ms = probe_elapsed_ms(p);
+	probe_report(p);
+}
+
+void
+probe_body(struct probe *p)
+{
+	if (p->body == NULL)
+		return;
+	p->progress.body_bytes = buf_len(p->body);
+	if (p->progress.body_bytes != p->reported.body_bytes &&
+	    probe_elapsed_ms(p) - p->reported_ms >= PROBE_BODY_REPORT_MS)
+		probe_report(p);
+}

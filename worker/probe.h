@@ -77,6 +77,25 @@ void	 probe_report(struct probe *p);
 /* Write a last P frame if anything changed since the one before. */
 void	 probe_flush(struct probe *p);
 
+/*
+ * A call on a connection opened before its job (conn.h): resolve,
+ * connect and TLS count as done at 0 ms, the peer is addr, and the
+ * response lands in body. No libcurl timers: the steps below say the rest.
+ */
+void	 probe_preconnected(struct probe *p, bool https, const char *addr,
+	    const struct buf *body);
+
+enum probe_step {
+	PROBE_SENT,		/* the whole request is written */
+	PROBE_FIRST_BYTE	/* the first byte of the response came */
+};
+
+/* Record a step of a preconnected call at this moment; writes a P frame. */
+void	 probe_step(struct probe *p, enum probe_step step);
+
+/* The body grew: a P frame at most every PROBE_BODY_REPORT_MS. */
+void	 probe_body(struct probe *p);
+
 /* The progress as it stands; valid as long as p. */
 const struct proto_progress *probe_progress(const struct probe *p);
 

@@ -5,16 +5,24 @@
  * that lookups in the children do not each write (and copy) its pages.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include "log.h"
+#include "proto_frame.h"
 #include "tls.h"
 
 /* Set by tls_init; read-only afterwards. */
@@ -102,6 +110,40 @@ out:
 	return rc;
 }
 
+/*
+ * Fetch once, before any fork, what every handshake fetches: OpenSSL 3
+ * caches fetched algorithms in its method store, so each forked worker
+ * finds them there instead of searching the providers (a fresh SSL_CTX,
+ * the key shares, the TLS 1.3 hashes, ciphers and KDF). Failures only
+ * mean the workers fetch for themselves.
+ */
+static void
+prefetch(void)
+{
+	static const char *const digests[] = { "SHA256", "SHA384" };
+	static const char *const ciphers[] = { "AES-128-GCM", "AES-256-GCM",
+	    "ChaCha20-Poly1305" };
+	static const char *const kdfs[] = { "TLS13-KDF", "HKDF" };
+	SSL_CTX *ctx;
+	SSL *ssl = NULL;
+	size_t i;
+
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx != NULL)
+		ssl = SSL_new(ctx);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	EVP_PKEY_free(EVP_PKEY_Q_keygen(NULL, NULL, "X25519"));
+	EVP_PKEY_free(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"));
+	for (i = 0; i < sizeof(digests) / sizeof(digests[0]); i++)
+		EVP_MD_free(EVP_MD_fetch(NULL, digests[i], NULL));
+	for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++)
+		EVP_CIPHER_free(EVP_CIPHER_fetch(NULL, ciphers[i], NULL));
+	for (i = 0; i < sizeof(kdfs) / sizeof(kdfs[0]); i++)
+		EVP_KDF_free(EVP_KDF_fetch(NULL, kdfs[i], NULL));
+	ERR_clear_error();
+}
+
 int
 tls_init(const char *cacert, char *err, size_t errlen)
 {
@@ -119,6 +161,7 @@ tls_init(const char *cacert, char *err, size_t errlen)
 		    info->ssl_version != NULL ? info->ssl_version : "no TLS");
 		return 0;
 	}
+	prefetch();
 	file = cacert != NULL ? cacert : info->cainfo;
 	if (cacert == NULL)
 		dir = info->capath;
@@ -173,37 +216,144 @@ tls_store_fits(const char *cacert)
 	return strcmp(cacert, ca_store_file) == 0;
 }
 
+/* What the one call of this process wants of its TLS sessions; set by
+ * tls_setopt, read by the OpenSSL callbacks below. */
+static struct {
+	bool		 shared;	/* give the handle the shared store */
+	bool		 resume;	/* import, export sessions */
+	const unsigned char *in;	/* the session to resume; NULL: none */
+	size_t		 in_len;
+	int		 out_fd;	/* 'S' frames; -1: none */
+	bool		 imported;
+} call_tls = { false, false, NULL, 0, -1, false };
+
+/* The peer of the TLS connection's socket as "ip:port"; "" if unknown. */
+static void
+peer_of(const SSL *ssl, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN];
+	const void *a;
+	int port, fd = SSL_get_fd(ssl);
+
+	out[0] = '\0';
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET) {
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else
+		return;
+	if (inet_ntop(ss.ss_family, a, ip, sizeof(ip)) == NULL)
+		return;
+	(void)snprintf(out, outlen, ss.ss_family == AF_INET6 ? "[%s]:%d" :
+	    "%s:%d", ip, port);
+}
+
+/* A new session from the server: hand it to the supervisor, DER after
+ * the peer and a NUL, in one 'S' frame. Keeps no reference. */
+static int
+new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	unsigned char frame[TLS_SESSION_MAX + 80], *p;
+	size_t addr_len;
+	int n;
+
+	if (call_tls.out_fd < 0)
+		return 0;
+	peer_of(ssl, (char *)frame, 72);
+	addr_len = strlen((char *)frame) + 1;
+	n = i2d_SSL_SESSION(sess, NULL);
+	if (n <= 0 || (size_t)n > TLS_SESSION_MAX)
+		return 0;
+	p = frame + addr_len;
+	if (i2d_SSL_SESSION(sess, &p) != n)
+		return 0;
+	if (proto_frame_write(call_tls.out_fd, PROTO_FRAME_SESSION, frame,
+	    addr_len + (size_t)n) == -1)
+		log_debug("cannot hand on the TLS session: %s",
+		    strerror(errno));
+	return 0;
+}
+
+/*
+ * The handshake starts: offer the session learned by an earlier worker.
+ * Race: libcurl creates the SSL after our SSL_CTX callback, so this is
+ * the first moment the SSL exists; the ClientHello is not built yet.
+ */
+static void
+info_cb(const SSL *cssl, int where, int ret)
+{
+	SSL *ssl = (SSL *)(uintptr_t)cssl;
+	const unsigned char *p = call_tls.in;
+	SSL_SESSION *sess;
+
+	(void)ret;
+	if ((where & SSL_CB_HANDSHAKE_START) == 0 || call_tls.imported ||
+	    p == NULL)
+		return;
+	call_tls.imported = true;
+	sess = d2i_SSL_SESSION(NULL, &p, (long)call_tls.in_len);
+	if (sess == NULL) {
+		ERR_clear_error();
+		return;
+	}
+	if (SSL_set_session(ssl, sess) != 1)
+		ERR_clear_error();
+	SSL_SESSION_free(sess);
+}
+
 static CURLcode
 ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *arg)
 {
 	(void)curl;
 	(void)arg;
-	SSL_CTX_set1_cert_store(ssl_ctx, ca_store);
+	if (call_tls.shared)
+		SSL_CTX_set1_cert_store(ssl_ctx, ca_store);
+	if (call_tls.resume) {
+		SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_CLIENT |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ssl_ctx, new_session_cb);
+		SSL_CTX_set_info_callback(ssl_ctx, info_cb);
+	}
 	return CURLE_OK;
 }
 
 CURLcode
-tls_setopt(CURL *curl, const char *cacert)
+tls_setopt(CURL *curl, const char *cacert, const struct tls_resume *r)
 {
 	CURLcode cc = CURLE_OK;
-	bool shared;
+	bool want_cb;
 
 	/* The shared store, with no bundle of libcurl's own; failing
-	 * that, libcurl loads cacert (or its default) itself. */
-	shared = tls_store_fits(cacert);
-	if (shared) {
+	 * that, libcurl loads cacert (or its default) itself. Sessions
+	 * are ours to carry across processes, not libcurl's cache. */
+	call_tls.shared = tls_store_fits(cacert);
+	call_tls.resume = r != NULL;
+	call_tls.in = r != NULL && r->len > 0 ? r->session : NULL;
+	call_tls.in_len = r != NULL ? r->len : 0;
+	call_tls.out_fd = r != NULL ? r->out_fd : -1;
+	call_tls.imported = false;
+	want_cb = call_tls.shared || call_tls.resume;
+	if (want_cb) {
 		cc = curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION,
 		    ssl_ctx_cb);
 		if (cc == CURLE_NOT_BUILT_IN || cc == CURLE_UNKNOWN_OPTION) {
-			shared = false;
+			call_tls.shared = call_tls.resume = false;
 			cc = CURLE_OK;
 		}
 	}
-	if (shared && cc == CURLE_OK)
+	if (call_tls.resume && cc == CURLE_OK)
+		cc = curl_easy_setopt(curl, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+	if (call_tls.shared && cc == CURLE_OK)
 		cc = curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
-	if (shared && cc == CURLE_OK)
+	if (call_tls.shared && cc == CURLE_OK)
 		cc = curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
-	if (!shared && cacert != NULL)
+	if (!call_tls.shared && cacert != NULL && cc == CURLE_OK)
 		cc = curl_easy_setopt(curl, CURLOPT_CAINFO, cacert);
 	return cc;
 }

@@ -1,6 +1,7 @@
 /*
  * tls: the CA store that every https call of a process, and of the
- * children it forks, shares.
+ * children it forks, shares; and TLS sessions carried from one worker
+ * to the next.
  *
  * tls_init parses the CA bundle once into an X509_STORE, before the
  * supervisor forks; each call's SSL_CTX then takes a reference to that
@@ -36,12 +37,32 @@ void	 tls_cleanup(void);
 /* Does the shared store hold what a job with this cacert asks for? */
 bool	 tls_store_fits(const char *cacert);
 
+/* The longest TLS session handed on, in DER bytes. */
+#define TLS_SESSION_MAX		8192
+
+/*
+ * TLS sessions across processes: a worker resumes the session an
+ * earlier one learned (the supervisor keeps the bytes, opaque) and
+ * hands on each new one the server issues, as an 'S' frame
+ * (proto_frame.h). libcurl's own session cache, which lives only inside
+ * one process, is off then.
+ */
+struct tls_resume {
+	const unsigned char	*session;	/* DER; NULL: none */
+	size_t			 len;
+	int			 out_fd;	/* for 'S' frames; -1: none */
+};
+
 /*
  * Set up certificate verification of curl's transfer for a job with
  * this cacert: the shared store when it fits (and libcurl can take it),
- * else libcurl's own loading of cacert or of its default. Returns
- * CURLE_OK or the code of the curl_easy_setopt that failed.
+ * else libcurl's own loading of cacert or of its default; and, unless r
+ * is NULL, session resumption as r says (r's bytes must stay valid until
+ * the handshake is done). One transfer per process: the callbacks read
+ * what the last call set. Returns CURLE_OK or the code of the
+ * curl_easy_setopt that failed.
  */
-CURLcode tls_setopt(CURL *curl, const char *cacert);
+CURLcode tls_setopt(CURL *curl, const char *cacert,
+	    const struct tls_resume *r);
 
 #endif

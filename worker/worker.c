@@ -7,12 +7,15 @@
  * The parts of a call live in their own modules: tls.c (the CA store
  * shared before fork), probe.c (progress frames, socket watch),
  * headers.c (what the response headers ask for), curlerr.c (which
- * libcurl errors are permanent). This file owns the handle, the request,
- * the capped response buffer and the classification of the outcome.
+ * libcurl errors are permanent), redact.c (server text made safe: the key
+ * hidden, valid UTF-8, cut on a character boundary). This file owns the
+ * handle, the request, the capped response buffer and the classification
+ * of the outcome.
  * No callback aborts the transfer, except the write callback at the
  * response cap.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,15 +29,18 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "conn.h"
 #include "curlerr.h"
 #include "embed.h"
 #include "headers.h"
+#include "hints.h"
 #include "io.h"
 #include "log.h"
 #include "probe.h"
 #include "proto_frame.h"
 #include "proto_json.h"
 #include "proto_result.h"
+#include "redact.h"
 #include "tls.h"
 #include "url.h"
 #include "worker.h"
@@ -57,7 +63,9 @@ struct call {
 	const char		*host;		/* host[:port], inside origin */
 	char			*url;
 	CURL			*curl;
+	struct conn		*conn;		/* opened ahead; NULL: none */
 	struct curl_slist	*request_headers;
+	struct curl_slist	*resolve;
 	struct buf		 request;
 	struct buf		 response;
 	struct buf		 fragment;	/* body fragment, on success */
@@ -164,6 +172,12 @@ check_headers(struct call *c)
 		    "API key contains a line break");
 		return -1;
 	}
+	if (job->api_key_header != NULL && (!is_one_line(job->api_key_header) ||
+	    strchr(job->api_key_header, ':') != NULL)) {
+		set_result(c, PROTO_INVALID_REQUEST,
+		    "api_key_header is not a header name");
+		return -1;
+	}
 	for (i = 0; i < job->n_headers; i++) {
 		if (job->headers[i] == NULL ||
 		    !is_one_line(job->headers[i]) ||
@@ -261,8 +275,10 @@ build_request(struct call *c)
 		    "cannot build the url: out of memory");
 		goto out;
 	}
-	if (job->api_key != NULL &&
-	    asprintf(&auth, "Authorization: Bearer %s", job->api_key) == -1) {
+	if (job->api_key != NULL && asprintf(&auth, "%s: %s%s",
+	    job->api_key_header != NULL ? job->api_key_header :
+	    "Authorization", job->api_key_header != NULL ? "" : "Bearer ",
+	    job->api_key) == -1) {
 		auth = NULL;
 		set_result(c, PROTO_NETWORK,
 		    "cannot build headers: out of memory");
@@ -336,6 +352,8 @@ set_transfer(struct call *c, long budget_ms, long connect_ms)
 	for (i = 0; cc == CURLE_OK && i < sizeof(longs) / sizeof(longs[0]);
 	    i++)
 		cc = curl_easy_setopt(h, longs[i].opt, longs[i].value);
+	if (cc == CURLE_OK)
+		cc = hints_setopt(h, c->job, &c->resolve);
 	return cc;
 }
 
@@ -369,6 +387,7 @@ static int
 set_options(struct call *c)
 {
 	const struct job *job = c->job;
+	struct tls_resume resume;
 	long budget_ms, connect_ms;
 	CURLcode cc;
 
@@ -382,8 +401,10 @@ set_options(struct call *c)
 	budget_ms = job->timeout_ms;
 	if (c->frames)
 		budget_ms += WORKER_BACKSTOP_MS;
-	connect_ms = budget_ms < CONNECT_TIMEOUT_MS ? budget_ms :
+	connect_ms = job->connect_timeout_ms > 0 ? job->connect_timeout_ms :
 	    CONNECT_TIMEOUT_MS;
+	if (connect_ms > budget_ms)
+		connect_ms = budget_ms;
 	/* Stalls: libcurl averages speed over ~5 s, so this triggers
 	 * some 5 s after the last byte plus stall_s. */
 	c->stall_s = 0;
@@ -403,7 +424,10 @@ set_options(struct call *c)
 	}
 	if (!c->https || job->insecure)
 		return 0;
-	cc = tls_setopt(c->curl, job->cacert);
+	resume.session = job->tls_session;
+	resume.len = job->tls_session_len;
+	resume.out_fd = c->frames ? c->out_fd : -1;
+	cc = tls_setopt(c->curl, job->cacert, &resume);
 	if (cc != CURLE_OK) {
 		set_result(c, PROTO_NETWORK, "cannot set up TLS: %s",
 		    curl_easy_strerror(cc));
@@ -412,12 +436,16 @@ set_options(struct call *c)
 	return 0;
 }
 
-/* Up to SNIPPET_MAX bytes of a body as one printable line. */
+/* Up to SNIPPET_MAX bytes of a body as one printable line, the key
+ * redacted from the whole body first so that no cut can split it. */
 static void
-body_snippet(const struct buf *b, char *out, size_t outlen)
+body_snippet(const struct buf *b, const char *key, char *out, size_t outlen)
 {
-	const unsigned char *p = (const unsigned char *)buf_data(b);
-	size_t i, n = 0, len = buf_len(b);
+	char clean[4 * SNIPPET_MAX];
+	const unsigned char *p = (const unsigned char *)clean;
+	size_t i, n = 0, len;
+
+	len = redact_text(buf_data(b), buf_len(b), key, clean, sizeof(clean));
 
 	for (i = 0; i < len && n + 4 < outlen && n < SNIPPET_MAX; i++) {
 		if (p[i] >= 0x20 && p[i] < 0x7f)
@@ -437,7 +465,7 @@ body_snippet(const struct buf *b, char *out, size_t outlen)
 static void
 http_error(struct call *c, long status)
 {
-	char msg[400], snippet[SNIPPET_MAX + 4];
+	char msg[400], snippet[SNIPPET_MAX + 4], where[201];
 	const char *location = NULL;
 	bool quota;
 
@@ -451,17 +479,21 @@ http_error(struct call *c, long status)
 	if (embed_error_parse(buf_data(&c->response), buf_len(&c->response),
 	    msg, sizeof(msg), &quota) == 0) {
 		c->result.quota_exhausted = quota;
+		redact_job(msg, sizeof(msg), c->job);
 		set_result(c, PROTO_HTTP, "HTTP %ld: %s", status, msg);
 		return;
 	}
-	if (status >= 300 && status < 400 && curl_easy_getinfo(c->curl,
+	if (status >= 300 && status < 400 && c->curl != NULL &&
+	    curl_easy_getinfo(c->curl,
 	    CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
 	    location != NULL) {
+		(void)redact_text(location, strlen(location),
+		    c->job->api_key, where, sizeof(where));
 		set_result(c, PROTO_HTTP, "HTTP %ld, redirects are not "
-		    "followed: '%.200s'", status, location);
+		    "followed: '%s'", status, where);
 		return;
 	}
-	body_snippet(&c->response, snippet, sizeof(snippet));
+	body_snippet(&c->response, c->job->api_key, snippet, sizeof(snippet));
 	set_result(c, PROTO_HTTP, "HTTP %ld%s%s", status, snippet[0] != '\0' ?
 	    ": " : "", snippet);
 }
@@ -488,13 +520,15 @@ curl_error(struct call *c, CURLcode cc, long status)
 	char where[256];
 	const char *text;
 	size_t n;
+	bool connected;
 
-	c->result.permanent = curlerr_is_permanent(cc);
+	connected = probe_progress(&c->probe)->connected_ms >= 0;
+	c->result.permanent = curlerr_is_permanent(cc, connected);
 	if (cc == CURLE_WRITE_ERROR && (c->over_cap || c->out_of_memory)) {
 		write_error(c, status);
 		return;
 	}
-	if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT) {
+	if (curlerr_class(cc, connected) == PROTO_INVALID_REQUEST) {
 		set_result(c, PROTO_INVALID_REQUEST, "cannot use url '%s': %s",
 		    c->origin, c->errbuf[0] != '\0' ? c->errbuf :
 		    curl_easy_strerror(cc));
@@ -527,12 +561,12 @@ curl_error(struct call *c, CURLcode cc, long status)
 	set_result(c, PROTO_NETWORK, "%.*s: %s", (int)n, text, where);
 }
 
+static void	classify(struct call *, long);
+
 /* Perform the call and classify its outcome into c->result. */
 static void
 perform(struct call *c)
 {
-	struct embed_response r = { 0 };
-	char err[256];
 	long status = 0;
 	CURLcode cc;
 
@@ -557,6 +591,21 @@ perform(struct call *c)
 		curl_error(c, cc, status);
 		return;
 	}
+	if (!headers_complete(&c->response_headers)) {
+		set_result(c, PROTO_NETWORK, "connection closed in the "
+		    "middle of the response headers (HTTP %ld)", status);
+		return;
+	}
+	classify(c, status);
+}
+
+/* Classify a complete response with this status into c->result. */
+static void
+classify(struct call *c, long status)
+{
+	struct embed_response r = { 0 };
+	char err[256];
+
 	if (status < 200 || status > 299) {
 		http_error(c, status);
 		return;
@@ -566,12 +615,59 @@ perform(struct call *c)
 		set_result(c, PROTO_BAD_RESPONSE, "%s", err);
 		return;
 	}
+	c->result.prompt_tokens = r.prompt_tokens > LONG_MAX ? LONG_MAX :
+	    (long)r.prompt_tokens;
 	/* The raw body is not needed any more; keep the peak low. */
 	buf_free(&c->response);
 	if (embed_format(&r, c->job->model, &c->fragment) == -1)
 		set_result(c, PROTO_BAD_RESPONSE,
 		    "cannot format the embeddings: %s", strerror(errno));
 	embed_response_free(&r);
+}
+
+/* Make the call on the connection opened ahead; classify as perform. */
+static void
+exchange(struct call *c)
+{
+	const struct job *job = c->job;
+	struct conn_exchange x;
+	char err[256], where[256];
+	int rc;
+
+	if (build_request(c) == -1)
+		return;
+	memset(&x, 0, sizeof(x));
+	x.headers = c->request_headers;
+	x.body = buf_data(&c->request);
+	x.body_len = buf_len(&c->request);
+	x.give_up_us = clock_us() + (int64_t)(job->timeout_ms +
+	    (c->frames ? WORKER_BACKSTOP_MS : 0)) * 1000;
+	x.response = &c->response;
+	x.max_response = job->max_response;
+	x.response_headers = &c->response_headers;
+	x.probe = &c->probe;
+	probe_preconnected(&c->probe, c->https, conn_addr(c->conn),
+	    &c->response);
+	rc = conn_exchange(c->conn, job->base_url, &x, err, sizeof(err));
+	c->result.ms = probe_elapsed_ms(&c->probe);
+	c->result.http_status = (int)x.status;
+	if (rc == -1) {
+		proto_progress_describe(probe_progress(&c->probe), c->host,
+		    c->https, where, sizeof(where));
+		if (x.timed_out)
+			set_result(c, PROTO_TIMEOUT, "timed out after %ld ms: "
+			    "%s", c->result.ms, where);
+		else
+			set_result(c, PROTO_NETWORK, "%s: %s", err, where);
+		return;
+	}
+	if (x.over_cap || x.out_of_memory) {
+		c->over_cap = x.over_cap;
+		c->out_of_memory = x.out_of_memory;
+		write_error(c, x.status);
+		return;
+	}
+	classify(c, x.status);
 }
 
 static int
@@ -678,10 +774,11 @@ worker_refuse(const char *message, long ms, int out_fd, bool frames)
 	memset(&c, 0, sizeof(c));
 	c.out_fd = out_fd;
 	c.frames = frames;
+	proto_result_init(&c.result);
 	c.result.class = PROTO_INVALID_REQUEST;
-	c.result.retry_after_ms = -1;
 	c.result.ms = ms;
-	(void)strlcpy(c.result.message, message, sizeof(c.result.message));
+	(void)redact_text(message, strlen(message), NULL, c.result.message,
+	    sizeof(c.result.message));
 	probe_init(&c.probe, clock_us(), out_fd, frames);
 	probe_report(&c.probe);	/* as worker_run starts */
 	return write_outcome(&c, WORKER_EXIT_INVALID);
@@ -689,6 +786,13 @@ worker_refuse(const char *message, long ms, int out_fd, bool frames)
 
 int
 worker_run(const struct job *job, int out_fd, bool frames)
+{
+	return worker_run_on(job, out_fd, frames, NULL);
+}
+
+int
+worker_run_on(const struct job *job, int out_fd, bool frames,
+    struct conn *conn)
 {
 	struct call c;
 	int64_t t0_us;
@@ -699,8 +803,7 @@ worker_run(const struct job *job, int out_fd, bool frames)
 	c.job = job;
 	c.out_fd = out_fd;
 	c.frames = frames;
-	c.result.class = PROTO_OK;
-	c.result.retry_after_ms = -1;
+	proto_result_init(&c.result);
 	buf_init(&c.request, PROTO_FRAME_MAX);
 	buf_init(&c.response, job->max_response);
 	buf_init(&c.fragment, PROTO_FRAME_MAX);
@@ -708,11 +811,22 @@ worker_run(const struct job *job, int out_fd, bool frames)
 	probe_init(&c.probe, t0_us, out_fd, frames);
 	probe_report(&c.probe);	/* alive */
 
-	if (check_job(&c) == 0)
+	/* A connection opened ahead serves a job for its endpoint if it is
+	 * still open; else the call goes the ordinary way. */
+	if (conn != NULL && conn_serves(conn, job) && conn_is_open(conn))
+		c.conn = conn;
+	else
+		conn_close(conn);
+	if (check_job(&c) == 0 && c.conn != NULL)
+		exchange(&c);
+	else if (c.result.class == PROTO_OK)
 		perform(&c);
 	c.result.ms = probe_elapsed_ms(&c.probe);
+	/* Server text is in the message: from here on it is safe. */
+	redact_job(c.result.message, sizeof(c.result.message), job);
 	if (c.result.class != PROTO_HTTP)
 		c.result.retry_after_ms = -1;
+	headers_ratelimit(&c.response_headers, &c.result);
 	if (c.result.class != PROTO_OK)
 		log_debug("attempt %u of request %s: %s: %s", job->attempt,
 		    job->request_id != NULL ? job->request_id : "-",
@@ -720,6 +834,8 @@ worker_run(const struct job *job, int out_fd, bool frames)
 	status = write_outcome(&c, exit_status(c.result.class));
 
 	curl_easy_cleanup(c.curl);
+	conn_close(c.conn);
+	curl_slist_free_all(c.resolve);
 	curl_slist_free_all(c.request_headers);
 	free(c.url);
 	buf_free(&c.request);

@@ -46,6 +46,33 @@ void	 worker_global_cleanup(void);
  */
 int	 worker_run(const struct job *job, int out_fd, bool frames);
 
+struct conn;
+
+/*
+ * worker_run on conn, a connection opened ahead (worker_warm_wait; NULL:
+ * none): the call goes out on it if it was opened for job's endpoint and
+ * is still open, else the ordinary way. Takes conn over in every case.
+ */
+int	 worker_run_on(const struct job *job, int out_fd, bool frames,
+	    struct conn *conn);
+
+/* Close a connection from worker_warm_wait unused. NULL is fine. */
+void	 worker_conn_free(struct conn *conn);
+
+/*
+ * A warm worker's wait for its job (proto_frame.h has the frames): open
+ * a connection for calls like tmpl (its base_url, cacert, insecure,
+ * connect timeout and hints) and say so on out_fd ('W'), then wait for
+ * job_fd to become readable while watching the connection, at most
+ * idle_ms. Returns once job_fd is readable (a job, or EOF: no job will
+ * come), with *conn the connection to make the call on, or NULL: it
+ * could not connect, or the connection closed or idled out, which was
+ * reported ('L') before waiting on. The caller reads the job and calls
+ * worker_run_on.
+ */
+void	 worker_warm_wait(const struct job *tmpl, long idle_ms, int job_fd,
+	    int out_fd, struct conn **conn);
+
 /*
  * Report a job that never got as far as worker_run (unreadable, not a
  * job, a CA file that cannot be loaded) as invalid_request with message,

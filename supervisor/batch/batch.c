@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -25,10 +26,14 @@
 
 #include "batch/batch.h"
 #include "batch/chunks.h"
+#include "batch/journal.h"
+#include "batch/merge.h"
 #include "batch/output.h"
 #include "batch/progress.h"
 #include "batch/reader.h"
 #include "batch/resume.h"
+#include "batch/retry.h"
+#include "batch/shard.h"
 #include "batch/state.h"
 #include "buf.h"
 #include "clock.h"
@@ -122,6 +127,8 @@ give_output(void *arg, int64_t now)
 {
 	struct batch *bs = arg;
 
+	if (bs->stop_status != 0 && !bs->stopping)
+		batch_stop_calls(bs);
 	batch_output_emit_ready(bs);
 	if (bs->fatal == 0)
 		(void)batch_output_flush_all(bs, false);
@@ -176,15 +183,18 @@ init_state(struct batch *bs, const struct config *cfg, struct loop *l,
 	loop_timer_init(&bs->progress_timer, NULL, bs);
 	loop_timer_init(&bs->checkpoint_timer, NULL, bs);
 	bs->in_fd = bs->out.fd = bs->ids.fd = bs->errors.fd = -1;
+	bs->journal.fd = bs->old_fd = -1;
 	bs->out_flags = -1;
 	bs->next_seq = bs->base = 1;
 	bs->in_open = true;
 	bs->started_ms = bs->synced_ms = clock_ms();
 	STAILQ_INIT(&bs->resubmit);
 	lines_init(&bs->in, cfg->max_line);
+	lines_init(&bs->old, (size_t)1 << 30);
 	buf_init(&bs->out.pending, SIZE_MAX / 2);
 	buf_init(&bs->ids.pending, SIZE_MAX / 2);
 	buf_init(&bs->errors.pending, SIZE_MAX / 2);
+	buf_init(&bs->journal.pending, SIZE_MAX / 2);
 }
 
 /* The input and output formats, by option or by file name. Returns 0,
@@ -201,6 +211,31 @@ pick_formats(struct batch *bs)
 	bs->npy = cfg->batch_format == BATCH_OUT_NPY ||
 	    (cfg->batch_format == BATCH_OUT_AUTO &&
 	    cfg->batch_output != NULL && has_suffix(cfg->batch_output, ".npy"));
+	bs->out_name = cfg->batch_output;
+	bs->errors_name = cfg->batch_errors;
+	if (!cfg->merge &&
+	    batch_shard_pick(cfg, &bs->shard_k, &bs->shard_n) != 0)
+		return EXIT_USAGE;
+	if (bs->shard_n > 0 && cfg->batch_output == NULL) {
+		log_error("--shard needs an output file (-o OUT; the shard "
+		    "writes OUT with K-of-N in its name)");
+		return EXIT_USAGE;
+	}
+	if (bs->shard_n > 0) {
+		bs->shard_names[0] = batch_shard_name(cfg->batch_output,
+		    bs->shard_k, bs->shard_n);
+		if (cfg->batch_errors != NULL)
+			bs->shard_names[1] = batch_shard_name(
+			    cfg->batch_errors, bs->shard_k, bs->shard_n);
+		if (bs->shard_names[0] == NULL || (cfg->batch_errors != NULL &&
+		    bs->shard_names[1] == NULL)) {
+			log_error("out of memory");
+			return EXIT_SOFTWARE;
+		}
+		bs->out_name = bs->shard_names[0];
+		if (cfg->batch_errors != NULL)
+			bs->errors_name = bs->shard_names[1];
+	}
 	if (bs->npy && cfg->batch_output == NULL) {
 		log_error("--format npy needs an output file (-o OUT.npy)");
 		return EXIT_USAGE;
@@ -263,10 +298,15 @@ init(struct batch *bs, const struct config *cfg, struct loop *l,
 	status = pick_formats(bs);
 	if (status != 0)
 		return status;
+	if (cfg->merge)
+		return batch_merge(cfg, bs->npy);
 	status = batch_reader_open(bs);
 	if (status != 0)
 		return status;
 	status = batch_resume_open(bs);
+	if (status != 0)
+		return status;
+	status = batch_journal_open(bs);
 	if (status != 0)
 		return status;
 	batch_progress_count_total(bs);
@@ -277,7 +317,12 @@ init(struct batch *bs, const struct config *cfg, struct loop *l,
 	    "%zu bytes a call, window %zu", bs->in_path, bs->jsonl_in ?
 	    "jsonl" : "text", bs->out.path, bs->npy ? "npy" : "jsonl",
 	    cfg->batch_size, cfg->batch_bytes, bs->window);
+	if (bs->shard_n > 0)
+		log_info("shard %u of %u: input lines %" PRIu64 " to %" PRIu64
+		    " into '%s'", bs->shard_k, bs->shard_n, bs->next_seq,
+		    bs->next_seq + bs->total - 1, bs->out_name);
 	sig_on_terminate(sigs, on_terminate, bs);
+	batch_progress_hook_log(bs, true);
 	return 0;
 }
 
@@ -289,18 +334,24 @@ static int
 finish(struct batch *bs)
 {
 	struct engine_stats stats;
-	bool interrupted;
+	bool interrupted, complete;
 
 	stats = *engine_stats(bs->engine);
 	batch_resume_check_end(bs);
 	engine_free(bs->engine);
 	bs->engine = NULL;
 	batch_output_finish(bs);
-	interrupted = bs->stop_signo != 0 && !(bs->in_eof &&
-	    bs->base == bs->next_seq);
+	interrupted = (bs->stop_signo != 0 || bs->stop_status != 0) &&
+	    !(bs->in_eof && bs->base == bs->next_seq);
+	complete = bs->fatal == 0 && bs->in_eof && bs->base == bs->next_seq &&
+	    !bs->skipping;
+	batch_journal_close(bs, complete);
+	batch_retry_finish(bs, complete);
 	batch_progress_summarize(bs, &stats, interrupted);
 	if (bs->fatal != 0)
 		return bs->fatal;
+	if (bs->stop_status != 0)
+		return bs->stop_status;
 	if (interrupted)
 		return 128 + bs->stop_signo;
 	if (bs->n_failed + bs->failed_before > 0)
@@ -314,6 +365,7 @@ release_all(struct batch *bs)
 {
 	uint64_t seq;
 
+	batch_progress_hook_log(bs, false);
 	sig_on_terminate(bs->sigs, NULL, NULL);
 	loop_remove_hook(bs->loop, LOOP_INPUT, take_input, bs);
 	loop_remove_hook(bs->loop, LOOP_OUTPUT, give_output, bs);
@@ -333,6 +385,10 @@ release_all(struct batch *bs)
 	batch_output_close(&bs->out);
 	batch_output_close(&bs->ids);
 	batch_output_close(&bs->errors);
+	batch_journal_close(bs, false);
+	if (bs->old_fd != -1)
+		(void)close(bs->old_fd);
+	lines_free(&bs->old);
 	if (bs->in_fd != -1 && bs->in_fd != STDIN_FILENO)
 		(void)close(bs->in_fd);
 	lines_free(&bs->in);
@@ -341,6 +397,12 @@ release_all(struct batch *bs)
 	free(bs->want_id);
 	free(bs->ids_path);
 	free(bs->errors_path);
+	free(bs->journal_path);
+	free(bs->retry);
+	free(bs->shard_names[0]);
+	free(bs->shard_names[1]);
+	free(bs->errors_tmp);
+	free(bs->out_tmp);
 	free(bs);
 }
 
@@ -357,7 +419,7 @@ batch_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 		return NULL;
 	}
 	*status = init(bs, cfg, l, sigs);
-	if (*status == 0)
+	if (*status == 0 && !cfg->merge)
 		return bs;
 	release_all(bs);
 	return NULL;

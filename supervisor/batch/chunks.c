@@ -13,10 +13,12 @@
 #include <string.h>
 
 #include "batch/chunks.h"
+#include "batch/journal.h"
 #include "batch/output.h"
 #include "batch/state.h"
 #include "batch/vec.h"
 #include "buf.h"
+#include "clock.h"
 #include "engine/engine.h"
 #include "engine/request.h"
 #include "log.h"
@@ -81,6 +83,7 @@ submit_chunk(struct batch *bs, struct chunk *c, int64_t now)
 		goto fail;
 	req->n_inputs = c->n;
 	req->owner = c;
+	c->sent_ms = now;
 	engine_submit(bs->engine, req, now);
 	bs->live++;
 	bs->calls++;
@@ -161,9 +164,22 @@ batch_chunks_abandon(struct batch *bs)
 	}
 }
 
-/* Can one text be the reason the whole call failed? */
+/*
+ * Can one text be the reason the whole call failed? A 400, 413 or 422
+ * and an answer we cannot use are about the request. A call that used
+ * its attempts on timeouts (or whose worker crashed each time) may be
+ * held up by one text the server chokes on, but a server that hangs for
+ * everyone looks the same: split those when some other call was
+ * answered since this one was sent, or no other call failed so (the
+ * only call in flight, as when a resume takes the rest from the
+ * journal). A server that hangs for everyone then costs one split per
+ * halving, not one per text. Network errors, 401/403/404, 429 and 5xx
+ * are about the server, never split: that would multiply the calls to a
+ * server that is down.
+ */
 static bool
-is_splittable(const struct answer *a)
+is_splittable(const struct batch *bs, const struct chunk *c,
+    const struct answer *a)
 {
 	switch (a->code) {
 	case REQ_BAD_RESPONSE:
@@ -172,6 +188,10 @@ is_splittable(const struct answer *a)
 	case REQ_HTTP:
 		return a->http_status == 400 || a->http_status == 413 ||
 		    a->http_status == 422;
+	case REQ_TIMEOUT:
+	case REQ_WORKER_CRASHED:
+		return bs->last_ok_ms >= c->sent_ms ||
+		    bs->last_hang_ms < c->sent_ms;
 	default:
 		return false;
 	}
@@ -217,8 +237,12 @@ take_texts(struct batch *bs, struct chunk *c, const struct answer *a,
 	memcpy(res->text, a->body + first, res->size);
 	for (i = 0; i < c->n; i++) {
 		it = batch_item(bs, c->seqs[i]);
+		if (c->seqs[0] != bs->base)
+			(void)batch_journal_append(bs, c->seqs[i], it,
+			    a->body + spans[i].off, spans[i].len);
 		batch_drop_text(bs, it);
 		it->state = ITEM_OK;
+		bs->n_done++;
 		it->off = spans[i].off - first;
 		it->len = spans[i].len;
 		it->res = res;
@@ -271,8 +295,12 @@ take_values(struct batch *bs, struct chunk *c, const struct answer *a,
 			    err, 0, a->attempts);
 			continue;
 		}
+		if (c->seqs[0] != bs->base)
+			(void)batch_journal_append(bs, c->seqs[i], it,
+			    a->body + spans[i].off, spans[i].len);
 		batch_drop_text(bs, it);
 		it->state = ITEM_OK;
+		bs->n_done++;
 		it->off = i * bs->dim;
 		it->res = res;
 		res->refs++;
@@ -280,6 +308,24 @@ take_values(struct batch *bs, struct chunk *c, const struct answer *a,
 	if (res->refs > 0)
 		bs->held += res->size;
 	return 0;
+}
+
+/* The usage.prompt_tokens in what follows the vectors of a worker's
+ * body (","model":..,"usage":{..}, see shared/proto_frame.h), or 0. */
+static uint64_t
+prompt_tokens(const char *rest, size_t len)
+{
+	static const char key[] = "\"prompt_tokens\":";
+	const char *p;
+	uint64_t n = 0;
+
+	p = memmem(rest, len, key, sizeof(key) - 1);
+	if (p == NULL)
+		return 0;
+	for (p += sizeof(key) - 1; p < rest + len && *p >= '0' && *p <= '9' &&
+	    n < UINT64_MAX / 10; p++)
+		n = n * 10 + (uint64_t)(*p - '0');
+	return n;
 }
 
 /* Store the vectors of a successful answer in the chunk's items; an
@@ -291,6 +337,7 @@ take_vectors(struct batch *bs, struct chunk *c, const struct answer *a)
 	struct result *res = NULL;
 	struct answer bad;
 	char err[160];
+	size_t end;
 	int r;
 
 	spans = calloc(c->n, sizeof(*spans));
@@ -302,6 +349,8 @@ take_vectors(struct batch *bs, struct chunk *c, const struct answer *a)
 	if (batch_vec_split(a->body, a->body_len, c->n, spans, err,
 	    sizeof(err)) == -1)
 		goto bad;
+	end = spans[c->n - 1].off + spans[c->n - 1].len;
+	bs->tokens += prompt_tokens(a->body + end, a->body_len - end);
 	if (!bs->npy) {
 		r = take_texts(bs, c, a, spans, res);
 		if (r == -1)
@@ -342,16 +391,30 @@ batch_chunks_on_answer(void *arg, struct request *req,
 	struct chunk *c = req->owner;
 
 	bs->live--;
-	if (a->code == REQ_OK)
+	if (a->endpoint_failed && bs->stop_status == 0) {
+		/* Every call would get it: stop (in LOOP_OUTPUT). */
+		bs->stop_status = EXIT_NOPERM;
+		(void)snprintf(bs->stop_cause, sizeof(bs->stop_cause),
+		    "HTTP %d from the endpoint", a->http_status);
+		log_error("stopping: the endpoint refuses every call with "
+		    "HTTP %d (%s); no more calls are made, the output keeps "
+		    "what is done", a->http_status, a->message);
+	}
+	if (a->code == REQ_OK) {
+		bs->last_ok_ms = clock_ms();
 		take_vectors(bs, c, a);
-	else if (bs->stopping && (a->retryable || a->code ==
-	    REQ_SHUTTING_DOWN || a->code == REQ_CANCELLED ||
-	    (c->n > 1 && is_splittable(a)))) {
+	} else if (a->endpoint_failed) {
 		/* Not done: left out of the files, done again on resume. */
-	} else if (c->n > 1 && is_splittable(a)) {
+	} else if (bs->stopping && (a->retryable || a->code ==
+	    REQ_SHUTTING_DOWN || a->code == REQ_CANCELLED ||
+	    (c->n > 1 && is_splittable(bs, c, a)))) {
+		/* Not done: left out of the files, done again on resume. */
+	} else if (c->n > 1 && is_splittable(bs, c, a)) {
 		split_chunk(bs, c, a);
 	} else
 		fail_chunk(bs, c, req_code_name(a->code), a->message,
 		    a->http_status, a->attempts);
+	if (a->code == REQ_TIMEOUT || a->code == REQ_WORKER_CRASHED)
+		bs->last_hang_ms = clock_ms();
 	free(c);
 }

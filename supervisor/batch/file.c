@@ -11,13 +11,12 @@
 #include <unistd.h>
 
 #include "batch/file.h"
+#include "protocol/scan.h"
 
 #define BLOCK	(64 * 1024)
 
-/* pread exactly n bytes at off. Returns 0, or -1 with errno (EIO at an
- * unexpected end). */
-static int
-pread_all(int fd, char *p, size_t n, off_t off)
+int
+batch_file_pread(int fd, char *p, size_t n, off_t off)
 {
 	ssize_t r;
 
@@ -50,7 +49,7 @@ after_last_newline(int fd, off_t end)
 	while (end > 0) {
 		start = end > BLOCK ? end - BLOCK : 0;
 		n = (size_t)(end - start);
-		if (pread_all(fd, block, n, start) == -1)
+		if (batch_file_pread(fd, block, n, start) == -1)
 			return -1;
 		nl = memrchr(block, '\n', n);
 		if (nl != NULL)
@@ -93,7 +92,7 @@ batch_file_last_line(int fd, off_t size, struct buf *line, off_t *start)
 	p = buf_reserve(line, n);
 	if (p == NULL)
 		return -1;
-	if (pread_all(fd, p, n, begin) == -1)
+	if (batch_file_pread(fd, p, n, begin) == -1)
 		return -1;
 	buf_commit(line, n);
 	*start = begin;
@@ -131,4 +130,31 @@ batch_file_count_lines(int fd, uint64_t max, uint64_t *count, off_t *end)
 		off += r;
 	}
 	return 0;
+}
+
+uint64_t
+batch_file_number(const char *val, size_t vlen)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	if (vlen == 0 || vlen > 18 || val[0] == '0')
+		return 0;
+	for (i = 0; i < vlen; i++) {
+		if (val[i] < '0' || val[i] > '9')
+			return 0;
+		n = n * 10 + (uint64_t)(val[i] - '0');
+	}
+	return n;
+}
+
+uint64_t
+batch_file_member_number(const char *line, size_t len, const char *key)
+{
+	const char *val;
+	size_t vlen;
+
+	if (!scan_has_member(line, len, key, &val, &vlen))
+		return 0;
+	return batch_file_number(val, vlen);
 }

@@ -41,4 +41,17 @@ int	 batch_file_last_line(int fd, off_t size, struct buf *line,
 int	 batch_file_count_lines(int fd, uint64_t max, uint64_t *count,
 	    off_t *end);
 
+/* pread exactly n bytes at off. Returns 0, or -1 with errno (EIO at an
+ * unexpected end). */
+int	 batch_file_pread(int fd, char *p, size_t n, off_t off);
+
+/* The positive decimal integer val (vlen bytes, no sign, no leading
+ * zero, at most 18 digits) spells, or 0. */
+uint64_t batch_file_number(const char *val, size_t vlen);
+
+/* The positive integer top-level member key of the JSON line (len
+ * bytes), as batch_file_number reads it: 0 if there is none. */
+uint64_t batch_file_member_number(const char *line, size_t len,
+	    const char *key);
+
 #endif

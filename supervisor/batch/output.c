@@ -14,8 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch/journal.h"
 #include "batch/npy.h"
 #include "batch/output.h"
+#include "batch/retry.h"
 #include "batch/progress.h"
 #include "batch/state.h"
 #include "buf.h"
@@ -60,6 +62,8 @@ batch_output_flush(struct batch *bs, struct out_file *f, bool block)
 int
 batch_output_flush_all(struct batch *bs, bool block)
 {
+	if (batch_journal_flush(bs) == -1)
+		return -1;
 	if (bs->errors.fd != -1 &&
 	    batch_output_flush(bs, &bs->errors, true) == -1)
 		return -1;
@@ -178,9 +182,10 @@ batch_output_checkpoint(struct batch *bs, int64_t now, bool final)
 	if (!final && now - bs->synced_ms < BATCH_CHECKPOINT_MS)
 		return;
 	bs->synced_ms = now;
-	if (sync_file(bs, &bs->errors) == -1 || sync_file(bs, &bs->ids) == -1)
+	if (batch_journal_sync(bs) == -1 || sync_file(bs, &bs->errors) == -1 ||
+	    sync_file(bs, &bs->ids) == -1)
 		return;
-	if (bs->npy && bs->out.dirty && bs->out.regular &&
+	if (bs->npy && !bs->retrying && bs->out.dirty && bs->out.regular &&
 	    bs->header_written && write_header(bs) == -1)
 		return;
 	(void)sync_file(bs, &bs->out);
@@ -227,7 +232,7 @@ write_failed(struct batch *bs, uint64_t seq, struct item *it)
 	if (batch_output_flush(bs, &bs->errors, true) == -1)
 		return;
 	bs->n_failed++;
-	if (!bs->npy)
+	if (!bs->npy || bs->retrying)
 		return;
 	if (bs->dim == 0)
 		bs->nan_pending++;
@@ -244,11 +249,16 @@ nomem:
 }
 
 static void
-write_ok(struct batch *bs, struct item *it)
+write_ok(struct batch *bs, uint64_t seq, struct item *it)
 {
 	struct buf *o = &bs->out.pending;
 	const char *id = it->id_json != NULL ? it->id_json : "null";
 
+	if (bs->retrying) {
+		if (batch_retry_write_ok(bs, seq, it) == 0)
+			bs->n_ok++;
+		return;
+	}
 	if (bs->npy) {
 		if ((bs->nan_pending > 0 && append_nan_rows(bs,
 		    bs->nan_pending) == -1) ||
@@ -259,7 +269,7 @@ write_ok(struct batch *bs, struct item *it)
 		bs->nan_pending = 0;
 	} else if (buf_append(o, "{\"id\":", 6) == -1 ||
 	    buf_append(o, id, strlen(id)) == -1 ||
-	    buf_append(o, ",\"embedding\":", 13) == -1 ||
+	    buf_printf(o, ",\"line\":%" PRIu64 ",\"embedding\":", seq) == -1 ||
 	    buf_append(o, it->res->text + it->off, it->len) == -1 ||
 	    buf_append(o, "}\n", 2) == -1)
 		goto nomem;
@@ -277,10 +287,10 @@ batch_output_emit_ready(struct batch *bs)
 	while (bs->base < bs->next_seq && bs->fatal == 0) {
 		it = batch_item(bs, bs->base);
 		if (it->state == ITEM_OK)
-			write_ok(bs, it);
+			write_ok(bs, bs->base, it);
 		else if (it->state == ITEM_FAILED)
 			write_failed(bs, bs->base, it);
-		else
+		else if (it->state != ITEM_BLANK)
 			break;
 		batch_reset_item(bs, it);
 		bs->base++;

@@ -29,7 +29,8 @@ batch_progress_count_total(struct batch *bs)
 	uint64_t count;
 	off_t end;
 
-	if (!bs->progress || !bs->in_regular || fstat(bs->in_fd, &st) == -1 ||
+	if (!bs->progress || !bs->in_regular || bs->shard_n > 0 ||
+	    fstat(bs->in_fd, &st) == -1 ||
 	    batch_file_count_lines(bs->in_fd, UINT64_MAX, &count, &end) == -1)
 		return;
 	bs->total = count + (end < st.st_size);
@@ -49,41 +50,73 @@ format_duration(char *out, size_t outlen, double sec)
 		(void)snprintf(out, outlen, "%lds", s);
 }
 
+/*
+ * done counts every input whose result is in: written, waiting behind an
+ * earlier input, or accounted for by the files before this run; the
+ * rate and ETA count only what this run completed, so a resume does not
+ * look faster than it is.
+ */
 void
 batch_progress_draw(struct batch *bs, int64_t now, bool force)
 {
 	const struct engine_stats *st = engine_stats(bs->engine);
-	uint64_t done = bs->base > 0 ? bs->base - 1 : 0, fresh;
+	uint64_t written = bs->base > 0 ? bs->base - 1 : 0, done;
 	double sec, rate;
-	char line[256], eta[32];
+	char line[320], eta[32], of[64];
 	int n;
 
 	if (!bs->progress || (!force && now - bs->drawn_ms < BATCH_PROGRESS_MS))
 		return;
 	bs->drawn_ms = now;
 	sec = (double)(now - bs->started_ms) / 1000;
-	fresh = done - bs->skipped;
-	rate = sec > 0 ? (double)fresh / sec : 0;
+	done = bs->skipped + bs->n_blank + bs->n_done + bs->n_restored;
+	rate = sec > 0 ? (double)bs->n_done / sec : 0;
+	of[0] = '\0';
+	(void)snprintf(eta, sizeof(eta), "-");
 	if (bs->total > 0) {
 		if (rate > 0 && bs->total > done)
 			format_duration(eta, sizeof(eta),
 			    (double)(bs->total - done) / rate);
-		else
-			(void)snprintf(eta, sizeof(eta), "-");
-		n = snprintf(line, sizeof(line), "\r%" PRIu64 "/%" PRIu64
-		    " (%d%%), %.0f inputs/s, eta %s, %" PRIu64 " failed, %"
-		    PRIu64 " killed\033[K", done, bs->total,
-		    (int)(100 * done / bs->total), rate, eta,
-		    bs->n_failed + bs->failed_before,
-		    st->workers_killed);
-	} else
-		n = snprintf(line, sizeof(line), "\r%" PRIu64 " done, %.0f "
-		    "inputs/s, %" PRIu64 " failed, %" PRIu64 " killed\033[K",
-		    done, rate, bs->n_failed + bs->failed_before,
-		    st->workers_killed);
-	if (n > 0 && (size_t)n < sizeof(line))
-		(void)io_write(STDERR_FILENO, line, (size_t)n);
+		(void)snprintf(of, sizeof(of), "/%" PRIu64 " (%d%%)",
+		    bs->total, (int)(100 * (done < bs->total ? done :
+		    bs->total) / bs->total));
+	}
+	n = snprintf(line, sizeof(line), "\r%" PRIu64 "%s done, %" PRIu64
+	    " written, %.0f inputs/s, eta %s, %" PRIu64 " tokens, %" PRIu64
+	    " failed, %" PRIu64 " killed\033[K", done, of, written, rate, eta,
+	    bs->tokens, bs->n_failed + bs->failed_before,
+	    st->workers_killed);
+	if (n <= 0 || (size_t)n >= sizeof(line))
+		return;
+	memcpy(bs->progress_line, line, (size_t)n);
+	bs->progress_len = (size_t)n;
+	(void)io_write(STDERR_FILENO, line, (size_t)n);
 	bs->drawn = true;
+}
+
+/* The log's hook: a log line on the terminal erases the progress line
+ * first and draws it again after itself. */
+static void
+around_log_line(void *arg, bool before)
+{
+	struct batch *bs = arg;
+
+	if (before) {
+		bs->redraw = bs->drawn;
+		batch_progress_clear(bs);
+	} else if (bs->redraw && bs->progress_len > 0) {
+		(void)io_write(STDERR_FILENO, bs->progress_line,
+		    bs->progress_len);
+		bs->drawn = true;
+		bs->redraw = false;
+	}
+}
+
+void
+batch_progress_hook_log(struct batch *bs, bool on)
+{
+	if (bs->progress)
+		log_set_around(on ? around_log_line : NULL, on ? bs : NULL);
 }
 
 void
@@ -171,16 +204,32 @@ batch_progress_summarize(struct batch *bs, const struct engine_stats *st,
 	(void)snprintf(where, sizeof(where), "; %" PRIu64 " failed inputs "
 	    "are listed in '%s'", bs->n_failed + bs->failed_before,
 	    bs->errors.path);
+	if (bs->cfg->resume && !interrupted && bs->in_eof && done == 0 &&
+	    bs->n_restored == 0 && bs->fatal == 0) {
+		n = snprintf(line, sizeof(line), "embedwatch: batch already "
+		    "finished: the %" PRIu64 " input lines were done by an "
+		    "earlier run, %" PRIu64 " of them failed%s%s\n",
+		    bs->next_seq - 1, bs->failed_before,
+		    bs->failed_before > 0 ? where : "",
+		    bs->failed_before > 0 ? " (--retry-failed tries them "
+		    "again)" : "");
+		if (n > 0)
+			(void)io_write_all(STDERR_FILENO, line, (size_t)n <
+			    sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		return;
+	}
 	/* The summary is the run's result, not a log line: always shown. */
 	n = snprintf(line, sizeof(line), "embedwatch: batch %s: %" PRIu64
 	    " inputs written (%" PRIu64 " embedded, %" PRIu64 " failed), %"
-	    PRIu64 " skipped as done before; %.1f s, %.0f inputs/s; %" PRIu64
-	    " calls, %" PRIu64 " splits, %" PRIu64 " retries, %" PRIu64
+	    PRIu64 " %s, %" PRIu64 " blank lines "
+	    "skipped; %" PRIu64 " prompt tokens; %.1f s, %.0f inputs/s; %"
+	    PRIu64 " calls, %" PRIu64 " splits, %" PRIu64 " retries, %" PRIu64
 	    " workers killed%s\n",
 	    interrupted ? "stopped" : "done", done, bs->n_ok, bs->n_failed,
-	    bs->skipped, sec, sec > 0 ? (double)done / sec : 0.0,
-	    bs->calls, bs->splits, (uint64_t)st->retries,
-	    (uint64_t)st->workers_killed,
+	    bs->skipped, bs->retrying ? "kept as they were (--retry-failed)" :
+	    "skipped as done before", bs->n_blank, bs->tokens, sec, sec > 0 ?
+	    (double)done / sec : 0.0, bs->calls, bs->splits,
+	    (uint64_t)st->retries, (uint64_t)st->workers_killed,
 	    bs->n_failed + bs->failed_before > 0 ? where : "");
 	if (n > 0)
 		(void)io_write_all(STDERR_FILENO, line, (size_t)n <
@@ -188,12 +237,13 @@ batch_progress_summarize(struct batch *bs, const struct engine_stats *st,
 	if (!interrupted)
 		return;
 	buf_init(&cmd, 1 << 20);
-	if (bs->cfg->batch_output != NULL && resume_command(&cmd) == 0)
+	if (bs->out_name != NULL && resume_command(&cmd) == 0)
 		log_warn("stopped by %s before the input was done; to go on, "
-		    "run: %s", strsignal(bs->stop_signo), buf_data(&cmd));
+		    "run: %s", bs->stop_signo != 0 ? strsignal(bs->stop_signo) :
+		    bs->stop_cause, buf_data(&cmd));
 	else
 		log_warn("stopped by %s before the input was done; run again "
-		    "with -o OUT and --resume to go on",
-		    strsignal(bs->stop_signo));
+		    "with -o OUT and --resume to go on", bs->stop_signo != 0 ?
+		    strsignal(bs->stop_signo) : bs->stop_cause);
 	buf_free(&cmd);
 }

@@ -25,6 +25,10 @@ void	 batch_progress_count_total(struct batch *bs);
  * (or force). */
 void	 batch_progress_draw(struct batch *bs, int64_t now, bool force);
 
+/* While on, every log line erases the progress line first and draws it
+ * again after itself. */
+void	 batch_progress_hook_log(struct batch *bs, bool on);
+
 /* Erase the progress line, if drawn, before anything else is written to
  * stderr. */
 void	 batch_progress_clear(struct batch *bs);

@@ -15,7 +15,11 @@
 
 #include "batch/chunks.h"
 #include "batch/input.h"
+#include "batch/journal.h"
 #include "batch/reader.h"
+#include "batch/resume.h"
+#include "batch/retry.h"
+#include "batch/shard.h"
 #include "batch/state.h"
 #include "config/config.h"
 #include "engine/engine.h"
@@ -25,6 +29,29 @@
 #define READ_CHUNK		(256 * 1024)
 #define HELD_MAX		((size_t)16 << 20)
 #define OUT_HIGH_WATER		((size_t)4 << 20)
+
+/* Sharded: read only the shard's lines, numbered as in the whole. */
+static int
+open_shard(struct batch *bs)
+{
+	struct batch_shard sh;
+
+	if (!bs->in_regular) {
+		log_error("--shard needs a regular input file, not '%s'",
+		    bs->in_path);
+		return EXIT_USAGE;
+	}
+	if (batch_shard_range(bs->in_fd, bs->shard_k, bs->shard_n, &sh) ==
+	    -1 || lseek(bs->in_fd, sh.begin, SEEK_SET) == -1) {
+		log_error("cannot read input '%s': %s", bs->in_path,
+		    strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	bs->in_end = sh.end;
+	bs->next_seq = bs->base = sh.lines_before + 1;
+	bs->total = sh.lines;
+	return 0;
+}
 
 int
 batch_reader_open(struct batch *bs)
@@ -55,6 +82,8 @@ batch_reader_open(struct batch *bs)
 		return EXIT_NOINPUT;
 	}
 	bs->in_regular = S_ISREG(st.st_mode);
+	if (bs->shard_n > 0)
+		return open_shard(bs);
 	return 0;
 }
 
@@ -76,44 +105,91 @@ batch_reader_can_take_line(const struct batch *bs)
 	    !engine_is_full(bs->engine);
 }
 
-/* Resuming: line seq is already in the files. */
+/* Resuming, line seq is the last one the files account for: it must
+ * have the id they list for it. */
 static void
-skip_line(struct batch *bs, uint64_t seq, const char *line, size_t len)
+check_last_id(struct batch *bs, uint64_t seq, const char *line, size_t len)
 {
 	struct batch_input in;
 	char err[256], num[24];
 	const char *id;
-	bool match;
 
-	if (bs->want_id != NULL && (bs->want_seq == seq ||
-	    bs->want_seq == 0)) {
-		memset(&in, 0, sizeof(in));
-		if (bs->jsonl_in) {
-			(void)batch_input_parse(true, seq, line, len, &in, err,
-			    sizeof(err));
-			id = in.id_json != NULL ? in.id_json : "null";
-		} else {
-			(void)snprintf(num, sizeof(num), "%" PRIu64, seq);
-			id = num;
-		}
-		match = strcmp(id, bs->want_id) == 0;
-		if (match && bs->want_seq == 0) {
-			bs->want_seq = seq;
-			bs->skip_to = seq > bs->err_line ? seq : bs->err_line;
-		} else if (!match && bs->want_seq == seq) {
-			log_error("cannot resume: line %" PRIu64 " of input "
-			    "'%s' has id %s, but '%s' has %s there; is it "
-			    "the same input?", seq, bs->in_path, id,
-			    bs->npy ? bs->ids_path : bs->out.path,
-			    bs->want_id);
-			batch_stop(bs, EXIT_CONFIG);
-		}
-		batch_input_clear(&in);
+	memset(&in, 0, sizeof(in));
+	if (bs->jsonl_in) {
+		(void)batch_input_parse(true, seq, line, len, &in, err,
+		    sizeof(err));
+		id = in.id_json != NULL ? in.id_json : "null";
+	} else {
+		(void)snprintf(num, sizeof(num), "%" PRIu64, seq);
+		id = num;
 	}
+	if (strcmp(id, bs->want_id) != 0) {
+		log_error("cannot resume: line %" PRIu64 " of input '%s' has "
+		    "id %s, but '%s' has %s there; is it the same input?",
+		    seq, bs->in_path, id, bs->npy ? bs->ids_path :
+		    bs->out.path, bs->want_id);
+		batch_stop(bs, EXIT_CONFIG);
+	}
+	batch_input_clear(&in);
+}
+
+/*
+ * Resuming: line seq is already in the files. Positions, never ids, say
+ * where the files end: JSON lines records carry their line number (skip
+ * to it, or to the last error's line); a .npy row stands for each line
+ * that is not skipped as blank (skip that many rows' lines).
+ */
+static void
+skip_line(struct batch *bs, uint64_t seq, const char *line, size_t len)
+{
+	bool last;
+	int rc;
+
 	bs->skipped++;
 	bs->base = seq + 1;
+	if (bs->npy) {
+		last = ++bs->rows_seen == bs->skip_rows;
+		if (last && bs->want_id != NULL)
+			check_last_id(bs, seq, line, len);
+		if (!last)
+			return;
+		rc = batch_resume_cut_errors(bs, seq);
+		if (rc != 0)
+			batch_stop(bs, rc);
+		bs->skipping = false;
+		return;
+	}
+	if (seq == bs->want_seq && bs->want_id != NULL)
+		check_last_id(bs, seq, line, len);
 	if (seq >= bs->skip_to)
 		bs->skipping = false;
+}
+
+/* Nothing to write for line seq: pass it at once if nothing before it
+ * waits, else leave the ring's emitter to pass it. */
+static void
+pass_line(struct batch *bs, uint64_t seq)
+{
+	if (bs->base == seq)
+		bs->base = seq + 1;
+	else
+		batch_item(bs, seq)->state = ITEM_BLANK;
+}
+
+/* --retry-failed: a line that did not fail stays as it is in OUT. */
+static void
+keep_line(struct batch *bs, uint64_t seq)
+{
+	bs->skipped++;
+	pass_line(bs, seq);
+}
+
+/* A blank line, skipped (--empty skip): nothing is written for it. */
+static void
+skip_blank(struct batch *bs, uint64_t seq)
+{
+	bs->n_blank++;
+	pass_line(bs, seq);
 }
 
 static void
@@ -121,14 +197,36 @@ handle_line(struct batch *bs, const char *line, size_t len, int64_t now)
 {
 	struct batch_input in;
 	struct item *it;
-	uint64_t seq = bs->next_seq++;
+	uint64_t seq = bs->next_seq++, row;
 	char err[256];
 
+	/* A UTF-8 byte-order mark is not part of the first text. */
+	if (seq == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+		line += 3;
+		len -= 3;
+	}
+	if (!bs->cfg->empty_error && lines_blank(line, len)) {
+		skip_blank(bs, seq);
+		return;
+	}
+	row = bs->rows_read++;
+	if (bs->retrying && !batch_retry_wants(bs, seq)) {
+		keep_line(bs, seq);
+		return;
+	}
 	if (bs->skipping) {
 		skip_line(bs, seq, line, len);
 		return;
 	}
 	it = batch_item(bs, seq);
+	it->row = row;
+	if (bs->cfg->empty_error && lines_blank(line, len)) {
+		if (!bs->jsonl_in && asprintf(&it->id_json, "%" PRIu64,
+		    seq) == -1)
+			it->id_json = NULL;
+		batch_fail_item(bs, it, "invalid_input", "empty line", 0, 0);
+		return;
+	}
 	if (batch_input_parse(bs->jsonl_in, seq, line, len, &in, err,
 	    sizeof(err)) == -1) {
 		it->id_json = in.id_json;
@@ -143,6 +241,8 @@ handle_line(struct batch *bs, const char *line, size_t len, int64_t now)
 	it->text_json = in.text_json;
 	it->text_len = in.text_len;
 	bs->held += in.text_len;
+	if (bs->jidx_next < bs->jidx_n && batch_journal_restore(bs, seq, it))
+		return;
 	batch_chunks_add(bs, seq, now);
 }
 
@@ -151,14 +251,20 @@ static void
 handle_long_line(struct batch *bs)
 {
 	struct item *it;
-	uint64_t seq = bs->next_seq++;
+	uint64_t seq = bs->next_seq++, row;
 	char msg[128];
 
+	row = bs->rows_read++;
+	if (bs->retrying && !batch_retry_wants(bs, seq)) {
+		keep_line(bs, seq);
+		return;
+	}
 	if (bs->skipping) {
 		skip_line(bs, seq, "", 0);
 		return;
 	}
 	it = batch_item(bs, seq);
+	it->row = row;
 	if (!bs->jsonl_in && asprintf(&it->id_json, "%" PRIu64, seq) == -1)
 		it->id_json = NULL;
 	(void)snprintf(msg, sizeof(msg), "line longer than %zu bytes "
@@ -218,7 +324,18 @@ batch_reader_maybe_submit(struct batch *bs, int64_t now)
 void
 batch_reader_read(struct batch *bs)
 {
-	switch (lines_read(&bs->in, bs->in_fd, READ_CHUNK)) {
+	size_t want = READ_CHUNK;
+	off_t at;
+
+	/* A shard ends at its range: reading 0 bytes there is its EOF. */
+	if (bs->shard_n > 0) {
+		at = lseek(bs->in_fd, 0, SEEK_CUR);
+		if (at == -1)
+			goto fail;
+		want = bs->in_end - at < (off_t)want ?
+		    (size_t)(bs->in_end - at) : want;
+	}
+	switch (lines_read(&bs->in, bs->in_fd, want)) {
 	case LINES_OK:
 	case LINES_AGAIN:
 		return;
@@ -234,6 +351,7 @@ batch_reader_read(struct batch *bs)
 	case LINES_ERROR:
 		break;
 	}
+fail:
 	log_error("cannot read input '%s': %s", bs->in_path, strerror(errno));
 	batch_stop(bs, EXIT_NOINPUT);
 }

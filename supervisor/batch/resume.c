@@ -23,6 +23,7 @@
 #include "batch/npy.h"
 #include "batch/output.h"
 #include "batch/resume.h"
+#include "batch/retry.h"
 #include "batch/state.h"
 #include "buf.h"
 #include "config/config.h"
@@ -123,24 +124,6 @@ drop_torn_line(const struct out_file *f, off_t *size)
 	return 0;
 }
 
-/* The input line number an error line lists, or 0 if it has none. */
-static uint64_t
-listed_line(const struct buf *line)
-{
-	const char *val, *errstr;
-	char num[24];
-	uint64_t n;
-	size_t vlen;
-
-	if (!scan_has_member(buf_data(line), buf_len(line), "line", &val,
-	    &vlen) || vlen >= sizeof(num))
-		return 0;
-	memcpy(num, val, vlen);
-	num[vlen] = '\0';
-	n = (uint64_t)strtonum(num, 1, LLONG_MAX, &errstr);
-	return errstr == NULL ? n : 0;
-}
-
 /*
  * The errors file: drop a torn line and every line past keep_upto (the
  * .npy rows); note its last line number and how many inputs it lists.
@@ -170,7 +153,8 @@ resume_errors(struct batch *bs, uint64_t keep_upto)
 		}
 		if (r == 0)
 			break;
-		bs->err_line = listed_line(&line);
+		bs->err_line = batch_file_member_number(buf_data(&line),
+		    buf_len(&line), "line");
 		if (bs->err_line == 0) {
 			log_error("cannot resume: '%s' is not an embedwatch "
 			    "errors file", f->path);
@@ -198,13 +182,19 @@ out:
 	return rc;
 }
 
-/* JSON lines: the prefix ends at the last record or the last error. */
+/*
+ * JSON lines: the prefix ends at the last record's line or the last
+ * error's, whichever is later. The record's "line" says where it came
+ * from; ids may repeat, so they only check that the input is the same.
+ * Records without "line" (older files) fall back to the id for text
+ * input, whose ids are line numbers.
+ */
 static int
 resume_jsonl(struct batch *bs)
 {
 	struct out_file *f = &bs->out;
 	struct buf line;
-	const char *val, *errstr;
+	const char *val;
 	json_error_t jerr;
 	json_t *root = NULL;
 	off_t size, start;
@@ -236,27 +226,24 @@ resume_jsonl(struct batch *bs)
 			rc = resume_fail_io(f);
 			goto out;
 		}
+		if (scan_has_member(buf_data(&line), buf_len(&line), "line",
+		    &val, &vlen))
+			bs->want_seq = batch_file_number(val, vlen);
+		else if (!bs->jsonl_in)
+			bs->want_seq = batch_file_number(bs->want_id,
+			    strlen(bs->want_id));
+		if (bs->want_seq == 0) {
+			log_error("cannot resume: the last record of '%s' has "
+			    "no input line number", f->path);
+			rc = EXIT_CONFIG;
+			goto out;
+		}
 	}
 	rc = resume_errors(bs, UINT64_MAX);
 	if (rc != 0)
 		goto out;
-	bs->skip_to = bs->err_line;
-	if (bs->want_id != NULL && bs->jsonl_in) {
-		bs->want_seq = 0;	/* found by its id */
-		bs->skip_to = UINT64_MAX;
-	} else if (bs->want_id != NULL) {
-		bs->want_seq = (uint64_t)strtonum(bs->want_id, 1, LLONG_MAX,
-		    &errstr);
-		if (errstr != NULL) {
-			log_error("cannot resume: '%s' ends with id %s, which "
-			    "is not a line number of text input", f->path,
-			    bs->want_id);
-			rc = EXIT_CONFIG;
-			goto out;
-		}
-		if (bs->want_seq > bs->skip_to)
-			bs->skip_to = bs->want_seq;
-	}
+	bs->skip_to = bs->err_line > bs->want_seq ? bs->err_line :
+	    bs->want_seq;
 	bs->skipping = bs->skip_to > 0;
 	rc = seek_end(f, size);
 out:
@@ -365,11 +352,15 @@ resume_npy(struct batch *bs)
 		bs->header_written = true;
 		bs->out.dirty = true;	/* the header's count is stale */
 	}
-	rc = resume_errors(bs, rows);
-	if (rc != 0)
-		goto out;
-	bs->want_seq = rows;
-	bs->skip_to = rows;
+	/* Which line the last row stands for is known only once the input
+	 * is read that far (blank lines have no row): the errors file is
+	 * cut then, by batch_resume_cut_errors. */
+	if (rows == 0) {
+		rc = resume_errors(bs, 0);
+		if (rc != 0)
+			goto out;
+	}
+	bs->skip_rows = rows;
 	bs->skipping = rows > 0;
 	rc = seek_end(&bs->ids, ids_end);
 	if (rc == 0)
@@ -379,14 +370,62 @@ out:
 	return rc;
 }
 
+/* Would opening path for a fresh run destroy a previous run's work? */
+static bool
+holds_work(const char *path)
+{
+	struct stat st;
+
+	return path != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size > 0;
+}
+
+/* A fresh run refuses to overwrite what a run before it wrote, unless
+ * told to with --force. Returns 0, or EXIT_CANTCREAT after a message. */
+static int
+refuse_overwrite(const struct batch *bs, const char *errors)
+{
+	const char *paths[3] = { bs->out_name, bs->ids_path, errors };
+	size_t i;
+
+	if (bs->cfg->resume || bs->cfg->force)
+		return 0;
+	for (i = 0; i < 3; i++)
+		if (holds_work(paths[i]) && !is_input(bs, paths[i])) {
+			log_error("output '%s' exists; add --resume to go on "
+			    "with that run, or --force to overwrite it",
+			    paths[i]);
+			return EXIT_CANTCREAT;
+		}
+	return 0;
+}
+
 int
 batch_resume_open(struct batch *bs)
 {
 	const struct config *cfg = bs->cfg;
-	const char *out = cfg->batch_output;
+	const char *out = bs->out_name, *errors = bs->errors_name;
 	struct stat st;
 	int rc;
 
+	if (cfg->retry_failed)
+		return batch_retry_open(bs);
+	if (bs->npy && asprintf(&bs->ids_path, "%s.ids", out) == -1) {
+		bs->ids_path = NULL;
+		log_error("out of memory");
+		return EXIT_SOFTWARE;
+	}
+	if (errors == NULL && out != NULL) {
+		if (asprintf(&bs->errors_path, "%s.errors", out) == -1) {
+			bs->errors_path = NULL;
+			log_error("out of memory");
+			return EXIT_SOFTWARE;
+		}
+		errors = bs->errors_path;
+	}
+	rc = refuse_overwrite(bs, errors);
+	if (rc != 0)
+		return rc;
 	if (out == NULL) {
 		bs->out.path = "stdout";
 		bs->out.fd = STDOUT_FILENO;
@@ -398,24 +437,12 @@ batch_resume_open(struct batch *bs)
 			return rc;
 	}
 	if (bs->npy) {
-		if (asprintf(&bs->ids_path, "%s.ids", out) == -1) {
-			bs->ids_path = NULL;
-			log_error("out of memory");
-			return EXIT_SOFTWARE;
-		}
 		rc = open_file(bs, &bs->ids, bs->ids_path);
 		if (rc != 0)
 			return rc;
 	}
-	if (cfg->batch_errors != NULL || out != NULL) {
-		if (cfg->batch_errors == NULL &&
-		    asprintf(&bs->errors_path, "%s.errors", out) == -1) {
-			bs->errors_path = NULL;
-			log_error("out of memory");
-			return EXIT_SOFTWARE;
-		}
-		rc = open_file(bs, &bs->errors, cfg->batch_errors != NULL ?
-		    cfg->batch_errors : bs->errors_path);
+	if (errors != NULL) {
+		rc = open_file(bs, &bs->errors, errors);
 		if (rc != 0)
 			return rc;
 	} else {
@@ -435,15 +462,21 @@ batch_resume_open(struct batch *bs)
 	return 0;
 }
 
+int
+batch_resume_cut_errors(struct batch *bs, uint64_t line)
+{
+	return resume_errors(bs, line);
+}
+
 void
 batch_resume_check_end(struct batch *bs)
 {
 	if (!bs->skipping || bs->fatal != 0 || !bs->in_eof)
 		return;
-	if (bs->want_id != NULL && bs->want_seq == 0)
-		log_error("cannot resume: '%s' ends with id %s, which "
-		    "input '%s' does not hold", bs->out.path,
-		    bs->want_id, bs->in_path);
+	if (bs->npy)
+		log_error("cannot resume: input '%s' has %" PRIu64 " lines "
+		    "with a row, fewer than the %" PRIu64 " rows of '%s'",
+		    bs->in_path, bs->rows_seen, bs->skip_rows, bs->out.path);
 	else
 		log_error("cannot resume: input '%s' has %" PRIu64
 		    " lines, fewer than the %" PRIu64 " that '%s' "

@@ -4,10 +4,13 @@
  *
  * The files hold a prefix of the work plus at most one torn line each
  * (batch/output). Resuming drops torn lines, finds where the prefix ends
- * (the last record's id, the last error's line number; for .npy the
- * complete rows that OUT.ids agrees with) and sets bs->skip_to and
- * bs->want_id/want_seq so that batch/reader skips the input up to there:
- * no set of ids is kept, memory stays flat. Files that were not written
+ * by input positions, never by ids, which may repeat: the last record's
+ * line number and the last error's (JSON lines), or the number of
+ * complete rows that OUT.ids agrees with (.npy: one row per line that
+ * is not skipped as blank), and sets bs->skip_to or bs->skip_rows so
+ * that batch/reader skips the input up to there; the id the files list
+ * last (bs->want_id) is checked against that input line. No set of ids
+ * is kept, memory stays flat. Files that were not written
  * by embedwatch batch are refused before anything is cut off them.
  */
 #ifndef EMBEDWATCH_BATCH_RESUME_H
@@ -24,6 +27,11 @@
  * EXIT_CANTCREAT or EXIT_SOFTWARE. What was opened is in bs either way.
  */
 int	 batch_resume_open(struct batch *bs);
+
+/* .npy, resuming: the last row stands for input line line; drop the
+ * error lines listed past it (they are done again) and go on writing
+ * after the rest. Returns 0, or an exit status after a message. */
+int	 batch_resume_cut_errors(struct batch *bs, uint64_t line);
 
 /* After the loop: an input that ended while its lines were still being
  * skipped is not the one the files were written from; say so and make

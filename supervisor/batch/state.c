@@ -54,10 +54,21 @@ batch_fail_item(struct batch *bs, struct item *it, const char *code,
 {
 	batch_drop_text(bs, it);
 	it->state = ITEM_FAILED;
+	bs->n_done++;
 	it->code = code;
 	it->message = strdup(message != NULL ? message : "");
 	it->http_status = http_status;
 	it->attempts = attempts;
+}
+
+void
+batch_stop_calls(struct batch *bs)
+{
+	bs->in_open = false;
+	bs->stopping = true;
+	batch_chunks_abandon(bs);
+	if (bs->engine != NULL)
+		engine_shutdown(bs->engine, clock_ms(), 0);
 }
 
 void

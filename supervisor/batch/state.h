@@ -40,7 +40,8 @@ enum item_state {
 	ITEM_EMPTY,		/* not read yet, or written */
 	ITEM_WAIT,		/* read, not answered (or abandoned) */
 	ITEM_OK,
-	ITEM_FAILED
+	ITEM_FAILED,
+	ITEM_BLANK		/* skipped by --empty skip: nothing written */
 };
 
 /* One chunk's vectors, shared by its items until each is written. */
@@ -63,10 +64,21 @@ struct item {
 	char		*message;	/* failed */
 	int		 http_status;	/* failed: 0 if none */
 	unsigned	 attempts;	/* failed */
+	uint64_t	 row;		/* --retry-failed, .npy: its row */
+	off_t		 jpos;		/* ok: its record in the journal */
+	size_t		 jlen;		/* ... 0: none */
+};
+
+/* A record of the journal read at resume: line, where, how long. */
+struct journal_entry {
+	uint64_t	 line;
+	off_t		 off;
+	size_t		 len;
 };
 
 struct chunk {
 	STAILQ_ENTRY(chunk) entry;	/* on the resubmit list */
+	int64_t		 sent_ms;	/* last handed to the engine */
 	size_t		 n;
 	uint64_t	 seqs[];	/* increasing line numbers */
 };
@@ -94,6 +106,12 @@ struct batch {
 	bool			 jsonl_in;
 	bool			 npy;
 
+	const char		*out_name;	/* -o OUT, or its shard's name */
+	const char		*errors_name;	/* --errors FILE, or its shard's */
+	char			*shard_names[2]; /* ... malloc'd */
+	unsigned		 shard_k, shard_n; /* 0: not sharded */
+	off_t			 in_end;	/* sharded: read no further */
+
 	const char		*in_path;
 	int			 in_fd;
 	bool			 in_regular;
@@ -103,9 +121,11 @@ struct batch {
 	uint64_t		 next_seq;	/* number of the next line */
 
 	bool			 skipping;	/* resuming */
-	uint64_t		 skip_to;	/* skip lines <= this */
-	uint64_t		 want_seq;	/* 0: look for want_id */
-	char			*want_id;	/* id line want_seq has */
+	uint64_t		 skip_to;	/* JSON lines: skip lines <= this */
+	uint64_t		 skip_rows;	/* .npy: skip lines of this many rows */
+	uint64_t		 rows_seen;	/* ... skipped so far */
+	uint64_t		 want_seq;	/* JSON lines: the last record's line */
+	char			*want_id;	/* the id the last record or row has */
 	uint64_t		 err_line;	/* last one in errors */
 
 	struct item		*items;
@@ -121,7 +141,12 @@ struct batch {
 	size_t			 max_live;
 	struct chunk_list	 resubmit;
 
-	struct out_file		 out, ids, errors;
+	struct out_file		 out, ids, errors, journal;
+	char			*journal_path;
+	struct journal_entry	*jidx;		/* sorted by line */
+	size_t			 jidx_n, jidx_cap;
+	size_t			 jidx_next;	/* first not reached */
+	off_t			 journal_compact_at;
 	int			 out_flags;	/* -1, or OUT's to restore */
 	char			*ids_path;
 	char			*errors_path;
@@ -133,18 +158,46 @@ struct batch {
 	bool			 stopping;
 	int			 stop_signo;
 	int			 fatal;		/* exit status or 0 */
+	int			 stop_status;	/* EXIT_NOPERM: the endpoint
+						 * refuses every call; or 0 */
+	char			 stop_cause[256];
 
 	bool			 progress;
 	bool			 drawn;
+	bool			 redraw;	/* drawn before a log line */
+	char			 progress_line[320];
+	size_t			 progress_len;
 	int64_t			 drawn_ms;
 	int64_t			 started_ms;
 	uint64_t		 total;		/* lines; 0: unknown */
 	uint64_t		 skipped;
+	uint64_t		 n_blank;	/* blank lines skipped */
+	uint64_t		 tokens;	/* usage.prompt_tokens, summed */
 	uint64_t		 n_ok;
 	uint64_t		 n_failed;
 	uint64_t		 failed_before;	/* listed already */
 	uint64_t		 calls;
 	uint64_t		 splits;
+	uint64_t		 rows_read;	/* lines read that have a row */
+
+	bool			 retrying;	/* --retry-failed */
+	uint64_t		*retry;		/* the lines listed, sorted */
+	size_t			 n_retry, retry_next;
+	uint64_t		 retry_rows;	/* .npy: rows in OUT */
+	const char		*retry_errors;	/* the errors file replaced */
+	char			*errors_tmp;	/* ... by this */
+	char			*out_tmp;	/* JSON lines: the new OUT */
+	int			 old_fd;	/* ... and the old one */
+	struct lines		 old;
+	bool			 old_have, old_eof;
+	const char		*old_line;	/* the next old record */
+	size_t			 old_len;
+	uint64_t		 n_kept;	/* old records copied */
+
+	uint64_t		 n_done;	/* inputs completed in this run */
+	uint64_t		 n_restored;	/* ... taken from the journal */
+	int64_t			 last_ok_ms;	/* last good answer; 0: none */
+	int64_t			 last_hang_ms;	/* last timeout or crash; 0: none */
 };
 
 /* The ring's item for line seq; valid while the ring lives. */
@@ -165,5 +218,10 @@ void	 batch_fail_item(struct batch *bs, struct item *it, const char *code,
  * first one wins): no more input, unsent lines forgotten, the engine
  * shut down at once. */
 void	 batch_stop(struct batch *bs, int status);
+
+/* Stop making calls (the endpoint refuses every one, stop_status): no
+ * more input, the engine shut down at once; what is done is written and
+ * checkpointed as after a signal, so --resume goes on. */
+void	 batch_stop_calls(struct batch *bs);
 
 #endif

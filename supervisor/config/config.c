@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <bsd/stdlib.h>
@@ -48,12 +49,22 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->drain_ms = -1;
 	cfg->retries = 3;
 	cfg->jobs = 8;
+	cfg->warm = CONFIG_WARM_AUTO;
+	cfg->warm_idle_ms = 20000;
+	cfg->connect_timeout_ms = 10000;
 	cfg->queue_max = 1024;
 	cfg->encoding = JOB_ENCODING_BASE64;
 	cfg->max_response = (size_t)256 << 20;
 	cfg->max_line = (size_t)16 << 20;
 	cfg->worker_memory = (rlim_t)1 << 30;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->hedge = CONFIG_HEDGE_AUTO;
+	cfg->hedge_min_ms = 50;
+	cfg->retry_budget_pct = 20;
+	cfg->hedge_budget_pct = 10;
+	cfg->budget_floor = 10;
+	cfg->breaker_failures = 5;
+	cfg->fail_cooldown_ms = 30000;
 	cfg->backoff_base_ms = 500;
 	cfg->backoff_max_ms = 8000;
 	cfg->batch_size = 64;
@@ -62,6 +73,8 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->socket_mode = 0600;
 	cfg->max_clients = 256;
 	cfg->conn_queue = 256;
+	cfg->idle_timeout_ms = 300 * 1000;
+	cfg->max_buffered = (size_t)64 << 20;
 	cfg->client_timeout_ms = 30000;
 }
 
@@ -71,6 +84,9 @@ set_defaults(struct config *cfg, const char *mode)
  * variable that an option overrides does no harm. The base URL and the
  * worker go through their options' setters, so they are checked alike.
  */
+#define JOB_FDS		3	/* result pipe, job pipe, pidfd */
+#define RESERVED_FDS	16	/* stdio, loop, signals, logs, clients */
+
 static int
 apply_env(struct config *cfg)
 {
@@ -118,6 +134,12 @@ apply_env(struct config *cfg)
 		if (errstr == NULL)
 			cfg->fault_fork_every = (unsigned)n;
 	}
+	v = getenv("EMBEDWATCH_TEST_OUT_CAP");
+	if (v != NULL) {
+		n = strtonum(v, 1024, 1LL << 40, &errstr);
+		if (errstr == NULL)
+			cfg->fault_out_cap = (size_t)n;
+	}
 	return 0;
 }
 
@@ -134,6 +156,35 @@ has_user_agent(const struct config *cfg)
 }
 
 /*
+ * --jobs within what RLIMIT_NOFILE allows: each worker holds
+ * JOB_FDS descriptors of ours while it runs, and RESERVED_FDS are kept
+ * for everything else. Lowered, with a warning, never refused.
+ */
+static void
+fit_jobs(struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return;
+	fit = rl.rlim_cur > RESERVED_FDS + JOB_FDS ?
+	    (rl.rlim_cur - RESERVED_FDS) / JOB_FDS : 1;
+	if (fit >= cfg->jobs)
+		return;
+	(void)options_fail(0, "warning: --jobs %u lowered to %u: "
+	    "RLIMIT_NOFILE is %llu (%d descriptors a worker, %d kept)",
+	    cfg->jobs, (unsigned)fit, (unsigned long long)rl.rlim_cur,
+	    JOB_FDS, RESERVED_FDS);
+	cfg->jobs = (unsigned)fit;
+	if (cfg->warm > cfg->jobs)
+		cfg->warm = cfg->jobs;
+	if (cfg->conn_inflight > cfg->jobs)
+		cfg->conn_inflight = cfg->jobs;
+}
+
+/*
  * What follows from other settings (the drain from the timeout, a
  * connection's share from the jobs, the User-Agent every worker sends
  * unless a --header names one), then the checks that involve more than
@@ -142,19 +193,10 @@ has_user_agent(const struct config *cfg)
 static int
 settle(struct config *cfg)
 {
-	char **p;
-
 	/* Beyond --header's 64: the default is not the user's. */
-	if (!has_user_agent(cfg)) {
-		p = reallocarray(cfg->headers, cfg->n_headers + 2, sizeof(*p));
-		if (p == NULL)
-			return options_fail(EXIT_CONFIG, "out of memory");
-		cfg->headers = p;
-		p[cfg->n_headers] = strdup(DEFAULT_USER_AGENT);
-		if (p[cfg->n_headers] == NULL)
-			return options_fail(EXIT_CONFIG, "out of memory");
-		p[++cfg->n_headers] = NULL;
-	}
+	if (!has_user_agent(cfg) &&
+	    options_append_header(cfg, DEFAULT_USER_AGENT) != 0)
+		return EXIT_CONFIG;
 	if (cfg->conn_inflight == 0)
 		cfg->conn_inflight = cfg->jobs;
 	if (cfg->drain_ms < 0)
@@ -168,9 +210,10 @@ settle(struct config *cfg)
 	    cfg->resume)
 		return options_fail(EXIT_USAGE, "--resume needs the output file "
 		    "of the run to go on with (-o OUT)");
-	if (cfg->warm > cfg->jobs)
+	if (cfg->warm != CONFIG_WARM_AUTO && cfg->warm > cfg->jobs)
 		return options_fail(EXIT_USAGE, "--warm %u is more than --jobs "
 		    "%u", cfg->warm, cfg->jobs);
+	fit_jobs(cfg);
 	if (cfg->worker_path != NULL && access(cfg->worker_path, X_OK) == -1)
 		return options_fail(EXIT_CONFIG, "cannot execute worker '%s': "
 		    "%s", cfg->worker_path, strerror(errno));
@@ -210,8 +253,13 @@ config_free(struct config *cfg)
 	if (cfg->api_key != NULL)
 		explicit_bzero(cfg->api_key, strlen(cfg->api_key));
 	free(cfg->api_key);
-	for (i = 0; i < cfg->n_headers; i++)
+	free(cfg->api_key_header);
+	for (i = 0; i < cfg->n_headers; i++) {
+		if (i >= cfg->n_headers - cfg->n_secret_headers)
+			explicit_bzero(cfg->headers[i],
+			    strlen(cfg->headers[i]));
 		free(cfg->headers[i]);
+	}
 	free(cfg->headers);
 	free(cfg->cacert);
 	free(cfg->worker_path);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -122,36 +123,66 @@ set_model(struct config *cfg, const char *arg)
 	return 0;
 }
 
+/*
+ * Read a file of secrets (what names it in messages): a regular file that
+ * neither group nor others may read, at most 64 KiB. Opened without
+ * blocking, so a FIFO or a device cannot stall start-up. Returns its text
+ * (NUL-terminated, *lenp bytes; the caller wipes and frees it), or NULL
+ * after a message.
+ */
+static char *
+read_private_file(const char *what, const char *path, size_t *lenp)
+{
+	struct stat st;
+	char *text = NULL;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1) {
+		(void)fail(0, "cannot open %s '%s': %s", what, path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		(void)fail(0, "cannot stat %s '%s': %s", what, path,
+		    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		(void)fail(0, "%s '%s' is not a regular file", what, path);
+		goto out;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		(void)fail(0, "%s '%s' is readable by group or others (mode "
+		    "%04o): chmod 600 it", what, path,
+		    (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (io_set_nonblock(fd, false) == -1) {
+		(void)fail(0, "cannot read %s '%s': %s", what, path,
+		    strerror(errno));
+		goto out;
+	}
+	text = io_slurp(fd, 64 * 1024, lenp);
+	if (text == NULL)
+		(void)fail(0, "cannot read %s '%s': %s", what, path,
+		    strerror(errno));
+out:
+	(void)close(fd);
+	return text;
+}
+
 /* Read the key from path, refusing a file others can read. */
 static int
 read_key_file(struct config *cfg, const char *path)
 {
-	struct stat st;
-	char *text = NULL;
+	char *text;
 	size_t len;
-	int fd, rc = EXIT_CONFIG;
+	int rc = EXIT_CONFIG;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return fail(EXIT_CONFIG, "cannot open api key file '%s': %s",
-		    path, strerror(errno));
-	if (fstat(fd, &st) == -1) {
-		(void)fail(0, "cannot stat api key file '%s': %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		(void)fail(0, "api key file '%s' is readable by group or "
-		    "others (mode %04o): chmod 600 it", path,
-		    (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	text = io_slurp(fd, 64 * 1024, &len);
-	if (text == NULL) {
-		(void)fail(0, "cannot read api key file '%s': %s", path,
-		    strerror(errno));
-		goto out;
-	}
+	text = read_private_file("api key file", path, &len);
+	if (text == NULL)
+		return EXIT_CONFIG;
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
 	    text[len - 1] == ' ' || text[len - 1] == '\t'))
 		text[--len] = '\0';
@@ -168,8 +199,19 @@ out:
 	if (text != NULL)
 		explicit_bzero(text, strlen(text));
 	free(text);
-	(void)close(fd);
 	return rc;
+}
+
+/* --idle-timeout: seconds like --timeout, or "0": never. */
+static int
+set_idle_timeout(struct config *cfg, const char *arg)
+{
+	if (strcmp(arg, "0") == 0)
+		cfg->idle_timeout_ms = 0;
+	else if (config_parse_seconds(arg, &cfg->idle_timeout_ms) == -1)
+		return fail(EXIT_USAGE, "--idle-timeout wants seconds, or 0 "
+		    "for never, not '%s'", arg);
+	return 0;
 }
 
 /* Seconds like --timeout, or exactly "0": do not wait at all. */
@@ -184,27 +226,215 @@ set_drain(struct config *cfg, const char *arg)
 }
 
 static int
-add_header(struct config *cfg, const char *h)
+set_hedge(struct config *cfg, const char *arg)
+{
+	const char *errstr;
+	long long ms;
+
+	if (strcmp(arg, "auto") == 0) {
+		cfg->hedge = CONFIG_HEDGE_AUTO;
+		return 0;
+	}
+	if (strcmp(arg, "off") == 0) {
+		cfg->hedge = CONFIG_HEDGE_OFF;
+		return 0;
+	}
+	ms = strtonum(arg, 0, 86400000, &errstr);
+	if (errstr != NULL)
+		return fail(EXIT_USAGE, "--hedge wants auto, off or "
+		    "milliseconds, not '%s'", arg);
+	cfg->hedge = CONFIG_HEDGE_FIXED;
+	cfg->hedge_ms = (long)ms;
+	return 0;
+}
+
+/* PCT, or off (0). */
+static int
+set_percent(unsigned *dst, const char *opt, const char *arg)
+{
+	const char *errstr;
+	long long n;
+
+	if (strcmp(arg, "off") == 0) {
+		*dst = 0;
+		return 0;
+	}
+	n = strtonum(arg, 0, 1000, &errstr);
+	if (errstr != NULL)
+		return fail(EXIT_USAGE, "--%s wants a percentage (0 to 1000) "
+		    "or off, not '%s'", opt, arg);
+	*dst = (unsigned)n;
+	return 0;
+}
+
+static int
+set_retry_budget(struct config *cfg, const char *arg)
+{
+	return set_percent(&cfg->retry_budget_pct, "retry-budget", arg);
+}
+
+static int
+set_hedge_budget(struct config *cfg, const char *arg)
+{
+	return set_percent(&cfg->hedge_budget_pct, "hedge-budget", arg);
+}
+
+static int
+set_breaker(struct config *cfg, const char *arg)
+{
+	const char *errstr;
+	long long n;
+
+	if (strcmp(arg, "off") == 0) {
+		cfg->breaker_failures = 0;
+		return 0;
+	}
+	n = strtonum(arg, 1, 1000000, &errstr);
+	if (errstr != NULL)
+		return fail(EXIT_USAGE, "--breaker wants a number of failures "
+		    "or off, not '%s'", arg);
+	cfg->breaker_failures = (unsigned)n;
+	return 0;
+}
+
+static int
+set_fail_cooldown(struct config *cfg, const char *arg)
+{
+	if (strcmp(arg, "0") == 0 || strcmp(arg, "off") == 0)
+		cfg->fail_cooldown_ms = 0;
+	else if (config_parse_seconds(arg, &cfg->fail_cooldown_ms) == -1)
+		return fail(EXIT_USAGE, "--fail-cooldown wants seconds or off, "
+		    "not '%s'", arg);
+	return 0;
+}
+
+/* Is h one 'Name: value' header line? */
+static bool
+is_header(const char *h)
 {
 	const char *colon;
-	char **p;
 
 	colon = strchr(h, ':');
-	if (colon == NULL || colon == h || has_control(h) ||
-	    strcspn(h, " \t") < (size_t)(colon - h))
-		return fail(EXIT_USAGE, "--header wants 'Name: value', without "
-		    "control characters");
-	if (cfg->n_headers == MAX_HEADERS)
-		return fail(EXIT_USAGE, "at most %d --header options",
-		    MAX_HEADERS);
+	return colon != NULL && colon != h && !has_control(h) &&
+	    strcspn(h, " \t") >= (size_t)(colon - h);
+}
+
+/*
+ * Add header h, NULL-terminating the list, whatever the cap. Secret ones (from
+ * --header-file) stay at the end of cfg->headers, so that the job can
+ * say "the last n_secret_headers" (proto_job.h); a plain one goes in
+ * front of them. Returns 0, or an exit status after a message.
+ */
+static int
+insert_header(struct config *cfg, const char *h, bool secret)
+{
+	size_t at = cfg->n_headers - cfg->n_secret_headers;
+	char **p, *copy;
+
 	p = reallocarray(cfg->headers, cfg->n_headers + 2, sizeof(*p));
 	if (p == NULL)
 		return fail(EXIT_CONFIG, "out of memory");
 	cfg->headers = p;
-	p[cfg->n_headers] = strdup(h);
-	if (p[cfg->n_headers] == NULL)
+	copy = strdup(h);
+	if (copy == NULL)
 		return fail(EXIT_CONFIG, "out of memory");
+	if (secret)
+		at = cfg->n_headers;
+	memmove(p + at + 1, p + at, (cfg->n_headers - at) * sizeof(*p));
+	p[at] = copy;
 	p[++cfg->n_headers] = NULL;
+	if (secret)
+		cfg->n_secret_headers++;
+	return 0;
+}
+
+/* insert_header within --header's cap. */
+static int
+push_header(struct config *cfg, const char *h, bool secret)
+{
+	if (cfg->n_headers == MAX_HEADERS)
+		return fail(EXIT_USAGE, "at most %d headers (--header and "
+		    "--header-file)", MAX_HEADERS);
+	return insert_header(cfg, h, secret);
+}
+
+int
+options_append_header(struct config *cfg, const char *h)
+{
+	return insert_header(cfg, h, false);
+}
+
+static int
+add_header(struct config *cfg, const char *h)
+{
+	if (!is_header(h))
+		return fail(EXIT_USAGE, "--header wants 'Name: value', without "
+		    "control characters");
+	return push_header(cfg, h, false);
+}
+
+/*
+ * --header-file: one 'Name: value' a line (CRLF too; blank lines and
+ * lines starting with '#' skipped), from a private regular file like the
+ * key's. The values may be secrets: they are sent, kept off argv and
+ * logs, and redacted from what servers say; messages name the line, never
+ * its text.
+ */
+static int
+read_header_file(struct config *cfg, const char *path)
+{
+	char *text, *line, *next;
+	size_t len, lineno = 0, n;
+	int rc = EXIT_CONFIG;
+
+	text = read_private_file("header file", path, &len);
+	if (text == NULL)
+		return EXIT_CONFIG;
+	if (strlen(text) != len) {
+		(void)fail(0, "header file '%s' holds a NUL byte", path);
+		goto out;
+	}
+	for (line = text; line != NULL; line = next) {
+		lineno++;
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		n = strlen(line);
+		while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' ||
+		    line[n - 1] == '\t'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (!is_header(line)) {
+			(void)fail(0, "header file '%s' line %zu is not one "
+			    "'Name: value'", path, lineno);
+			goto out;
+		}
+		rc = push_header(cfg, line, true);
+		if (rc != 0)
+			goto out;
+		rc = EXIT_CONFIG;
+	}
+	rc = 0;
+out:
+	explicit_bzero(text, len);
+	free(text);
+	return rc;
+}
+
+/* --api-key-header NAME: send the key as "NAME: key" (Azure's api-key). */
+static int
+set_api_key_header(struct config *cfg, const char *name)
+{
+	if (*name == '\0' || has_control(name) ||
+	    strpbrk(name, ": \t") != NULL)
+		return fail(EXIT_USAGE, "--api-key-header wants a header name "
+		    "such as api-key");
+	if (strcasecmp(name, "authorization") == 0)
+		return fail(EXIT_USAGE, "--api-key-header: the key goes in "
+		    "'Authorization: Bearer' by default");
+	if (set_string(&cfg->api_key_header, name) == -1)
+		return fail(EXIT_CONFIG, "out of memory");
 	return 0;
 }
 
@@ -302,6 +532,28 @@ set_socket_mode(struct config *cfg, const char *arg)
 	return 0;
 }
 
+/* "K/N" (1 <= K <= N <= 65536), or "auto": from the scheduler. */
+static int
+set_shard(struct config *cfg, const char *arg)
+{
+	unsigned k, n;
+	int used = 0;
+
+	if (strcmp(arg, "auto") == 0) {
+		cfg->shard_auto = true;
+		return 0;
+	}
+	if (sscanf(arg, "%5u/%5u%n", &k, &n, &used) != 2 ||
+	    (size_t)used != strlen(arg) || k < 1 || n > 65536 || k > n ||
+	    arg[0] < '0' || arg[0] > '9')
+		return fail(EXIT_USAGE, "--shard wants K/N with 1 <= K <= N "
+		    "<= 65536, or auto, not '%s'", arg);
+	cfg->shard_k = k;
+	cfg->shard_n = n;
+	cfg->shard_auto = false;
+	return 0;
+}
+
 static int
 add_uid(struct config *cfg, const char *arg)
 {
@@ -373,6 +625,10 @@ static const struct options_word output_formats[] = {
 	{ "jsonl", BATCH_OUT_JSONL }, { "npy", BATCH_OUT_NPY }, { NULL, 0 }
 };
 
+static const struct options_word empty_modes[] = {
+	{ "skip", false }, { "error", true }, { NULL, 0 }
+};
+
 /* A row's field: where it is in struct config and how wide. */
 #define FIELD(f)	.offset = offsetof(struct config, f), \
 			.size = sizeof(((struct config *)NULL)->f)
@@ -403,13 +659,55 @@ static const struct options_row options_table[] = {
 	{ .name = "retries", .arg = "N", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_RANGE, FIELD(retries), .min = 0, .max = 100,
 	    .help = "extra attempts after a retryable failure (3)" },
+	{ .name = "hedge", .arg = "auto|MS|off", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_hedge,
+	    .help = "start a second attempt beside one slower than the p95 of "
+	    "recent calls (auto, default), after MS, or never" },
+	{ .name = "hedge-min", .arg = "MS", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(hedge_min_ms), .min = 1,
+	    .max = 86400000, .help = "auto: never hedge sooner (50)" },
+	{ .name = "retry-budget", .arg = "PCT|off", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_retry_budget,
+	    .help = "retries and hedges, at most PCT% of first attempts over "
+	    "10 s (20)" },
+	{ .name = "hedge-budget", .arg = "PCT|off", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_hedge_budget,
+	    .help = "hedges alone, at most PCT% of first attempts (10)" },
+	{ .name = "budget-floor", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(budget_floor), .min = 0,
+	    .max = 1000000,
+	    .help = "retries and hedges a second allowed beyond the budget (10)" },
+	{ .name = "breaker", .arg = "N|off", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_breaker,
+	    .help = "open the circuit after N failures in a row, or half of "
+	    "20 in 10 s (5)" },
+	{ .name = "fail-cooldown", .arg = "SEC|off", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_fail_cooldown,
+	    .help = "after a 401, 403 or 404, answer with it, making no call, "
+	    "for SEC (30)" },
+	{ .name = "rpm", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(rpm), .min = 0, .max = 1000000000,
+	    .help = "pace calls to N requests a minute (0: headers only)" },
+	{ .name = "tpm", .arg = "N", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_RANGE, FIELD(tpm), .min = 0, .max = 1000000000000LL,
+	    .help = "pace calls to N tokens a minute (bytes/4; 0: headers "
+	    "only)" },
 	{ .name = "jobs", .arg = "N", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_RANGE, FIELD(jobs), .min = 1, .max = 4096,
 	    .help = "workers at once (8)" },
 	{ .name = "warm", .arg = "N", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_RANGE, FIELD(warm), .min = 0, .max = 4096,
-	    .help = "keep N workers forked ahead, waiting for a call, so a "
-	    "call does not wait for its fork (0; <= jobs)" },
+	    .help = "keep N workers forked and connected ahead, waiting for "
+	    "a call (<= jobs; 0: none; default: the recent peak of calls at "
+	    "once, at least 1)" },
+	{ .name = "warm-idle", .arg = "SEC", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_SECONDS, FIELD(warm_idle_ms),
+	    .help = "a warm worker's connection waits at most this long, "
+	    "then it is replaced (20)" },
+	{ .name = "connect-timeout", .arg = "SEC", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_SECONDS, FIELD(connect_timeout_ms),
+	    .help = "resolve, connect and TLS handshake, per worker; a warm "
+	    "worker not connected by then is killed (10)" },
 	{ .name = "queue", .arg = "N", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_RANGE, FIELD(queue_max), .min = 1, .max = 10000000,
 	    .help = "requests waiting for a worker before input stops being "
@@ -427,11 +725,20 @@ static const struct options_row options_table[] = {
 	{ .name = "header", .arg = "'Name: v'", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_CUSTOM, .set = add_header,
 	    .help = "extra request header (repeatable, at most 64; "
-	    "User-Agent: embedwatch/VERSION unless one is given)" },
+	    "User-Agent: embedwatch/VERSION unless one is given); on argv, "
+	    "so never a secret" },
 	{ .name = "proxy", .arg = "URL", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_CUSTOM, .set = set_proxy,
 	    .help = "proxy for every call (default: http_proxy, https_proxy, "
 	    "NO_PROXY; '' for none)" },
+	{ .name = "header-file", .arg = "PATH", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = read_header_file,
+	    .help = "secret headers, one 'Name: value' a line (mode 0600), "
+	    "redacted from server text" },
+	{ .name = "api-key-header", .arg = "NAME", .modes = OPTIONS_ALL,
+	    .kind = OPTIONS_CUSTOM, .set = set_api_key_header,
+	    .help = "send the key as 'NAME: key' (Azure: api-key), not as "
+	    "'Authorization: Bearer'" },
 	{ .name = "cacert", .arg = "PATH", .modes = OPTIONS_ALL,
 	    .kind = OPTIONS_CUSTOM, .set = set_cacert,
 	    .help = "CA bundle to verify the server with" },
@@ -494,7 +801,26 @@ static const struct options_row options_table[] = {
 	    .help = "text bytes per API call (400000)" },
 	{ .name = "resume", .modes = OPTIONS_BATCH,
 	    .kind = OPTIONS_FLAG, FIELD(resume), .value = true,
-	    .help = "skip the ids OUT already holds and append" },
+	    .help = "go on after the inputs OUT already holds" },
+	{ .name = "force", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(force), .value = true,
+	    .help = "overwrite an existing OUT" },
+	{ .name = "retry-failed", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(retry_failed), .value = true,
+	    .help = "embed again only the inputs in the errors file" },
+	{ .name = "shard", .arg = "K/N", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_CUSTOM, .set = set_shard,
+	    .help = "only the K-th of N line-aligned byte ranges of INPUT; "
+	    "auto: K (and N) from the scheduler" },
+	{ .name = "shards", .arg = "N", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_RANGE, FIELD(shards), .min = 1, .max = 65536,
+	    .help = "N shards, K from JOB_COMPLETION_INDEX or SLURM" },
+	{ .name = "merge", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_FLAG, FIELD(merge), .value = true,
+	    .help = "merge the --shards N shards' files into OUT" },
+	{ .name = "empty", .arg = "MODE", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_WORDS, FIELD(empty_error), .words = empty_modes,
+	    .help = "blank lines: skip (default) or error" },
 	{ .name = "progress", .modes = OPTIONS_BATCH,
 	    .kind = OPTIONS_FLAG, FIELD(progress), .value = 1,
 	    .help = "progress on stderr (default: if stderr is a terminal)" },
@@ -527,6 +853,15 @@ static const struct options_row options_table[] = {
 	{ .name = "conn-queue", .arg = "N", .modes = OPTIONS_SERVE,
 	    .kind = OPTIONS_RANGE, FIELD(conn_queue), .min = 1, .max = 10000000,
 	    .help = "waiting requests per connection (256)" },
+	{ .name = "idle-timeout", .arg = "SEC", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_CUSTOM, .set = set_idle_timeout,
+	    .help = "close a client idle this long with nothing in flight; "
+	    "0: never (300)" },
+	{ .name = "max-buffered", .arg = "BYTES", .modes = OPTIONS_SERVE,
+	    .kind = OPTIONS_RANGE, FIELD(max_buffered),
+	    .min = 1024, .max = (long long)1 << 40, .wants = "1024 to 2^40 "
+	    "bytes", .help = "unfinished request lines held across clients "
+	    "(67108864)" },
 	{ .name = "listen", .arg = "HOST:PORT", .modes = OPTIONS_SERVE,
 	    .kind = OPTIONS_CUSTOM, .set = add_listen,
 	    .help = "also serve OpenAI's HTTP API (/v1/embeddings, /metrics) "

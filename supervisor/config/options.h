@@ -122,6 +122,14 @@ int	 options_usage(FILE *fp, const char *mode);
 int	 options_fail(int status, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/*
+ * Append a copy of h ("Name: value", already checked) to cfg's headers,
+ * beyond --header's limit: config.c adds the default User-Agent so. It
+ * goes before the --header-file headers, which stay last (proto_job.h).
+ * Returns 0, or EXIT_CONFIG after a message.
+ */
+int	 options_append_header(struct config *cfg, const char *h);
+
 /* Does s hold a control character (below 0x20, or DEL)? */
 bool	 options_has_control(const char *s);
 

@@ -3,8 +3,8 @@
  * wait for here, in the way redis's ae lets modules register file and
  * time events; nobody else calls poll.
  *
- * A turn: run the hooks of each phase in order (input, then work, then
- * output; within a phase in the order they were added), compute the
+ * A turn: run the hooks of each phase in order (input, work, output,
+ * late; within a phase in the order they were added), compute the
  * timeout from the nearest timer on a fresh clock (0 if someone called
  * loop_wake), poll every watched descriptor, call the callbacks of the
  * descriptors that are ready, then fire the timers that are due. The
@@ -34,6 +34,7 @@ enum loop_phase {
 	LOOP_INPUT,		/* take in what was read (parse, submit) */
 	LOOP_WORK,		/* the engine: finish, start attempts */
 	LOOP_OUTPUT,		/* write out, decide whether to stop */
+	LOOP_LATE,		/* what must not delay the answers: refills */
 	LOOP_N_PHASES
 };
 

@@ -30,6 +30,7 @@
 struct spawn_opts {
 	const char	*worker_path;	/* NULL: fork mode */
 	const char	*api_key;	/* for warm workers; NULL: none */
+	long		 warm_idle_ms;	/* a warm worker's connection */
 	rlim_t		 memory;	/* RLIMIT_AS; 0: none */
 	unsigned	 fail_every;	/* test hook: fail every Nth spawn */
 };
@@ -43,15 +44,18 @@ int	 spawn_worker(const struct spawn_opts *opts, const struct job *job,
 	    pid_t *pid, int *result_fd);
 
 /*
- * Start a warm worker: set up like any other, it then waits for its job
- * as JSON on its stdin, so the fork (or exec) is paid before a request
- * needs it: the caller writes the job (proto_job_to_json) to *job_fd,
- * the non-blocking write end of its stdin, and closes it; the worker reads
- * to EOF. Returns 0 with *pid and *result_fd as spawn_worker, or -1 with
- * errno.
+ * Start a warm worker: set up like any other, it connects ahead for
+ * calls like tmpl (base_url, cacert, insecure, connect timeout, hints;
+ * the rest is ignored), says so in a 'W' frame and then waits for its
+ * job as JSON on its stdin (worker_warm_wait), so the fork (or exec),
+ * DNS, TCP and TLS are paid before a request needs them: the caller
+ * writes the job (proto_job_to_json) to *job_fd, the non-blocking write
+ * end of its stdin, and closes it; the worker reads to EOF. A worker
+ * that loses its connection says so ('L') and exits at EOF. Returns 0
+ * with *pid and *result_fd as spawn_worker, or -1 with errno.
  */
-int	 spawn_warm(const struct spawn_opts *opts, pid_t *pid, int *result_fd,
-	    int *job_fd);
+int	 spawn_warm(const struct spawn_opts *opts, const struct job *tmpl,
+	    pid_t *pid, int *result_fd, int *job_fd);
 
 /*
  * SIGKILL pid's process group, or pid alone if the group is gone.
@@ -80,11 +84,12 @@ pid_t	 spawn_reap(bool block, bool (*ours)(void *arg, pid_t pid), void *arg,
 struct spawner {
 	int	(*start)(void *ctx, const struct job *job, pid_t *pid,
 		    int *result_fd);
-	int	(*start_warm)(void *ctx, pid_t *pid, int *result_fd,
-		    int *job_fd);
+	int	(*start_warm)(void *ctx, const struct job *tmpl, pid_t *pid,
+		    int *result_fd, int *job_fd);
 	int	(*kill)(void *ctx, pid_t pid);
 	pid_t	(*reap)(void *ctx, bool block,
 		    bool (*ours)(void *arg, pid_t pid), void *arg, int *status);
+	bool	 warm_reports;	/* warm workers send 'W' when ready */
 	void	*ctx;
 };
 

@@ -7,7 +7,8 @@
 
 static const char *const code_names[] = {
 	"ok", "invalid_request", "timeout", "network", "http", "rate_limited",
-	"bad_response", "worker_crashed", "shutting_down", "cancelled"
+	"bad_response", "worker_crashed", "shutting_down", "cancelled",
+	"circuit_open"
 };
 
 const char *

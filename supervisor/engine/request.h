@@ -37,6 +37,7 @@ enum req_code {
 	REQ_WORKER_CRASHED,
 	REQ_SHUTTING_DOWN,
 	REQ_CANCELLED,
+	REQ_CIRCUIT_OPEN,	/* the endpoint's circuit is open: no call */
 	REQ_N_CODES
 };
 
@@ -96,6 +97,10 @@ struct answer {
 	const char	*message;	/* errors */
 	int		 http_status;	/* errors: 0 if none */
 	bool		 retryable;
+	long		 retry_after_ms; /* rate_limited, circuit_open: when to
+					 * try again; <= 0: no advice */
+	bool		 endpoint_failed; /* an error every call would get
+					 * (policy_fails_every_call) */
 	unsigned	 attempts;
 	long		 ms;
 };

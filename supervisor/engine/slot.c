@@ -30,12 +30,32 @@
 
 #define WARM_PER_TURN	4	/* warm forks per loop turn */
 #define WARM_RETRY_MS	1000	/* after a failed warm fork */
+#define WARM_CONNECT_MS	10000	/* a warm worker's default connect time */
+#define WARM_SLACK_MS	1000	/* ... and what we give it on top */
+#define WARM_BACKOFF_MS	250	/* after a failed connect, doubling */
+#define WARM_SHORT_MS	100	/* a connection lost sooner: a failure */
+#define WARM_BACKOFF_MAX_MS 30000
+#define HINT_ADDR_TTL_MS 60000	/* an address learned stays this fresh */
+#define HINT_SESSION_MAX 16384	/* bytes of a TLS session we keep */
+
+/* Where a warm worker stands (slot.warm_state). */
+enum warm_state {
+	WARM_NONE,		/* not warm: running, or never was */
+	WARM_STARTING,		/* forked, not ready yet */
+	WARM_READY,		/* connected (or waits without) */
+	WARM_LEFT		/* said it can no longer serve: let go */
+};
 
 struct slot {
 	struct slots	*table;
 	bool		 in_use;
 	bool		 warm;		/* forked ahead, no job yet */
+	enum warm_state	 warm_state;
+	int64_t		 ready_ms;	/* when it said 'W' */
+	int64_t		 forked_ms;	/* when it was forked */
 	bool		 served;	/* was given a job */
+	bool		 hinted;	/* was given an address hint */
+	bool		 endpoint;	/* its call is to the hints' endpoint */
 	void		*owner;		/* the engine's attempt, or NULL */
 	pid_t		 pid;		/* 0 once reaped */
 	int		 fd;		/* result pipe; -1 after EOF */
@@ -69,6 +89,14 @@ struct slots {
 	struct slot_counts	 counts;
 	int64_t			 warm_after_ms;	/* no warm forks before */
 	struct timer		 warm_timer;	/* ... then wake up */
+	unsigned		 warm_failing;	/* connects failed in a row */
+	size_t			 limit;		/* attempts running at once */
+	/* What calls learned, handed to later ones (hints.h): opaque. */
+	char			*hint_url;	/* the endpoint they are for */
+	char			 hint_addr[64];	/* "ip:port"; "" none */
+	int64_t			 hint_addr_ms;	/* when it was learned */
+	unsigned char		*hint_session;	/* DER TLS session */
+	size_t			 hint_session_len;
 };
 
 static void	on_result_fd(void *, int, short);
@@ -101,6 +129,7 @@ slots_new(struct loop *l, const struct spawner *sp, size_t n,
 	t->loop = l;
 	t->spawner = sp;
 	t->n = n;
+	t->limit = n;
 	t->frame_max = frame_max;
 	t->host = host;
 	t->tls = tls;
@@ -148,7 +177,11 @@ occupy(struct slot *s, pid_t pid, int fd, int job_fd)
 
 	s->in_use = true;
 	s->warm = false;
+	s->warm_state = WARM_NONE;
 	s->served = false;
+	s->hinted = false;
+	s->endpoint = false;
+	s->ready_ms = 0;
 	s->owner = NULL;
 	s->pid = pid;
 	s->fd = fd;
@@ -191,6 +224,9 @@ release(struct slot *s)
 		s->warm = false;
 		t->counts.warm--;
 	}
+	if (s->warm_state == WARM_LEFT)
+		t->counts.leaving--;
+	s->warm_state = WARM_NONE;
 	buf_free(&s->in);
 	free(s->body);
 	s->body = NULL;
@@ -248,6 +284,167 @@ refuse_frames(struct slot *s, const char *why)
 	slot_kill(s, SLOT_KILL_GARBAGE);
 }
 
+/* Do calls of base_url share the hints? The first endpoint seen owns
+ * them (with fallback endpoints, the others go without). */
+static bool
+hint_endpoint(struct slots *t, const char *base_url)
+{
+	if (base_url == NULL)
+		return false;
+	if (t->hint_url == NULL)
+		t->hint_url = strdup(base_url);
+	return t->hint_url != NULL && strcmp(t->hint_url, base_url) == 0;
+}
+
+/* out = job with the hints that fit it; says whether it is for the
+ * hints' endpoint and got an address hint. */
+static void
+add_hints(struct slots *t, const struct job *job, struct job *out,
+    bool *endpoint, bool *hinted)
+{
+	*out = *job;
+	*hinted = false;
+	*endpoint = hint_endpoint(t, job->base_url);
+	if (!*endpoint)
+		return;
+	if (t->hint_addr[0] != '\0' && out->resolve_addr == NULL &&
+	    clock_ms() - t->hint_addr_ms < HINT_ADDR_TTL_MS) {
+		out->resolve_addr = t->hint_addr;
+		*hinted = true;
+	}
+	if (t->hint_session != NULL && out->tls_session == NULL) {
+		out->tls_session = t->hint_session;
+		out->tls_session_len = t->hint_session_len;
+	}
+}
+
+/* A worker that resolved the endpoint itself says where it went. */
+static void
+learn_addr(struct slot *s, const char *addr, size_t len, int64_t now)
+{
+	struct slots *t = s->table;
+
+	if (!s->endpoint || s->hinted || len == 0 ||
+	    len >= sizeof(t->hint_addr) || memchr(addr, '\0', len) != NULL)
+		return;
+	memcpy(t->hint_addr, addr, len);
+	t->hint_addr[len] = '\0';
+	t->hint_addr_ms = now;
+}
+
+/* An 'S' frame: the peer, a NUL, the session; kept as opaque bytes. */
+static void
+learn_session(struct slot *s, const char *payload, size_t len)
+{
+	struct slots *t = s->table;
+	const char *nul;
+	unsigned char *copy;
+	size_t n;
+
+	nul = memchr(payload, '\0', len);
+	if (!s->endpoint || nul == NULL)
+		return;
+	n = len - (size_t)(nul + 1 - payload);
+	if (n == 0 || n > HINT_SESSION_MAX)
+		return;
+	copy = malloc(n);
+	if (copy == NULL)
+		return;
+	memcpy(copy, nul + 1, n);
+	free(t->hint_session);
+	t->hint_session = copy;
+	t->hint_session_len = n;
+}
+
+/* After a network failure the address or session may be what failed. */
+static void
+forget_hints(struct slots *t)
+{
+	t->hint_addr[0] = '\0';
+	free(t->hint_session);
+	t->hint_session = NULL;
+	t->hint_session_len = 0;
+}
+
+/* A warm worker could not connect: count it, and back refills off. */
+static void
+warm_failed(struct slots *t, int64_t now)
+{
+	long delay;
+
+	t->counts.warm_failures++;
+	if (t->warm_failing < 8)
+		t->warm_failing++;
+	delay = WARM_BACKOFF_MS << (t->warm_failing - 1);
+	if (delay > WARM_BACKOFF_MAX_MS)
+		delay = WARM_BACKOFF_MAX_MS;
+	if (t->warm_after_ms < now + delay)
+		t->warm_after_ms = now + delay;
+	loop_arm(t->loop, &t->warm_timer, t->warm_after_ms);
+}
+
+/* Let an unserved warm worker go: it exits at EOF on its job pipe. */
+static void
+let_go(struct slot *s)
+{
+	struct slots *t = s->table;
+
+	if (!s->warm)
+		return;
+	s->warm = false;
+	t->counts.warm--;
+	t->counts.leaving++;
+	s->warm_state = WARM_LEFT;
+	loop_disarm(t->loop, &s->timer);
+	close_job_fd(s);
+	loop_wake(t->loop);	/* a refill */
+}
+
+/* 'W': ready, with "C addr" once connected. */
+static void
+warm_ready(struct slot *s, const char *payload, size_t len, int64_t now)
+{
+	struct slots *t = s->table;
+
+	s->ready_ms = now;
+	if (s->warm_state == WARM_STARTING) {
+		/* How long a refill takes, for the pool's size: an average
+		 * that follows the last eight or so. */
+		t->counts.warm_ready_ms = t->counts.warm_ready_ms == 0 ?
+		    (long)(now - s->forked_ms) + 1 :
+		    (t->counts.warm_ready_ms * 7 + (long)(now - s->forked_ms)) /
+		    8 + 1;
+		s->warm_state = WARM_READY;
+		loop_disarm(t->loop, &s->timer);	/* connect deadline */
+	}
+	if (len >= 2 && payload[0] == 'C') {
+		t->warm_failing = 0;
+		learn_addr(s, payload + 2, len - 2, now);
+	}
+}
+
+/* 'L': it can no longer serve a job on its connection. */
+static void
+warm_leaves(struct slot *s, const char *payload, size_t len, int64_t now)
+{
+	struct slots *t = s->table;
+
+	/* Refused, or accepted and dropped at once: either way no pool can
+	 * be kept, and refills must not turn into a fork loop. */
+	if ((len >= 1 && payload[0] == 'F') ||
+	    (s->ready_ms > 0 && now - s->ready_ms < WARM_SHORT_MS)) {
+		if (t->warm_failing == 0)
+			log_warn("warm worker %ld: %.*s", (long)s->pid,
+			    (int)(len > 2 ? len - 2 : 0), payload + 2);
+		warm_failed(t, now);
+	} else
+		log_debug("warm worker %ld: %.*s", (long)s->pid,
+		    (int)(len > 2 ? len - 2 : 0), payload + 2);
+	/* Race: a job handed over already is made the ordinary way. */
+	if (!s->served)
+		let_go(s);
+}
+
 /* Take one complete frame; returns false once the frames were refused. */
 static bool
 take_frame(struct slot *s, char type, const char *payload, size_t len)
@@ -266,6 +463,18 @@ take_frame(struct slot *s, char type, const char *payload, size_t len)
 			return false;
 		}
 		s->has_progress = true;
+		if (s->progress.connected_ms >= 0)
+			learn_addr(s, s->progress.addr,
+			    strlen(s->progress.addr), clock_ms());
+		return true;
+	case PROTO_FRAME_WARM:
+		warm_ready(s, payload, len, clock_ms());
+		return true;
+	case PROTO_FRAME_LEAVE:
+		warm_leaves(s, payload, len, clock_ms());
+		return true;
+	case PROTO_FRAME_SESSION:
+		learn_session(s, payload, len);
 		return true;
 	case PROTO_FRAME_BODY:
 		free(s->body);
@@ -309,8 +518,13 @@ parse_frames(struct slot *s)
 		if (!take_frame(s, type, payload, len))
 			return;
 		buf_consume(&s->in, PROTO_FRAME_HDR + len);
+		/* A big body was copied out: do not hold it twice. */
+		buf_shrink(&s->in, 1 << 16);
 		/* The outcome is known: the engine answers now, and the
 		 * slot waits for the exit and the reap on its own. */
+		if (type == PROTO_FRAME_RESULT && s->endpoint &&
+		    s->result.class == PROTO_NETWORK)
+			forget_hints(s->table);
 		if (type == PROTO_FRAME_RESULT)
 			fire(s, SLOT_RESULT, clock_ms());
 		if (!s->in_use || s->fd == -1)
@@ -389,7 +603,15 @@ on_deadline(void *owner, int64_t now)
 {
 	struct slot *s = owner;
 
-	(void)now;
+	if (s->warm && !s->served) {
+		/* A warm worker that did not connect in time. */
+		log_warn("warm worker %ld: not ready within the connect "
+		    "timeout; killed", (long)s->pid);
+		warm_failed(s->table, now);
+		let_go(s);
+		slot_kill(s, SLOT_KILL_DEADLINE);
+		return;
+	}
 	if (!s->reaped) {
 		slot_kill(s, SLOT_KILL_DEADLINE);
 		return;
@@ -406,24 +628,33 @@ slot_start(struct slot *s, const struct job *job, void *owner,
     int64_t kill_at_ms)
 {
 	struct slots *t = s->table;
+	struct job hinted_job;
+	bool endpoint, hinted;
 	int fd;
 	pid_t pid;
 
+	add_hints(t, job, &hinted_job, &endpoint, &hinted);
 	if (s->in_use && s->warm) {
 		/* Forked ahead: hand it the job; the pipe takes what it can
-		 * now and the rest as the worker reads. */
-		if (proto_job_to_json(job, &s->job_out) == -1)
+		 * now and the rest as the worker reads. It connected with
+		 * the hints it was forked with. */
+		if (proto_job_to_json(&hinted_job, &s->job_out) == -1)
 			return -1;
 		s->warm = false;
+		s->warm_state = WARM_NONE;
 		t->counts.warm--;
 		feed_job(s);
-	} else if (t->spawner->start(t->spawner->ctx, job, &pid, &fd) == -1) {
+	} else if (t->spawner->start(t->spawner->ctx, &hinted_job, &pid,
+	    &fd) == -1) {
 		t->counts.spawn_failures++;
 		return -1;
 	} else if (occupy(s, pid, fd, -1) == -1) {
 		slot_kill(s, SLOT_KILL_GARBAGE);
 		errno = ENOMEM;
 		return -1;
+	} else {
+		s->endpoint = endpoint;
+		s->hinted = hinted;
 	}
 	s->owner = owner;
 	s->served = true;
@@ -437,38 +668,69 @@ slot_start(struct slot *s, const struct job *job, void *owner,
 struct slot *
 slots_pick(struct slots *t)
 {
-	struct slot *free_slot = NULL;
+	struct slot *free_slot = NULL, *starting = NULL, *s;
 	size_t i;
 
+	if (slots_running(t) >= t->limit)
+		return NULL;
+	/* A ready warm worker first; then a fork; a warm worker that is
+	 * still connecting last, since its connect may be what hangs. */
 	for (i = 0; i < t->n; i++) {
-		if (t->slot[i].in_use && t->slot[i].warm &&
-		    !t->slot[i].reaped && t->slot[i].fd != -1)
-			return &t->slot[i];
-		if (!t->slot[i].in_use && free_slot == NULL)
-			free_slot = &t->slot[i];
+		s = &t->slot[i];
+		if (s->in_use && s->warm && !s->reaped && s->fd != -1) {
+			if (s->warm_state == WARM_READY)
+				return s;
+			if (starting == NULL)
+				starting = s;
+		}
+		if (!s->in_use && free_slot == NULL)
+			free_slot = s;
 	}
-	return free_slot;
+	return free_slot != NULL ? free_slot : starting;
+}
+
+/* Is a warm worker still connecting? Cost: O(slots). */
+static bool
+warm_starting(const struct slots *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->slot[i].in_use && t->slot[i].warm &&
+		    t->slot[i].warm_state == WARM_STARTING)
+			return true;
+	return false;
 }
 
 void
-slots_top_up(struct slots *t, size_t want, int64_t now)
+slots_top_up(struct slots *t, size_t want, const struct job *tmpl,
+    int64_t now)
 {
+	struct job job;
 	struct slot *s;
+	bool endpoint, hinted;
 	int fd, job_fd;
 	size_t i, started = 0;
+	long connect_ms;
 	pid_t pid;
 
+	connect_ms = tmpl->connect_timeout_ms > 0 ? tmpl->connect_timeout_ms :
+	    WARM_CONNECT_MS;
 	for (i = 0; i < t->n && t->counts.warm < want; i++) {
 		s = &t->slot[i];
 		if (s->in_use)
 			continue;
 		if (now < t->warm_after_ms)
 			return;
+		/* While connects fail, one warm worker at a time tries. */
+		if (t->warm_failing > 0 && (started > 0 || warm_starting(t)))
+			return;
 		if (started == WARM_PER_TURN) {
 			loop_wake(t->loop);	/* more next turn */
 			return;
 		}
-		if (t->spawner->start_warm(t->spawner->ctx, &pid, &fd,
+		add_hints(t, tmpl, &job, &endpoint, &hinted);
+		if (t->spawner->start_warm(t->spawner->ctx, &job, &pid, &fd,
 		    &job_fd) == -1) {
 			t->counts.spawn_failures++;
 			log_warn("cannot fork a warm worker: %s",
@@ -481,7 +743,16 @@ slots_top_up(struct slots *t, size_t want, int64_t now)
 			slot_kill(s, SLOT_KILL_GARBAGE);
 		else {
 			s->warm = true;
+			s->forked_ms = now;
+			s->endpoint = endpoint;
+			s->hinted = hinted;
 			t->counts.warm++;
+			s->warm_state = WARM_READY;
+			if (t->spawner->warm_reports) {
+				s->warm_state = WARM_STARTING;
+				loop_arm(t->loop, &s->timer, now + connect_ms +
+				    WARM_SLACK_MS);
+			}
 		}
 		started++;
 	}
@@ -542,6 +813,11 @@ slots_sweep(struct slots *t, int64_t now)
 		s = &t->slot[i];
 		if (!s->in_use || !s->reaped || s->fd != -1)
 			continue;
+		if (!s->served && s->warm_state != WARM_LEFT &&
+		    s->killed == SLOT_KILL_NONE)
+			log_warn("warm worker %ld ended idle: %s", (long)s->pid,
+			    WIFSIGNALED(s->wait_status) ? "killed by a signal" :
+			    "exited without saying why");
 		fire(s, SLOT_ENDED, now);
 		release(s);
 	}
@@ -581,6 +857,8 @@ slots_free(struct slots *t)
 	}
 	slots_sweep(t, clock_ms());
 	loop_disarm(t->loop, &t->warm_timer);
+	forget_hints(t);
+	free(t->hint_url);
 	free(t->slot);
 	free(t);
 }
@@ -649,8 +927,20 @@ slots_counts(const struct slots *t)
 	return &t->counts;
 }
 
+void
+slots_set_limit(struct slots *t, size_t running_max)
+{
+	t->limit = running_max < t->n ? running_max : t->n;
+}
+
+size_t
+slots_running(const struct slots *t)
+{
+	return t->counts.busy - t->counts.warm - t->counts.leaving;
+}
+
 bool
 slots_are_idle(const struct slots *t)
 {
-	return t->counts.busy == t->counts.warm;
+	return slots_running(t) == 0;
 }

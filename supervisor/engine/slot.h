@@ -7,6 +7,10 @@
  *
  * A worker is either warm (forked ahead, no job yet) or running an
  * attempt, whose owner (the engine's, opaque here) is set by slot_start.
+ * A warm worker connects ahead and says when it is ready ('W'), or that
+ * it cannot serve ('L': then it is let go and replaced); see spawn.h.
+ * What workers learn (the endpoint's address, its TLS session) is kept
+ * here as opaque bytes and handed to later workers in their jobs.
  * Events, each at most once per worker and only while it has an owner:
  *   SLOT_RESULT  its result frame came; the outcome is known.
  *   SLOT_KILLED  we SIGKILLed it before any result (deadline, cancel, lost
@@ -66,8 +70,12 @@ struct slot_counts {
 	uint64_t	 killed;	/* with an owner and no result */
 	uint64_t	 killed_by[SLOT_KILL_N];	/* ... by reason */
 	uint64_t	 spawn_failures;
+	uint64_t	 warm_failures;	/* warm connects failed or too slow */
 	size_t		 busy;		/* slots holding a worker */
 	size_t		 warm;		/* of which waiting for a job */
+	size_t		 leaving;	/* ... or let go, not reaped yet */
+	long		 warm_ready_ms;	/* fork to connected, on average; 0:
+					 * none yet */
 };
 
 /* How an attempt ended, for the engine's answer or retry. */
@@ -97,8 +105,9 @@ struct slots *slots_new(struct loop *l, const struct spawner *sp, size_t n,
  * fire their last events, and free the table. NULL is a no-op. */
 void	 slots_free(struct slots *t);
 
-/* The slot for the next attempt: a warm worker if one is ready, else a
- * free slot, else NULL. Cost: O(slots). */
+/* The slot for the next attempt: a ready warm worker, else a free slot,
+ * else a warm worker still connecting; NULL when none is, or the limit
+ * of attempts is running. Cost: O(slots). */
 struct slot *slots_pick(struct slots *t);
 
 /*
@@ -124,10 +133,17 @@ void	 slots_reap(struct slots *t);
  * free them. Called once a loop turn, by the engine. */
 void	 slots_sweep(struct slots *t, int64_t now_ms);
 
-/* Fork warm workers into free slots until want are warm, at most a few
- * a turn so the loop stays responsive (it wakes to go on). After a
- * failed fork, waits a second before trying again. */
-void	 slots_top_up(struct slots *t, size_t want, int64_t now_ms);
+/*
+ * Fork warm workers for calls like tmpl (with the hints learned so far)
+ * into free slots until want are warm, at most a few a turn so the loop
+ * stays responsive (it wakes to go on). After a failed fork, waits a
+ * second before trying again. A warm worker that cannot connect, or is
+ * not ready within tmpl's connect timeout (and is killed), is counted in
+ * warm_failures and backs refills off exponentially (250 ms doubling to
+ * 30 s), one warm worker trying at a time until one connects.
+ */
+void	 slots_top_up(struct slots *t, size_t want, const struct job *tmpl,
+	    int64_t now_ms);
 
 /* The attempt's owner, NULL for a warm or detached one. */
 void	*slot_owner(const struct slot *s);
@@ -143,7 +159,14 @@ void	 slot_outcome(const struct slot *s, int64_t now_ms,
 
 const struct slot_counts *slots_counts(const struct slots *t);
 
-/* No worker alive but warm ones waiting for a job. */
+/* At most running_max attempts at once (of the n slots; the rest are
+ * for warm workers). Default: n. */
+void	 slots_set_limit(struct slots *t, size_t running_max);
+
+/* Workers running attempts: busy, neither warm nor leaving. */
+size_t	 slots_running(const struct slots *t);
+
+/* No worker alive but warm ones waiting for a job (or let go). */
 bool	 slots_are_idle(const struct slots *t);
 
 #endif

@@ -259,6 +259,10 @@ jsonl_format_answer(struct buf *out, const char *id_json,
 		if (a->http_status > 0 &&
 		    buf_printf(out, ",\"status\":%d", a->http_status) == -1)
 			goto fail;
+		if (a->retry_after_ms > 0 && (a->code == REQ_RATE_LIMITED ||
+		    a->code == REQ_CIRCUIT_OPEN) && buf_printf(out,
+		    ",\"retry_after_ms\":%ld", a->retry_after_ms) == -1)
+			goto fail;
 		if (buf_printf(out, ",\"retryable\":%s}",
 		    a->retryable ? "true" : "false") == -1)
 			goto fail;
@@ -293,13 +297,33 @@ jsonl_format_stats(struct buf *out, const char *id_json,
 			goto fail;
 	if (buf_printf(out, "},\"failed\":%llu,\"workers_started\":%llu,"
 	    "\"workers_killed\":%llu,\"spawn_failures\":%llu,"
-	    "\"retries\":%llu,\"in_flight\":%zu,\"queued\":%zu,"
+	    "\"retries\":%llu,\"retries_refused\":%llu,\"hedges\":%llu,"
+	    "\"hedges_won\":%llu,\"hedges_refused\":%llu,"
+	    "\"hedge_delay_ms\":%ld,\"circuit\":\"%s\","
+	    "\"circuit_opens\":%llu,\"endpoint_failed\":%s,"
+	    "\"rate_limit_waits\":%llu,\"rate_limit_pauses\":%llu,"
+	    "\"ratelimit_remaining_requests\":%ld,"
+	    "\"ratelimit_remaining_tokens\":%ld,"
+	    "\"in_flight\":%zu,\"queued\":%zu,"
+	    "\"warm\":%zu,\"warm_failures\":%llu,"
 	    "\"uptime_s\":%lld%s%s}}\n",
 	    (unsigned long long)stats_failed(st),
 	    (unsigned long long)st->workers_started,
 	    (unsigned long long)st->workers_killed,
 	    (unsigned long long)st->spawn_failures,
-	    (unsigned long long)st->retries, st->busy, st->queued,
+	    (unsigned long long)st->retries,
+	    (unsigned long long)st->retries_refused,
+	    (unsigned long long)st->hedges,
+	    (unsigned long long)st->hedges_won,
+	    (unsigned long long)st->hedges_refused,
+	    st->hedge_delay_ms, st->circuit != NULL ? st->circuit : "closed",
+	    (unsigned long long)st->circuit_opens,
+	    st->endpoint_failed ? "true" : "false",
+	    (unsigned long long)st->rate_limit_waits,
+	    (unsigned long long)st->rate_limit_pauses,
+	    st->ratelimit_remaining_requests,
+	    st->ratelimit_remaining_tokens, st->running, st->queued,
+	    st->busy - st->running, (unsigned long long)st->warm_failures,
 	    (long long)((now - st->started_ms) / 1000),
 	    extra != NULL ? "," : "", extra != NULL ? extra : "") == -1)
 		goto fail;

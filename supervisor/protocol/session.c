@@ -8,6 +8,16 @@
  * a pipe whose writer left reports POLLHUP for ever. Invariants: reading
  * is false once the input is done or refused; lost is true once the
  * output is gone, and then out is empty and stays so.
+ *
+ * Every request gets an answer, even when memory runs out: out always
+ * has room allocated (not just allowed) for reserved bytes, an error
+ * answer for each live request (ANSWER_RESERVE beside its id). A request
+ * is taken only once its share is reserved (else its line waits, and the
+ * session reads nothing, for RETRY_MS); an answer that cannot be built
+ * in full is replaced by a short error answer naming the cause, which
+ * fits in the request's share without allocating. Once written, out
+ * gives back what it held beyond the reservation and OUT_KEEP, so one
+ * big answer does not pin its memory to the session.
  */
 #include <errno.h>
 #include <poll.h>
@@ -26,6 +36,10 @@
 
 #define READ_CHUNK	(64 * 1024)
 #define OUT_HIGH_WATER	(4 * 1024 * 1024)
+#define ANSWER_RESERVE	320	/* the fallback error answer, but its id */
+#define IMMEDIATE_MAX	2048	/* an invalid or stats answer, but its id */
+#define OUT_KEEP	(64 * 1024)	/* room kept once out is written */
+#define RETRY_MS	100	/* a line that found no memory waits */
 
 struct session {
 	struct loop		*loop;
@@ -38,11 +52,16 @@ struct session {
 	bool			 reading;	/* the peer may still send */
 	bool			 lost;		/* answers go nowhere */
 	size_t			 n_live;	/* requests the engine holds */
+	size_t			 reserved;	/* room in out kept for them */
+	bool			 starved;	/* no memory: wait for retry */
+	int64_t			 active_ms;	/* last read, answer or write */
+	struct timer		 retry_timer;
 	uint64_t		 n_lost;
 	struct fairq_line	 line;
 };
 
 static void	on_fd(void *, int, short);
+static void	on_retry(void *, int64_t);
 static void	input_hook(void *, int64_t);
 static void	output_hook(void *, int64_t);
 
@@ -61,9 +80,12 @@ session_new(struct loop *l, struct engine *e, const struct config *cfg,
 	s->p = *p;
 	s->in_fd = p->in_fd;
 	s->reading = true;
+	s->active_ms = clock_ms();
 	lines_init(&s->in, cfg->max_line);
-	buf_init(&s->out, SIZE_MAX / 2);
+	buf_init(&s->out, cfg->fault_out_cap > 0 ? cfg->fault_out_cap :
+	    SIZE_MAX / 2);
 	fairq_line_init(&s->line, p->max_waiting, p->max_running);
+	loop_timer_init(&s->retry_timer, on_retry, s);
 	if (loop_add_hook(l, LOOP_INPUT, input_hook, s) == -1 ||
 	    loop_add_hook(l, LOOP_OUTPUT, output_hook, s) == -1 ||
 	    (p->is_socket && loop_watch(l, s->in_fd, POLLIN, on_fd, s) == -1)) {
@@ -93,6 +115,7 @@ session_free(struct session *s)
 	if (s == NULL)
 		return;
 	close_fds(s);
+	loop_disarm(s->loop, &s->retry_timer);
 	loop_remove_hook(s->loop, LOOP_INPUT, input_hook, s);
 	loop_remove_hook(s->loop, LOOP_OUTPUT, output_hook, s);
 	lines_free(&s->in);
@@ -134,6 +157,7 @@ lose(struct session *s, const char *why)
 	/* The answers it still held are lost too. */
 	s->n_lost += count_lines(&s->out);
 	buf_free(&s->out);
+	s->reserved = 0;
 	if (s->p.is_socket)
 		close_fds(s);
 	/* None live after engine_free: then the engine may be gone. */
@@ -141,16 +165,68 @@ lose(struct session *s, const char *why)
 		(void)engine_cancel(s->engine, s, NULL, clock_ms());
 }
 
+/* The room out keeps for the answer of a live request with this id. */
+static size_t
+share_of(const char *id_json)
+{
+	return ANSWER_RESERVE + (id_json != NULL ? strlen(id_json) : 4);
+}
+
+/* Make sure out has room allocated for everything reserved plus extra
+ * bytes. Returns false if memory (or the test cap) says no. */
+static bool
+reserve(struct session *s, size_t extra)
+{
+	if (s->lost)
+		return true;
+	return buf_reserve(&s->out, s->reserved + extra) != NULL;
+}
+
+/* An upper bound on the bytes of a's answer line. */
+static size_t
+answer_bound(const char *id_json, const struct answer *a)
+{
+	size_t n = share_of(id_json);
+
+	/* A message character may become \u00XX. */
+	if (a->code == REQ_OK)
+		return n + a->body_len;
+	return n + 6 * (a->message != NULL ? strlen(a->message) : 0);
+}
+
+/*
+ * Write a's answer; the room reserved for it (if any) has just been given
+ * back to s->reserved's spare. If the whole answer does not fit, a short
+ * error answer naming the cause does: it is no longer than share_of.
+ */
 static void
 emit(struct session *s, const char *id_json, const struct answer *a)
 {
+	struct answer fb;
+	char msg[96];
+
 	if (s->lost) {
 		s->n_lost++;
 		return;
 	}
-	if (jsonl_format_answer(&s->out, id_json, a) == -1) {
-		/* Only memory can fail here. */
-		log_error("%s: cannot format the answer for %s: %s",
+	s->active_ms = clock_ms();
+	if (reserve(s, answer_bound(id_json, a)) &&
+	    jsonl_format_answer(&s->out, id_json, a) == 0)
+		return;
+	log_error("%s: cannot build the answer for %.64s (%zu bytes): %s; "
+	    "answering with an error", s->p.name, id_json != NULL ? id_json :
+	    "null", answer_bound(id_json, a), strerror(errno));
+	fb = *a;
+	(void)snprintf(msg, sizeof(msg), "the answer (%zu bytes) could not "
+	    "be built: out of memory in embedwatch", answer_bound(id_json, a));
+	fb.message = msg;
+	if (a->code == REQ_OK) {
+		fb.code = REQ_BAD_RESPONSE;
+		fb.retryable = true;
+	}
+	if (jsonl_format_answer(&s->out, id_json, &fb) == -1) {
+		/* Only a broken reservation gets here. */
+		log_error("%s: cannot write even an error answer for %.64s: %s",
 		    s->p.name, id_json != NULL ? id_json : "null",
 		    strerror(errno));
 		s->n_lost++;
@@ -164,7 +240,30 @@ session_answer(void *arg, struct request *req, const struct answer *a)
 
 	(void)arg;
 	s->n_live--;
+	if (!s->lost)
+		s->reserved -= share_of(req->id_json);
 	emit(s, req->id_json, a);
+}
+
+/* Memory ran out for a line: give it back and read nothing for a while. */
+static void
+starve(struct session *s, int64_t now)
+{
+	if (!s->starved)
+		log_warn("%s: no memory for another request; waiting",
+		    s->p.name);
+	s->starved = true;
+	lines_unget(&s->in);
+	loop_arm(s->loop, &s->retry_timer, now + RETRY_MS);
+}
+
+static void
+on_retry(void *owner, int64_t now)
+{
+	struct session *s = owner;
+
+	(void)now;
+	s->starved = false;
 }
 
 static void
@@ -181,17 +280,6 @@ answer_invalid(struct session *s, const char *id_json, const char *msg)
 	emit(s, id_json, &a);
 }
 
-static bool
-is_blank(const char *line, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
-			return false;
-	return true;
-}
-
 static void
 answer_stats(struct session *s, const char *id_json, int64_t now)
 {
@@ -205,27 +293,42 @@ answer_stats(struct session *s, const char *id_json, int64_t now)
 		log_error("cannot format stats: %s", strerror(errno));
 }
 
-static void
+/* Take one line. Returns false if memory ran out before it was taken
+ * (then it is handed out again later). */
+static bool
 handle_line(struct session *s, const char *line, size_t len, int64_t now)
 {
 	struct request *req;
 	char err[256], *id_json;
+	size_t share;
 
-	if (is_blank(line, len))
-		return;
+	if (lines_blank(line, len))
+		return true;
 	req = jsonl_parse_request(line, len, &id_json, err, sizeof(err));
 	if (req == NULL) {
+		if (!reserve(s, IMMEDIATE_MAX + share_of(id_json))) {
+			free(id_json);
+			return false;
+		}
 		answer_invalid(s, id_json, err);
 		free(id_json);
-		return;
+		return true;
+	}
+	share = req->op == REQ_OP_EMBED ? share_of(req->id_json) :
+	    IMMEDIATE_MAX + share_of(req->id_json);
+	if (!reserve(s, share)) {
+		request_free(req);
+		return false;
 	}
 	switch (req->op) {
 	case REQ_OP_EMBED:
 		req->owner = s;
 		req->line = &s->line;
 		s->n_live++;
+		if (!s->lost)
+			s->reserved += share;
 		engine_submit(s->engine, req, now);
-		return;
+		return true;
 	case REQ_OP_CANCEL:
 		/* Answered through the request it names, if still live. */
 		if (engine_cancel(s->engine, s, req->id_json, now) == 0)
@@ -237,6 +340,7 @@ handle_line(struct session *s, const char *line, size_t len, int64_t now)
 		break;
 	}
 	request_free(req);
+	return true;
 }
 
 static bool
@@ -252,8 +356,10 @@ parse_lines(struct session *s, int64_t now)
 	const char *line;
 	size_t len;
 
-	while (!s->lost && has_room(s) && lines_next(&s->in, &line, &len))
-		handle_line(s, line, len, now);
+	while (!s->lost && !s->starved && has_room(s) &&
+	    lines_next(&s->in, &line, &len))
+		if (!handle_line(s, line, len, now))
+			starve(s, now);
 }
 
 static void
@@ -265,6 +371,8 @@ read_input(struct session *s, short revents)
 
 	switch (lines_read(&s->in, s->in_fd, READ_CHUNK)) {
 	case LINES_OK:
+		s->active_ms = clock_ms();
+		return;
 	case LINES_AGAIN:
 		return;
 	case LINES_EOF:
@@ -331,7 +439,7 @@ on_fd(void *arg, int fd, short revents)
 static bool
 wants_input(const struct session *s)
 {
-	return s->reading && s->in_fd != -1 && has_room(s) &&
+	return s->reading && s->in_fd != -1 && has_room(s) && !s->starved &&
 	    !lines_ready(&s->in) && buf_len(&s->out) < OUT_HIGH_WATER;
 }
 
@@ -372,7 +480,8 @@ output_hook(void *arg, int64_t now)
 	struct session *s = arg;
 
 	(void)now;
-	(void)session_flush(s);
+	if (session_flush(s) && !s->lost)
+		buf_shrink(&s->out, s->reserved + OUT_KEEP);
 	if (session_is_over(s) && s->p.is_socket)
 		close_fds(s);
 	update_events(s);
@@ -408,4 +517,42 @@ bool
 session_has_output(const struct session *s)
 {
 	return buf_len(&s->out) > 0 && !s->lost && s->in_fd != -1;
+}
+
+int64_t
+session_idle_since(const struct session *s)
+{
+	if (s->n_live > 0 || buf_len(&s->out) > 0 || !lines_empty(&s->in) ||
+	    !s->reading)
+		return -1;
+	return s->active_ms;
+}
+
+size_t
+session_held_bytes(const struct session *s)
+{
+	return lines_held(&s->in);
+}
+
+size_t
+session_partial_bytes(const struct session *s)
+{
+	return s->reading ? lines_partial(&s->in) : 0;
+}
+
+void
+session_refuse_partial(struct session *s, const char *why)
+{
+	const char *head;
+	char *id_json;
+	size_t len;
+
+	head = lines_refuse_partial(&s->in, &len);
+	if (head == NULL)
+		return;
+	id_json = jsonl_peek_id(head, len);
+	answer_invalid(s, id_json, why);
+	free(id_json);
+	lines_discard(&s->in);
+	update_events(s);
 }

@@ -76,6 +76,25 @@ bool	 session_is_over(const struct session *s);
 /* Did the output break (so answers were lost)? */
 bool	 session_output_lost(const struct session *s);
 
+/*
+ * Since when the session has been idle: nothing live, no answer
+ * unwritten, no byte of input held; -1 while it is not. serve closes a
+ * connection idle too long, or the longest idle one to make room.
+ */
+int64_t	 session_idle_since(const struct session *s);
+
+/* Bytes of input held (O(1)), and of those the ones that are not yet a
+ * whole line, the line the peer is still sending (O(bytes held)). */
+size_t	 session_held_bytes(const struct session *s);
+size_t	 session_partial_bytes(const struct session *s);
+
+/*
+ * Refuse the line the peer is still sending: answer it invalid_request
+ * with why (and its id, if its first bytes hold one) and skip the rest
+ * of it, as a line longer than --max-line is. No-op without one.
+ */
+void	 session_refuse_partial(struct session *s, const char *why);
+
 /* Answers that could not be written, and how many are still unwritten. */
 uint64_t session_n_lost(const struct session *s);
 bool	 session_has_output(const struct session *s);

@@ -3,8 +3,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -190,4 +193,84 @@ listen_close(struct listener *ls)
 	if (ls->fd != -1)
 		(void)close(ls->fd);
 	ls->fd = -1;
+}
+
+int
+listen_accept(struct listener *ls, int64_t now)
+{
+	int fd, saved;
+
+	if (listen_paused_until(ls, now) != 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	fd = accept4(ls->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd != -1 || errno == EAGAIN || errno == EINTR ||
+	    errno == ECONNABORTED) {
+		if (fd == -1)
+			errno = EAGAIN;
+		return fd;
+	}
+	saved = errno;
+	if (saved == EMFILE || saved == ENFILE || saved == ENOBUFS ||
+	    saved == ENOMEM)
+		ls->paused_until_ms = now + LISTEN_PAUSE_MS;
+	ls->n_failed++;
+	if (ls->logged_ms == 0 || now - ls->logged_ms >= LISTEN_LOG_EVERY_MS) {
+		log_warn("cannot accept: %s (%llu time%s since the last "
+		    "report)%s", strerror(saved),
+		    (unsigned long long)ls->n_failed, ls->n_failed == 1 ?
+		    "" : "s", ls->paused_until_ms != 0 ? "; pausing accepts" :
+		    "");
+		ls->logged_ms = now;
+		ls->n_failed = 0;
+	}
+	errno = saved;
+	return -1;
+}
+
+int64_t
+listen_paused_until(struct listener *ls, int64_t now)
+{
+	if (ls->paused_until_ms != 0 && now >= ls->paused_until_ms)
+		ls->paused_until_ms = 0;
+	return ls->paused_until_ms;
+}
+
+/* Descriptors open now, or -1 if /proc is not there. */
+static long
+open_fds(void)
+{
+	DIR *d;
+	long n = 0;
+
+	d = opendir("/proc/self/fd");
+	if (d == NULL)
+		return -1;
+	while (readdir(d) != NULL)
+		n++;
+	(void)closedir(d);
+	return n - 3;		/* ".", ".." and the directory's own */
+}
+
+unsigned
+listen_max_clients(unsigned wanted, unsigned jobs)
+{
+	struct rlimit rl;
+	long open_now, room;
+
+	open_now = open_fds();
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || open_now == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LONG_MAX)
+		return wanted;
+	room = (long)rl.rlim_cur - open_now - (long)jobs *
+	    LISTEN_FDS_PER_WORKER - LISTEN_FDS_SPARE;
+	if (room >= (long)wanted)
+		return wanted;
+	if (room < 1)
+		room = 1;
+	log_warn("--max-clients %u lowered to %ld: RLIMIT_NOFILE is %llu "
+	    "with %ld open and %u workers", wanted, room,
+	    (unsigned long long)rl.rlim_cur, open_now, jobs);
+	return (unsigned)room;
 }

@@ -44,6 +44,7 @@
 
 #define FLUSH_AT_EXIT_MS	2000
 #define STATUS_EVERY_MS		5000
+#define EVICT_IDLE_MIN_MS	1000	/* idle this long: room for others */
 
 struct serve;
 
@@ -70,11 +71,17 @@ struct serve {
 	size_t			 n_conns;
 	unsigned long		 next_no;
 	uint64_t		 refused;
+	uint64_t		 closed_idle;	/* idle timeout or room made */
+	uint64_t		 lines_refused;	/* over --max-buffered */
 	bool			 stopping;
 	int64_t			 flush_until_ms;	/* 0: not flushing */
 	struct timer		 flush_timer;
 	struct timer		 ping_timer;
 	struct timer		 status_timer;
+	struct timer		 accept_timer;	/* a pause in accepting ends */
+	struct timer		 idle_timer;	/* look for idle clients */
+	unsigned		 max_clients;	/* --max-clients, or fewer if
+						 * descriptors do not allow */
 };
 
 static int
@@ -83,8 +90,11 @@ stats_extra(void *arg, char *out, size_t len)
 	struct serve *sv = arg;
 
 	return snprintf(out, len, "\"clients\":%zu,\"clients_refused\":%llu,"
-	    "\"http_connections\":%zu", sv->n_conns,
-	    (unsigned long long)sv->refused, http_n_conns(sv->http));
+	    "\"clients_closed_idle\":%llu,\"lines_refused\":%llu,"
+	    "\"http_connections\":%zu",
+	    sv->n_conns, (unsigned long long)sv->refused,
+	    (unsigned long long)sv->closed_idle,
+	    (unsigned long long)sv->lines_refused, http_n_conns(sv->http));
 }
 
 static size_t
@@ -175,6 +185,115 @@ add_conn(struct serve *sv, int fd, const struct ucred *cred)
 	    (unsigned long)cred->uid, (long)cred->pid);
 }
 
+static void	free_conn(struct serve *, struct conn *);
+
+/* The connection idle the longest, if one has been idle since before;
+ * else NULL. Cost: O(connections). */
+static struct conn *
+idlest(const struct serve *sv, int64_t before)
+{
+	struct conn *c, *best = NULL;
+	int64_t since, best_since = before;
+
+	TAILQ_FOREACH(c, &sv->conns, entry) {
+		since = session_idle_since(c->session);
+		if (since >= 0 && since <= best_since) {
+			best = c;
+			best_since = since;
+		}
+	}
+	return best;
+}
+
+/* Could a client make room for another? (At --max-clients.) */
+static bool
+has_idle(const struct serve *sv, int64_t now)
+{
+	return !sv->stopping &&
+	    idlest(sv, now - EVICT_IDLE_MIN_MS) != NULL;
+}
+
+/* Close c, idle with nothing in flight (so its session is over at once). */
+static void
+close_idle(struct serve *sv, struct conn *c, int64_t now, const char *why)
+{
+	log_info("%s: closed after %lld ms idle: %s", c->name,
+	    (long long)(now - session_idle_since(c->session)), why);
+	sv->closed_idle++;
+	session_stop_reading(c->session);
+	free_conn(sv, c);
+}
+
+/* At --max-clients: the longest idle client leaves room for a new one. */
+static void
+close_idlest(struct serve *sv, int64_t now)
+{
+	struct conn *c;
+
+	c = idlest(sv, now - EVICT_IDLE_MIN_MS);
+	if (c != NULL)
+		close_idle(sv, c, now, "room for a new client");
+}
+
+/* Every so often: close clients idle past --idle-timeout. */
+static void
+check_idle(void *owner, int64_t now)
+{
+	struct serve *sv = owner;
+	struct conn *c, *next;
+	int64_t since, every;
+
+	for (c = TAILQ_FIRST(&sv->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		since = session_idle_since(c->session);
+		if (since >= 0 && now - since >= sv->cfg->idle_timeout_ms)
+			close_idle(sv, c, now, "--idle-timeout");
+	}
+	every = sv->cfg->idle_timeout_ms / 10;
+	every = every < 100 ? 100 : every > 5000 ? 5000 : every;
+	loop_arm(sv->loop, &sv->idle_timer, now + every);
+}
+
+/*
+ * Partial lines across clients stay within --max-buffered: while the
+ * input held is over it, the biggest line still arriving is refused (its
+ * client gets invalid_request with its id, if its first bytes hold one,
+ * and the rest of it is skipped). Whole lines waiting for room are not:
+ * each session holds those only while it stops reading. Cost: O(clients)
+ * a turn, and a scan of what they hold when over budget.
+ */
+static void
+bound_input(struct serve *sv)
+{
+	struct conn *c, *big;
+	size_t held = 0, n, most;
+	char why[160];
+
+	TAILQ_FOREACH(c, &sv->conns, entry)
+		held += session_held_bytes(c->session);
+	while (held > sv->cfg->max_buffered) {
+		big = NULL;
+		most = 0;
+		TAILQ_FOREACH(c, &sv->conns, entry) {
+			n = session_partial_bytes(c->session);
+			if (n > most) {
+				most = n;
+				big = c;
+			}
+		}
+		if (big == NULL)
+			return;
+		(void)snprintf(why, sizeof(why), "request line refused after "
+		    "%zu bytes: clients hold %zu bytes of unfinished lines, "
+		    "over --max-buffered %zu", most, held,
+		    sv->cfg->max_buffered);
+		log_warn("%s: %s", big->name, why);
+		sv->lines_refused++;
+		session_refuse_partial(big->session, why);
+		held -= most;
+	}
+}
+
 static void
 on_listen_fd(void *arg, int fd, short revents)
 {
@@ -183,13 +302,17 @@ on_listen_fd(void *arg, int fd, short revents)
 	socklen_t len;
 	int cfd;
 
+	(void)fd;
 	(void)revents;
-	while (sv->n_conns < sv->cfg->max_clients) {
-		cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	while (sv->n_conns < sv->max_clients || has_idle(sv, clock_ms())) {
+		cfd = listen_accept(&sv->listener, clock_ms());
 		if (cfd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("cannot accept: %s", strerror(errno));
+			/* Paused: wake when the pause is over. */
+			if (errno != EAGAIN && listen_paused_until(
+			    &sv->listener, clock_ms()) != 0)
+				loop_arm(sv->loop, &sv->accept_timer,
+				    listen_paused_until(&sv->listener,
+				    clock_ms()));
 			return;
 		}
 		len = sizeof(cred);
@@ -204,6 +327,8 @@ on_listen_fd(void *arg, int fd, short revents)
 			refuse(sv, cfd, cred.uid);
 			continue;
 		}
+		if (sv->n_conns >= sv->max_clients)
+			close_idlest(sv, clock_ms());
 		add_conn(sv, cfd, &cred);
 	}
 }
@@ -237,6 +362,7 @@ sweep(void *arg, int64_t now)
 	struct serve *sv = arg;
 	struct conn *c, *next;
 
+	bound_input(sv);
 	for (c = TAILQ_FIRST(&sv->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (session_is_over(c->session))
@@ -244,7 +370,8 @@ sweep(void *arg, int64_t now)
 	}
 	if (sv->listener.fd != -1)
 		loop_events(sv->loop, sv->listener.fd,
-		    sv->n_conns < sv->cfg->max_clients ? POLLIN : 0);
+		    (sv->n_conns < sv->max_clients || has_idle(sv, now)) &&
+		    listen_paused_until(&sv->listener, now) == 0 ? POLLIN : 0);
 	if (!sv->stopping || !engine_is_idle(sv->engine))
 		return;
 	if (sv->flush_until_ms == 0) {
@@ -347,6 +474,7 @@ start(struct serve *sv, int *status)
 	}
 	if (listen_open(&sv->listener, cfg, status) == -1)
 		return -1;
+	sv->max_clients = listen_max_clients(cfg->max_clients, cfg->jobs);
 	*status = EXIT_SOFTWARE;
 	sv->engine = engine_new(cfg, sv->loop, sv->sigs, NULL, on_answer, sv);
 	if (sv->engine == NULL ||
@@ -393,6 +521,8 @@ serve_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 	loop_timer_init(&sv->flush_timer, NULL, sv);
 	loop_timer_init(&sv->ping_timer, ping_watchdog, sv);
 	loop_timer_init(&sv->status_timer, report_status, sv);
+	loop_timer_init(&sv->accept_timer, NULL, sv);
+	loop_timer_init(&sv->idle_timer, check_idle, sv);
 	if (start(sv, status) == -1) {
 		(void)serve_finish(sv, -1);
 		return NULL;
@@ -407,6 +537,8 @@ serve_init(const struct config *cfg, struct loop *l, struct signals *sigs,
 	report_status(sv, clock_ms());
 	if (notify_watchdog_ms() > 0)
 		ping_watchdog(sv, clock_ms());
+	if (cfg->idle_timeout_ms > 0)
+		check_idle(sv, clock_ms());
 	sig_on_terminate(sigs, on_terminate, sv);
 	sig_on(sigs, SIGHUP, on_hangup, sv);
 	return sv;
@@ -425,6 +557,8 @@ serve_finish(void *state, int loop_status)
 	loop_disarm(sv->loop, &sv->flush_timer);
 	loop_disarm(sv->loop, &sv->ping_timer);
 	loop_disarm(sv->loop, &sv->status_timer);
+	loop_disarm(sv->loop, &sv->accept_timer);
+	loop_disarm(sv->loop, &sv->idle_timer);
 	if (sv->engine != NULL) {
 		log_info("stopped");
 		engine_free(sv->engine);

@@ -21,6 +21,7 @@ import base64
 import collections
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -115,6 +116,10 @@ class Job:
     def __init__(self, model: str, texts: list[str], fmt: str, dims: int):
         self.model, self.texts, self.fmt, self.dims = model, texts, fmt, dims
 
+    def tokens(self) -> int:
+        """The prompt_tokens its answer reports: words in all inputs."""
+        return sum(len(t.split()) for t in self.texts)
+
     def key(self) -> str:
         """Identifies the request across retries (for 500/503/429 counts)."""
         return hashlib.sha256(json.dumps(self.texts).encode()).hexdigest()
@@ -129,7 +134,7 @@ class Job:
         data = [{"object": "embedding", "index": i, "embedding": encode_vector(v, fmt)}
                 for i, v in entries]
         random.shuffle(data)
-        tokens = sum(len(t.split()) for t in self.texts)
+        tokens = self.tokens()
         return json.dumps({"object": "list", "data": data, "model": self.model,
                            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
                           separators=(",", ":")).encode()
@@ -192,16 +197,29 @@ def wants_keep_alive(version: str, headers: dict[str, str]) -> bool:
 class Conn:
     """One client connection: reads requests, writes answers."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 conn_id: int = 0, idle_close_ms: int = 0):
         self.reader, self.writer = reader, writer
         self.keep_alive = True
         self.status = None  # of the last answer, for the log
+        self.id = conn_id
+        self.accepted = time.monotonic()
+        self.idle_close_ms = idle_close_ms
+        self.n_requests = 0
+        self.tls_resumed = None  # over TLS: did the handshake resume a session?
 
     async def read_request(self) -> Request | None:
-        """The next request, or None when the client closed between requests."""
+        """The next request, or None when the client closed between requests
+        (or, with --idle-close-ms, sent none for that long)."""
         try:
-            head = await self.reader.readuntil(b"\r\n\r\n")
+            if self.idle_close_ms:
+                head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"),
+                                              self.idle_close_ms / 1000)
+            else:
+                head = await self.reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
+            return None
+        except asyncio.TimeoutError:
             return None
         except asyncio.LimitOverrunError:
             raise HttpError(431, "request head too large") from None
@@ -323,6 +341,49 @@ async def fault_lie(srv, conn, job, f):
     await conn.writer.drain()
 
 
+async def fault_chunked(srv, conn, job, f):
+    """The correct answer in chunks of ARG bytes (default 7), after an
+    interim 100 Continue and with a trailer."""
+    body = job.body(job.entries())
+    size = f.n(7)
+    conn.status = 200
+    conn.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    conn.writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+    for i in range(0, len(body), size):
+        piece = body[i:i + size]
+        conn.writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+    conn.writer.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+    await conn.writer.drain()
+    srv.stats.ok += 1
+
+
+async def fault_eofbody(srv, conn, job, f):
+    """The correct answer with neither Content-Length nor chunks: the body
+    ends when the connection closes."""
+    body = job.body(job.entries())
+    conn.keep_alive = False
+    conn.status = 200
+    conn.writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      b"Connection: close\r\n\r\n" + body)
+    await conn.writer.drain()
+    srv.stats.ok += 1
+
+
+async def fault_garbage(srv, conn, job, f):
+    """Bytes that are not HTTP, then close."""
+    conn.keep_alive = False
+    conn.writer.write(b"\x16\x03\x01 this is not HTTP at all\r\n\r\n")
+    await conn.writer.drain()
+
+
+async def fault_headclose(srv, conn, job, f):
+    """A status line and half a header, then close."""
+    conn.keep_alive = False
+    conn.writer.write(b"HTTP/1.1 200 OK\r\nContent-Ty")
+    await conn.writer.drain()
+
+
 SERVER_ERRORS = {
     "500": "The server had an error while processing your request. Sorry about that! (500)",
     "503": "The engine is currently overloaded, please try again later. (503)",
@@ -401,6 +462,19 @@ async def fault_slow(srv, conn, job, f):
     await srv.succeed(conn, job, delay_ms=f.n(1000))
 
 
+async def fault_hangonce(srv, conn, job, f):
+    """Hang the first n times these inputs are seen, then succeed."""
+    if srv.stats.bump(job.key()) > f.n(1):
+        return await srv.succeed(conn, job)
+    await conn.until_gone()
+
+
+async def fault_slowseq(srv, conn, job, f):
+    """The first time these inputs are seen take ARG ms, later ARG2 ms."""
+    first = srv.stats.bump(job.key()) == 1
+    await srv.succeed(conn, job, delay_ms=f.n(100) if first else (f.arg2 or 0))
+
+
 async def fault_array(srv, conn, job, f):
     await srv.succeed(conn, job, fmt="float")
 
@@ -418,7 +492,128 @@ FAULTS = {
     "badjson": fault_badjson, "few": fault_few, "dims": fault_dims,
     "dupindex": fault_dupindex, "nan": fault_nan,
     "slow": fault_slow, "array": fault_array, "base64": fault_base64,
+    "chunked": fault_chunked, "eofbody": fault_eofbody, "garbage": fault_garbage,
+    "headclose": fault_headclose,
+    "hangonce": fault_hangonce, "slowseq": fault_slowseq,
 }
+
+
+# --- hostile servers (issue 14) -------------------------------------------
+
+async def fault_utf8(srv, conn, job, f):
+    """A 400 whose message is 600 x 'é' (ARG 1: 200 emoji)."""
+    text = "\U0001f600" * 200 if f.n(0) == 1 else "\u00e9" * 600
+    await conn.send(400, json.dumps({"error": {"message": text}},
+                                    ensure_ascii=False).encode())
+
+
+async def fault_redirect(srv, conn, job, f):
+    """A 302 whose Location is UTF-8 (ARG 1: holds byte 0xff)."""
+    where = b"https://example.com/\xff\xfe/x" if f.n(0) == 1 else \
+        "https://example.com/caf\u00e9/\U0001f600".encode()
+    conn.keep_alive = False
+    conn.writer.write(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n"
+                      b"Connection: close\r\nLocation: " + where + b"\r\n\r\n")
+    await conn.writer.drain()
+
+
+async def fault_echoauth(srv, conn, job, f):
+    """Quote the request's Authorization header back: in a 401 JSON error
+    (ARG 1: a bare key in an HTML 500 page; ARG 2: the key alone, cut off
+    at the end of a 600-byte message; ARG 3: every request header, in a
+    403)."""
+    auth = srv.stats.last_headers.get("authorization", "")
+    key = auth.partition(" ")[2]
+    if f.n(0) == 1:
+        page = (f"<html><body><h1>500</h1><p>key {key} failed; header "
+                f"{auth}</p></body></html>").encode()
+        return await conn.send(500, page, ctype="text/html")
+    if f.n(0) == 2:
+        text = "x" * (395 - len("HTTP 401: ")) + " " + key
+        return await conn.send(401, error_body(text, code="invalid_api_key"))
+    if f.n(0) == 3:
+        text = "headers: " + json.dumps(srv.stats.last_headers)
+        return await conn.send(403, error_body(text))
+    await conn.send(401, error_body(f"Incorrect API key provided: {auth}. "
+                                    f"Key {key} is wrong.", code="invalid_api_key"))
+
+
+async def fault_nothttp(srv, conn, job, f):
+    """Answer bytes that are not HTTP (ARG 1: a status line 'HTTP/1.1 abc';
+    ARG 2: close in the middle of the headers)."""
+    conn.keep_alive = False
+    conn.writer.write({1: b"HTTP/1.1 abc\r\nContent-Length: 2\r\n\r\n{}",
+                       2: b"HTTP/1.1 200 OK\r\nContent-Type: appl"}.get(
+                           f.n(0), b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\x00\x01\x02"))
+    await conn.writer.drain()
+
+
+async def fault_b64url(srv, conn, job, f):
+    """base64 in the URL-safe alphabet ('-' and '_')."""
+    body = json.loads(job.body(job.entries(), "base64"))
+    for item in body["data"]:
+        text = item["embedding"].replace("+", "-").replace("/", "_")
+        item["embedding"] = text if text != item["embedding"] else "-" + text[1:]
+    await conn.send(200, json.dumps(body).encode())
+
+
+FAULTS.update({"utf8": fault_utf8, "redirect": fault_redirect, "echoauth": fault_echoauth,
+               "nothttp": fault_nothttp, "b64url": fault_b64url})
+class RateLimit:
+    """OpenAI-style limits: token buckets of requests and tokens a minute,
+    refilling continuously, reported in x-ratelimit-* headers on every
+    answer; a request that finds a bucket short gets a 429 with
+    retry-after-ms and Retry-After."""
+
+    def __init__(self, rpm: int, tpm: int, start_requests: int | None,
+                 start_tokens: int | None):
+        self.rpm, self.tpm = rpm, tpm
+        self.req = float(rpm if start_requests is None else start_requests)
+        self.tok = float(tpm if start_tokens is None else start_tokens)
+        self.at = time.monotonic()
+
+    def refill(self):
+        now = time.monotonic()
+        dt, self.at = now - self.at, now
+        if self.rpm:
+            self.req = min(self.rpm, self.req + self.rpm * dt / 60)
+        if self.tpm:
+            self.tok = min(self.tpm, self.tok + self.tpm * dt / 60)
+
+    @staticmethod
+    def duration(seconds: float) -> str:
+        """OpenAI's format: 6m0s, 1s, 20ms."""
+        if seconds < 1:
+            return f"{max(0, round(seconds * 1000))}ms"
+        m, sec = divmod(seconds, 60)
+        return f"{int(m)}m{sec:.0f}s" if m else f"{sec:.3g}s"
+
+    def headers(self):
+        out = []
+        if self.rpm:
+            out += [("x-ratelimit-limit-requests", str(self.rpm)),
+                    ("x-ratelimit-remaining-requests", str(int(self.req))),
+                    ("x-ratelimit-reset-requests",
+                     self.duration((self.rpm - self.req) * 60 / self.rpm))]
+        if self.tpm:
+            out += [("x-ratelimit-limit-tokens", str(self.tpm)),
+                    ("x-ratelimit-remaining-tokens", str(int(self.tok))),
+                    ("x-ratelimit-reset-tokens",
+                     self.duration((self.tpm - self.tok) * 60 / self.tpm))]
+        return out
+
+    def take(self, tokens: int) -> float:
+        """Charge one request of tokens; 0, or the seconds until it fits."""
+        self.refill()
+        wait = 0.0
+        if self.rpm and self.req < 1:
+            wait = (1 - self.req) * 60 / self.rpm
+        if self.tpm and self.tok < min(tokens, self.tpm):
+            wait = max(wait, (min(tokens, self.tpm) - self.tok) * 60 / self.tpm)
+        if wait == 0:
+            self.req -= 1 if self.rpm else 0
+            self.tok -= tokens if self.tpm else 0
+        return wait
 
 
 # --- the server ------------------------------------------------------------
@@ -426,14 +621,20 @@ FAULTS = {
 class Stats:
     def __init__(self):
         self.open_connections = 0
+        self.in_progress = 0  # embeddings requests not finished yet
         self.reset()
 
     def reset(self):
         self.requests = 0
         self.ok = 0
+        self.connections = 0  # accepted since the reset
+        self.calls = collections.deque(maxlen=10000)  # per embeddings request
         self.faults = collections.Counter()
         self.seen = collections.Counter()  # request key -> times seen, for 500/503/429
         self.last_headers = {}
+        self.texts_requested = collections.Counter()  # text -> calls holding it
+        self.texts_answered = collections.Counter()   # text -> 200 answers sent
+        self.rate_limited = 0  # 429s from the --rl-* limits
         self.last_body = None
 
     def bump(self, key: str) -> int:
@@ -442,8 +643,9 @@ class Stats:
 
     def snapshot(self) -> dict:
         return {"requests": self.requests, "ok": self.ok, "faults": dict(self.faults),
-                "open_connections": self.open_connections, "last_headers": self.last_headers,
-                "last_body": self.last_body}
+                "open_connections": self.open_connections, "connections": self.connections,
+                "in_progress": self.in_progress, "last_headers": self.last_headers,
+                "rate_limited": self.rate_limited, "last_body": self.last_body}
 
 
 class Server:
@@ -451,14 +653,32 @@ class Server:
         self.opts = opts
         self.stats = Stats()
         self.tasks = set()
+        self.n_conns = 0  # ever accepted: connection ids
+        self.tls = None
+        if opts.tls_cert:
+            import ssl
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(opts.tls_cert, opts.tls_key)
+        self.hang_prob = opts.hang_prob
+        self.rl = (RateLimit(opts.rl_rpm, opts.rl_tpm, opts.rl_start_requests,
+                             opts.rl_start_tokens)
+                   if opts.rl_rpm or opts.rl_tpm else None)
 
     async def handle(self, reader, writer):
         """Serve one connection until it closes; never lets an error escape."""
-        conn = Conn(reader, writer)
+        self.n_conns += 1
+        self.stats.connections += 1
+        conn = Conn(reader, writer, self.n_conns, self.opts.idle_close_ms)
         task = asyncio.current_task()
         self.tasks.add(task)
         self.stats.open_connections += 1
         try:
+            if self.tls is not None:
+                if self.n_conns <= self.opts.tls_hang_first:
+                    await conn.until_gone()  # never answers the ClientHello
+                    return
+                await writer.start_tls(self.tls)
+                conn.tls_resumed = writer.get_extra_info("ssl_object").session_reused
             while conn.keep_alive:
                 try:
                     req = await conn.read_request()
@@ -486,12 +706,29 @@ class Server:
     async def route(self, conn, req) -> str | None:
         """Answer req; returns the fault applied, for the log."""
         if req.method == "POST" and req.path.endswith("/embeddings"):
-            return await self.embeddings(conn, req)
+            self.stats.in_progress += 1
+            try:
+                return await self.embeddings(conn, req)
+            finally:
+                self.stats.in_progress -= 1
         if req.method == "GET" and req.path == "/_stats":
             await conn.send(200, json.dumps(self.stats.snapshot()).encode())
+        elif req.method == "GET" and req.path == "/_calls":
+            await conn.send(200, json.dumps(list(self.stats.calls)).encode())
+        elif req.method == "GET" and req.path == "/_texts":
+            await conn.send(200, json.dumps({
+                "requested": self.stats.texts_requested,
+                "answered": self.stats.texts_answered}).encode())
         elif req.method == "GET" and req.path == "/_reset":
             self.stats.reset()
             await conn.send(200, b'{"reset":true}')
+        elif req.method == "GET" and req.path == "/_set":
+            # /_set?hang_prob=P: change the hang probability at run time.
+            for pair in req.target.partition("?")[2].split("&"):
+                name, _, value = pair.partition("=")
+                if name == "hang_prob":
+                    self.hang_prob = float(value)
+            await conn.send(200, json.dumps({"hang_prob": self.hang_prob}).encode())
         elif req.method == "GET" and req.path == "/health":
             await conn.send(200, b"ok\n", ctype="text/plain")
         elif req.path.endswith("/embeddings"):
@@ -503,6 +740,10 @@ class Server:
     async def embeddings(self, conn, req) -> str | None:
         stats = self.stats
         stats.requests += 1
+        conn.n_requests += 1
+        stats.calls.append({"conn": conn.id, "accepted": conn.accepted,
+                            "received": time.monotonic(), "nth": conn.n_requests,
+                            "tls_resumed": conn.tls_resumed})
         stats.last_headers = req.headers
         try:
             stats.last_body = json.loads(req.body)
@@ -518,9 +759,26 @@ class Server:
         except BadRequest as e:
             await conn.send(400, error_body(str(e), param=e.param))
             return "badrequest"
+        stats.texts_requested.update(job.texts)
+        if self.hang_prob and random.random() < self.hang_prob:
+            stats.faults["hang_prob"] += 1
+            await conn.until_gone()
+            return "hang_prob"
+        extra = ()
+        if self.rl is not None:
+            wait = self.rl.take(job.tokens())
+            extra = self.rl.headers()
+            if wait:
+                stats.rate_limited += 1
+                await conn.send(429, error_body(
+                    f"Rate limit reached for {job.model}: please try again in "
+                    f"{wait * 1000:.0f}ms. (429)", "requests", "rate_limit_exceeded"),
+                    list(extra) + [("retry-after-ms", f"{wait * 1000:.0f}"),
+                                   ("Retry-After", str(max(1, round(wait))))])
+                return "rate_limited"
         fault = find_fault(job.texts)
         if fault is None:
-            await self.succeed(conn, job)
+            await self.succeed(conn, job, headers=extra)
             return None
         stats.faults[fault.name] += 1
         handler = FAULTS.get(fault.name)
@@ -530,12 +788,16 @@ class Server:
             await handler(self, conn, job, fault)
         return fault.name
 
-    async def succeed(self, conn, job, fmt=None, delay_ms=0):
+    async def succeed(self, conn, job, fmt=None, delay_ms=0, headers=()):
         delay_ms += self.opts.delay_ms
+        if self.opts.lognormal:
+            median, sigma = self.opts.lognormal
+            delay_ms += random.lognormvariate(math.log(median), sigma)
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
-        await conn.send(200, job.body(job.entries(), fmt))
+        await conn.send(200, job.body(job.entries(), fmt), headers)
         self.stats.ok += 1
+        self.stats.texts_answered.update(job.texts)
 
     def log(self, req, conn, fault, start):
         ms = (time.monotonic() - start) * 1000
@@ -578,6 +840,11 @@ async def serve(opts):
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def lognormal_arg(text: str) -> tuple[float, float]:
+    median, _, sigma = text.partition(":")
+    return float(median), float(sigma or "0.5")
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Fault-injecting fake OpenAI embeddings API.")
     p.add_argument("--host", default="127.0.0.1")
@@ -588,6 +855,22 @@ def parse_args(argv=None):
     p.add_argument("--require-key", help="401 unless 'Authorization: Bearer KEY'")
     p.add_argument("--delay-ms", type=int, default=0, help="delay every success answer")
     p.add_argument("--log", action="store_true", help="one line per request on stderr")
+    p.add_argument("--idle-close-ms", type=int, default=0,
+                   help="close a connection that sends no request for this long")
+    p.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM) ...")
+    p.add_argument("--tls-key", help="... and this key")
+    p.add_argument("--tls-hang-first", type=int, default=0,
+                   help="never answer the ClientHello of the first N connections")
+    p.add_argument("--hang-prob", type=float, default=0.0,
+                   help="each embeddings request hangs with this probability (fresh draw each)")
+    p.add_argument("--lognormal", type=lognormal_arg, default=None, metavar="MEDIAN_MS:SIGMA",
+                   help="add a log-normal server time to every success answer")
+    p.add_argument("--rl-rpm", type=int, default=0, help="enforce N requests a minute")
+    p.add_argument("--rl-tpm", type=int, default=0, help="enforce N tokens a minute")
+    p.add_argument("--rl-start-requests", type=int, default=None,
+                   help="requests left in the bucket at start (default: full)")
+    p.add_argument("--rl-start-tokens", type=int, default=None,
+                   help="tokens left in the bucket at start (default: full)")
     return p.parse_args(argv)
 
 

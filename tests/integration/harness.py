@@ -48,13 +48,30 @@ def log(*args):
 class FakeAPI:
     """The fake embeddings API on an ephemeral port, for one scenario."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, tls=False):
         self.dir = tempfile.mkdtemp(prefix="ew-fake-")
         self.port_file = os.path.join(self.dir, "port")
         self.log_path = os.path.join(self.dir, "fake.log")
         self.args = list(args)
+        self.tls = tls
+        self.cacert = None
+
+    def make_cert(self):
+        """A self-signed certificate for 127.0.0.1: the fake's and our CA."""
+        self.cacert = os.path.join(self.dir, "cert.pem")
+        key = os.path.join(self.dir, "key.pem")
+        out = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+             "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+             "-keyout", key, "-out", self.cacert],
+            capture_output=True, text=True)
+        check(out.returncode == 0, "cannot make a certificate", out.stderr)
+        self.args += ["--tls-cert", self.cacert, "--tls-key", key]
 
     def __enter__(self):
+        if self.tls:
+            self.make_cert()
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "tests", "fake",
@@ -68,7 +85,8 @@ class FakeAPI:
             check(time.monotonic() < deadline, "fake API did not start")
             time.sleep(0.02)
         self.port = int(open(self.port_file).read())
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        scheme = "https" if self.tls else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{self.port}/v1"
         return self
 
     def __exit__(self, *exc):
@@ -84,14 +102,33 @@ class FakeAPI:
         os.rmdir(self.dir)
 
     def get(self, path):
+        context = None
+        if self.tls:
+            import ssl
+            context = ssl.create_default_context(cafile=self.cacert)
+        scheme = "https" if self.tls else "http"
         with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+                f"{scheme}://127.0.0.1:{self.port}{path}", timeout=10,
+                context=context) as r:
             return json.loads(r.read() or b"null")
+
+    def calls(self):
+        """Per embeddings request: its connection and when (see README)."""
+        return self.get("/_calls")
 
     def stats(self):
         return self.get("/_stats")
 
+    def texts(self):
+        """{"requested": {text: n}, "answered": {text: n}} so far."""
+        return self.get("/_texts")
+
     def open_calls(self):
+        """Calls the fake is still answering (a hung one until its client
+        goes away); connections opened ahead by warm workers are no calls."""
+        return self.stats()["in_progress"]
+
+    def open_connections(self):
         """Connections open at the fake, not counting this question."""
         return self.stats()["open_connections"] - 1
 
@@ -102,7 +139,7 @@ class FakeAPI:
 class Pipe:
     """A running `embedwatch pipe`, talked to line by line."""
 
-    def __init__(self, api, *args, env=None, base_url=None):
+    def __init__(self, api, *args, env=None, base_url=None, preexec=None):
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
         full_env["EMBEDWATCH_BASE_URL"] = base_url or api.base_url
@@ -111,7 +148,7 @@ class Pipe:
         self.argv = [EMBEDWATCH, "pipe"] + list(args)
         self.proc = subprocess.Popen(
             self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self.stderr_file, env=full_env)
+            stderr=self.stderr_file, env=full_env, preexec_fn=preexec)
         self.pid = self.proc.pid
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.pending = b""
@@ -175,11 +212,11 @@ class Pipe:
             self.proc.wait()
 
 
-def run_pipe(api, requests, *args, timeout=60, env=None):
+def run_pipe(api, requests, *args, timeout=60, env=None, preexec=None):
     """Send every request, close stdin, and return (answers by id, pipe)
     once embedwatch exited; checks exactly one answer per request and
     exit status 0."""
-    p = Pipe(api, *args, env=env)
+    p = Pipe(api, *args, env=env, preexec=preexec)
     p.send(*requests)
     p.close()
     answers = p.read_answers(len(requests), timeout)
@@ -219,6 +256,42 @@ def expect_error(answer, code, attempts=None):
         check(answer["attempts"] == attempts,
               f"expected {attempts} attempts, got {answer['attempts']}",
               answer)
+
+
+def cmdline(pid):
+    """pid's command line (its process title), "" once it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def working(pid):
+    """Children of pid that are not idle warm workers (those wait for a
+    job, connected ahead: their title says "(warm)"), nor forks too young
+    to have a title of their own yet (still the supervisor's)."""
+    own = cmdline(pid)
+    return [k for k in children(pid)
+            if not is_warm(k) and cmdline(k) != own]
+
+
+def is_warm(pid):
+    """Is pid an idle warm worker? Its title says "(warm)"; an exec'd
+    one that sets no title (a test's script) has --warm on its argv."""
+    c = cmdline(pid)
+    return "(warm)" in c or " --warm " in c
+
+
+def warm(pid):
+    """Children of pid that are idle warm workers."""
+    return [k for k in children(pid) if is_warm(k)]
+
+
+def own_fds(pid):
+    """pid's descriptors, less the two (result and job pipe) each idle
+    warm worker holds open."""
+    return fd_count(pid) - 2 * len(warm(pid))
 
 
 def children(pid):

@@ -325,7 +325,7 @@ def by_id(answers):
 
 
 def no_workers_left(server):
-    return h.children(server.pid) == []
+    return h.working(server.pid) == []
 
 
 def stop(server, timeout=None, path=None):

@@ -79,7 +79,8 @@ def scenario():
         # Nothing succeeds: still a valid file, [N, 0].
         bad = os.path.join(d, "bad.txt")
         with open(bad, "w") as f:
-            f.write("a @fault:401\nb @fault:401\n")
+            # (not a 401: that stops a batch, see t_batch_bad_key)
+            f.write("a @fault:400\nb @fault:400\n")
         out = os.path.join(d, "none.npy")
         p = run(api, bad, "-o", out)
         h.check(p.returncode == 3, f"exit {p.returncode}", p.stderr)

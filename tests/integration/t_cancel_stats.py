@@ -6,7 +6,10 @@ import harness as h
 
 def scenario():
     with h.FakeAPI() as api:
-        p = h.Pipe(api, "--jobs", "1", "--timeout", "60", "--retries", "0")
+        # No warm pool: the counts of workers and connections below are
+        # exact (t_warm_workers cancels a warm worker's call).
+        p = h.Pipe(api, "--jobs", "1", "--timeout", "60", "--retries", "0",
+                   "--warm", "0")
         p.send({"id": "run", "input": "r @fault:hang"},
                {"id": "wait", "input": "w"})
         h.wait_until(lambda: len(h.children(p.pid)) == 1, 10 * h.SLACK,

@@ -10,7 +10,10 @@ def scenario():
         got, p = h.run_pipe(api, [{"id": "h", "input": "zzz @fault:hang"},
                                   {"id": "fine", "input": "fine"}],
                             "--timeout", "1", "--retries", "2",
-                            "--deadline", "30", timeout=60)
+                            "--deadline", "30", "--hedge", "off",
+                            timeout=60)
+        # (--hedge off: a hedge would overlap the attempts; t_hedge_win
+        # covers that)
         elapsed = time.monotonic() - start
         h.expect_ok(got["fine"], ["fine"])
         a = got["h"]

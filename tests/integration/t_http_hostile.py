@@ -121,17 +121,17 @@ def scenario():
                   str(len(req)).encode() + b"\r\n\r\n" + req)
         h.wait_until(lambda: api.open_calls() == 1, 20 * h.SLACK,
                      "the hung call")
-        h.wait_until(lambda: len(h.children(srv.pid)) == 1, 10 * h.SLACK,
+        h.wait_until(lambda: len(h.working(srv.pid)) == 1, 10 * h.SLACK,
                      "its worker")
-        worker = h.children(srv.pid)[0]
+        worker = h.working(srv.pid)[0]
         time.sleep(2)   # longer than --client-timeout: a running request
         st, _, body = srv.embed({"input": "meanwhile"})
         h.check(st == 200, "another connection served meanwhile", body)
-        h.check(worker in h.children(srv.pid), "still running: waiting "
+        h.check(worker in h.working(srv.pid), "still running: waiting "
                 "for the engine is not the client's time")
         start = time.monotonic()
         s.close()
-        h.wait_until(lambda: h.children(srv.pid) == [], 2 * h.SLACK,
+        h.wait_until(lambda: h.working(srv.pid) == [], 2 * h.SLACK,
                      "the worker to be killed")
         h.wait_until(lambda: api.open_calls() == 0, 2 * h.SLACK,
                      "the hung call to close")

@@ -32,10 +32,10 @@ def scenario():
         sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n"
                      b"Content-Length: " + str(len(req)).encode() +
                      b"\r\n\r\n" + req)
-        h.wait_until(lambda: len(h.children(srv.pid)) == 1, 10 * h.SLACK,
+        h.wait_until(lambda: len(h.working(srv.pid)) == 1, 10 * h.SLACK,
                      "its worker")
         sock.close()
-        h.wait_until(lambda: h.children(srv.pid) == [], 5 * h.SLACK,
+        h.wait_until(lambda: h.working(srv.pid) == [], 5 * h.SLACK,
                      "its worker killed")
 
         m = srv.metrics()

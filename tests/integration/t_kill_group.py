@@ -12,9 +12,9 @@ def scenario():
         p = h.Pipe(api, "--worker", STUCK, "--timeout", "2", "--retries", "0")
         p.send({"id": "stuck", "input": "x"})
         # Catch the worker and its grandchild while they run.
-        h.wait_until(lambda: len(h.children(p.pid)) == 1, 10 * h.SLACK,
+        h.wait_until(lambda: len(h.working(p.pid)) == 1, 10 * h.SLACK,
                      "the worker to start")
-        worker = h.children(p.pid)[0]
+        worker = h.working(p.pid)[0]
         h.wait_until(lambda: len(h.processes_in_group(worker)) >= 2,
                      10 * h.SLACK, "the grandchild to start")
         group = h.processes_in_group(worker)

@@ -22,9 +22,9 @@ def scenario():
                 args.append("--exec-worker")
             p = h.Pipe(api, *args, env={"EMBEDWATCH_API_KEY": KEY})
             p.send({"id": "hung", "input": "h @fault:hang"})
-            h.wait_until(lambda: len(h.children(p.pid)) == 1, 10 * h.SLACK,
+            h.wait_until(lambda: len(h.working(p.pid)) == 1, 10 * h.SLACK,
                          "a worker")
-            worker = h.children(p.pid)[0]
+            worker = h.working(p.pid)[0]
             h.wait_until(lambda: api.stats()["requests"] >= 1, 10 * h.SLACK,
                          "the call")
             for pid in (p.pid, worker):

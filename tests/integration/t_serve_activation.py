@@ -58,12 +58,12 @@ def scenario():
                     h.check(inode in socket_inodes(srv.pid),
                             "serve holds the activated socket")
                     # The first worker may outlive its answer briefly.
-                    h.wait_until(lambda: h.children(srv.pid) == [],
+                    h.wait_until(lambda: h.working(srv.pid) == [],
                                  10 * h.SLACK, "the first worker's reap")
                     c.send({"id": 2, "input": "hang @fault:hang"})
-                    h.wait_until(lambda: len(h.children(srv.pid)) == 1,
+                    h.wait_until(lambda: len(h.working(srv.pid)) == 1,
                                  10 * h.SLACK, "a worker")
-                    worker = h.children(srv.pid)[0]
+                    worker = h.working(srv.pid)[0]
                     h.wait_until(lambda: api.open_calls() == 1,
                                  10 * h.SLACK, "its call")
                     h.check(inode not in socket_inodes(worker),

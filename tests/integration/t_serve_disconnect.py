@@ -20,9 +20,9 @@ def scenario():
                           for i in range(6)])
             h.wait_until(lambda: api.open_calls() == 4, 20 * h.SLACK,
                          "the leaver's four hung calls")
-            h.wait_until(lambda: len(h.children(srv.pid)) == 4,
+            h.wait_until(lambda: len(h.working(srv.pid)) == 4,
                          10 * h.SLACK, "four workers")
-            workers = h.children(srv.pid)
+            workers = h.working(srv.pid)
             st = other.stats()
             h.check(st["in_flight"] == 4 and st["queued"] == 2 and
                     st["clients"] == 2, "four running, two waiting", st)

@@ -23,7 +23,10 @@ def scenario():
     with h.FakeAPI() as api, sh.Server(
             api, "--jobs", str(JOBS), "--conn-queue", str(CONN_QUEUE),
             "--timeout", "60", "--deadline", "600",
-            "--retries", "0") as srv:
+            "--retries", "0",
+            # Exact in_flight counts: a hedge of a slow call would run on a
+            # hedge-only slot beyond --jobs (CALL_MS soon is the p95).
+            "--hedge", "off") as srv:
         rss_before = srv.rss_kb()
         with srv.connect() as flooder, srv.connect() as polite:
             sent = sh.push(flooder, data, 0, 2 * h.SLACK)

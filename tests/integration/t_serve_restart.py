@@ -35,7 +35,12 @@ def scenario():
                         c.send({"id": 2, "input": f"hang {rnd} @fault:hang"})
                         h.wait_until(lambda: api.open_calls() == 1,
                                      10 * h.SLACK, "the hung call")
-                        workers = h.children(srv.pid)
+                        # The call is open at the fake a moment before ps
+                        # shows its worker titled (and the first call's
+                        # worker may still be exiting): wait for one.
+                        h.wait_until(lambda: len(h.working(srv.pid)) == 1,
+                                     10 * h.SLACK, "one worker")
+                        workers = h.working(srv.pid)
                         h.check(len(workers) == 1, "one worker", workers)
                         srv.kill()
                         h.wait_until(lambda: not any(

@@ -18,7 +18,7 @@ def scenario():
                      for i in range(5)])
             h.wait_until(lambda: api.open_calls() >= 2, 10 * h.SLACK,
                          "two calls in flight")
-            workers = h.children(srv.pid)
+            workers = h.working(srv.pid)
             h.check(len(workers) == 2, "two workers", workers)
             start = time.monotonic()
             srv.signal(signal.SIGTERM)

@@ -9,7 +9,7 @@ def scenario():
         p = h.Pipe(api, "--timeout", "60", "--jobs", "4")
         p.send(*[{"id": i, "input": f"hang {i} @fault:hang"}
                  for i in range(4)])
-        h.wait_until(lambda: len(h.children(p.pid)) == 4, 10 * h.SLACK,
+        h.wait_until(lambda: len(h.working(p.pid)) == 4, 10 * h.SLACK,
                      "four workers")
         workers = h.children(p.pid)
         h.wait_until(lambda: api.open_calls() >= 4,

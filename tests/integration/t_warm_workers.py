@@ -1,4 +1,4 @@
-"""Proves: with --warm, workers forked ahead take calls (small and larger than a pipe), in fork and exec mode, are killed at their deadline, cancelled, and none is left after EOF or when the supervisor is SIGKILLed."""
+"""Proves: with --warm, workers forked and connected ahead take calls (small and larger than a pipe), in fork and exec mode, without a request of their own, are killed at their deadline, cancelled, and none is left after EOF or when the supervisor is SIGKILLed."""
 import time
 
 import harness as h
@@ -16,6 +16,8 @@ def scenario():
                        "--retries", "1", *mode)
             h.wait_until(lambda: len(h.children(p.pid)) == 4, 10 * h.SLACK,
                          "four warm workers")
+            h.wait_until(lambda: api.open_connections() == 4,
+                         10 * h.SLACK, "four connections opened ahead")
             h.check(api.stats()["requests"] == 0,
                     "warm workers call nothing before they get a job")
             p.send(*reqs)
@@ -40,7 +42,8 @@ def scenario():
         h.wait_until(lambda: len(h.children(p.pid)) == 3, 10 * h.SLACK,
                      "three warm workers")
         p.send({"id": "x", "input": "x @fault:hang"})
-        h.wait_until(lambda: api.open_calls() == 1, 10 * h.SLACK, "the call")
+        h.wait_until(lambda: api.stats()["requests"] == 1, 10 * h.SLACK,
+                     "the call")
         start = time.monotonic()
         p.send({"op": "cancel", "id": "x"})
         a = p.read_answers(1, 10 * h.SLACK)[0]

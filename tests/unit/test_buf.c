@@ -700,6 +700,35 @@ test_cap_size_max(void **state)
 		    WEXITSTATUS(st));
 }
 
+/* buf_shrink gives back all but the live bytes and the room asked for,
+ * keeps the live bytes (also after a consume), and respects the cap. */
+static void
+test_shrink(void **state)
+{
+	struct buf b;
+	char *p;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	buf_shrink(&b, 100);		/* nothing allocated: a no-op */
+	assert_int_equal(buf_len(&b), 0);
+	p = buf_reserve(&b, 1 << 19);
+	assert_non_null(p);
+	memset(p, 'x', 1 << 19);
+	buf_commit(&b, 1 << 19);
+	buf_consume(&b, (1 << 19) - 3);
+	buf_shrink(&b, 10);
+	assert_int_equal(buf_len(&b), 3);
+	assert_memory_equal(buf_data(&b), "xxx", 4);	/* and the NUL */
+	assert_true(b.alloc <= 3 + 10 + 1);
+	assert_int_equal(buf_append(&b, "abcdefghij", 10), 0);
+	assert_string_equal(buf_data(&b), "xxxabcdefghij");
+	buf_clear(&b);
+	buf_shrink(&b, SIZE_MAX);	/* capped at max */
+	assert_true(b.alloc <= (1 << 20) + 1);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -721,6 +750,7 @@ main(void)
 		cmocka_unit_test(test_write_fd_full_pipe),
 		cmocka_unit_test(test_write_fd_epipe),
 		cmocka_unit_test(test_cap_size_max),
+		cmocka_unit_test(test_shrink),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,8 @@
  * libcurl cannot use are permanent; resolving, connecting, sending,
  * receiving, a TLS handshake that broke off and curl's own timeout are
  * not, and neither are CURLE_OK or codes this libcurl does not know.
+ * Once connected, "unsupported protocol" is a server answering bytes that
+ * are not HTTP: a network error, retryable (curlerr_class).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,7 +29,8 @@ test_transient(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		if (curlerr_is_permanent(yes[i]))
+		if (curlerr_is_permanent(yes[i], true) ||
+		    curlerr_is_permanent(yes[i], false))
 			fail_msg("curl code %d (%s) should be retryable",
 			    yes[i], curl_easy_strerror(yes[i]));
 }
@@ -43,7 +46,7 @@ test_permanent(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		if (!curlerr_is_permanent(no[i]))
+		if (!curlerr_is_permanent(no[i], false))
 			fail_msg("curl code %d (%s) should not be retryable",
 			    no[i], curl_easy_strerror(no[i]));
 }
@@ -64,7 +67,7 @@ test_other_certificate_codes(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
-		if (!curlerr_is_permanent(no[i])) {
+		if (!curlerr_is_permanent(no[i], true)) {
 			print_error("curl code %d (%s) is a certificate "
 			    "problem and should not be retryable\n", no[i],
 			    curl_easy_strerror(no[i]));
@@ -74,6 +77,32 @@ test_other_certificate_codes(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* A URL libcurl cannot use is the job's fault before a connection and the
+ * server's after it: 'Received HTTP/0.9', a status line 'HTTP/1.1 abc'. */
+static void
+test_class(void **state)
+{
+	(void)state;
+	assert_int_equal(curlerr_class(CURLE_UNSUPPORTED_PROTOCOL, false),
+	    PROTO_INVALID_REQUEST);
+	assert_int_equal(curlerr_class(CURLE_URL_MALFORMAT, false),
+	    PROTO_INVALID_REQUEST);
+	assert_int_equal(curlerr_class(CURLE_UNSUPPORTED_PROTOCOL, true),
+	    PROTO_NETWORK);
+	assert_false(curlerr_is_permanent(CURLE_UNSUPPORTED_PROTOCOL, true));
+	assert_int_equal(curlerr_class(CURLE_WEIRD_SERVER_REPLY, true),
+	    PROTO_NETWORK);
+	assert_int_equal(curlerr_class(CURLE_GOT_NOTHING, true), PROTO_NETWORK);
+	assert_int_equal(curlerr_class(CURLE_PARTIAL_FILE, true),
+	    PROTO_NETWORK);
+	assert_int_equal(curlerr_class(CURLE_COULDNT_CONNECT, false),
+	    PROTO_NETWORK);
+	assert_int_equal(curlerr_class(CURLE_OPERATION_TIMEDOUT, true),
+	    PROTO_TIMEOUT);
+	assert_true(curlerr_is_permanent(CURLE_PEER_FAILED_VERIFICATION,
+	    true));
+}
+
 int
 main(void)
 {
@@ -81,6 +110,7 @@ main(void)
 		cmocka_unit_test(test_transient),
 		cmocka_unit_test(test_permanent),
 		cmocka_unit_test(test_other_certificate_codes),
+		cmocka_unit_test(test_class),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,12 +4,17 @@
  * "worker" is a pipe whose write end the test holds, its frames written
  * by the test, and its kill and reap are recorded instead of sent.
  * Proves one answer per request whatever happens: success, retry after
- * a 5xx, a final 4xx, a deadline kill, a failed spawn, a cancel, a
- * shutdown; and, with two live attempts for one request (a hedge), that
- * the first good answer wins, the other worker is killed and nothing
- * points at the freed request, and that a failure beside a live sibling
- * waits for the sibling.
+ * a 5xx, a final 4xx, a deadline kill, a failed spawn (one that spends
+ * the attempt, and one out of processes or descriptors that does not),
+ * a cancel, a shutdown; and, with two live attempts for one request (a
+ * hedge), that the first good answer wins, the other worker is killed
+ * and nothing points at the freed request, and that a failure beside a
+ * live sibling waits for the sibling. With the breaker on, a 5xx opens the circuit:
+ * the request's retry and a new request are answered circuit_open, with
+ * retry_after_ms, and no fake is started for them; with a hedge delay,
+ * the hedge's win is counted.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,6 +156,63 @@ test_retry_after_5xx(void **state)
 	settle(w);
 }
 
+/* The engine anew over w->cfg as changed. */
+static void
+renew(struct world *w)
+{
+	engine_free(w->engine);
+	w->engine = engine_new(&w->cfg, w->loop, NULL, &w->fs.sp, on_answer, w);
+	assert_non_null(w->engine);
+}
+
+static void
+test_circuit_open_no_spawn(void **state)
+{
+	struct world *w = *state;
+	const struct engine_stats *st;
+
+	w->cfg.breaker_failures = 1;
+	renew(w);
+	submit(w, "1");
+	TURN_UNTIL(w, w->fs.n_fakes == 1);
+	fake_spawn_result(&w->fs.fake[0], 503);
+	TURN_UNTIL(w, w->n_answers == 1);
+	assert_int_equal(w->answers[0].code, REQ_CIRCUIT_OPEN);
+	assert_true(w->answers[0].retryable);
+	assert_int_equal(w->answers[0].attempts, 1);
+	assert_in_range(w->answers[0].retry_after_ms, 1, 500);
+	submit(w, "2");
+	TURN_UNTIL(w, w->n_answers == 2);
+	assert_int_equal(w->answers[1].code, REQ_CIRCUIT_OPEN);
+	assert_int_equal(w->answers[1].attempts, 0);
+	assert_int_equal(w->fs.n_fakes, 1);
+	st = engine_stats(w->engine);
+	assert_string_equal(st->circuit, "open");
+	assert_int_equal(st->circuit_opens, 1);
+	assert_int_equal(st->answered[REQ_CIRCUIT_OPEN], 2);
+	settle(w);
+}
+
+static void
+test_hedge_counted(void **state)
+{
+	struct world *w = *state;
+
+	policy_set_hedge_delay(engine_policy(w->engine), 10);
+	submit(w, "1");
+	TURN_UNTIL(w, w->fs.n_fakes == 2);
+	assert_int_equal(w->fs.fake[1].attempt, 2);
+	fake_spawn_result(&w->fs.fake[1], 0);
+	TURN_UNTIL(w, w->n_answers == 1);
+	assert_int_equal(w->answers[0].code, REQ_OK);
+	assert_int_equal(w->answers[0].attempts, 2);
+	assert_true(w->fs.fake[0].killed);
+	assert_int_equal(engine_stats(w->engine)->hedges, 1);
+	assert_int_equal(engine_stats(w->engine)->hedges_won, 1);
+	assert_int_equal(engine_stats(w->engine)->answered[REQ_TIMEOUT], 0);
+	settle(w);
+}
+
 static void
 test_final_4xx(void **state)
 {
@@ -190,6 +252,8 @@ test_spawn_failure(void **state)
 {
 	struct world *w = *state;
 
+	/* A failure of the spawn itself spends the attempt. */
+	w->fs.fail_errno = EIO;
 	w->fs.fail_next = 1;
 	submit(w, "1");
 	TURN_UNTIL(w, w->fs.n_fakes == 1);		/* the retry spawned */
@@ -205,6 +269,42 @@ test_spawn_failure(void **state)
 	TURN_UNTIL(w, w->n_answers == 2);
 	assert_int_equal(w->answers[1].code, REQ_WORKER_CRASHED);
 	assert_int_equal(w->answers[1].attempts, 3);
+}
+
+/*
+ * Out of processes or descriptors (EAGAIN, EMFILE) is not the request's
+ * fault: its attempt is not spent, the spawn is tried again after a
+ * backoff, and only a deadline that passes meanwhile ends it.
+ */
+static void
+test_spawn_starved(void **state)
+{
+	struct world *w = *state;
+	int64_t t0;
+
+	w->fs.fail_errno = EMFILE;
+	w->fs.fail_next = 3;
+	t0 = clock_ms();
+	submit(w, "1");
+	TURN_UNTIL(w, w->fs.n_fakes == 1);
+	assert_int_equal(w->fs.fake[0].attempt, 1);	/* none spent */
+	assert_true(clock_ms() - t0 >= 20 + 40 + 80 - 5);	/* backoff */
+	fake_spawn_result(&w->fs.fake[0], 0);
+	TURN_UNTIL(w, w->n_answers == 1);
+	assert_int_equal(w->answers[0].code, REQ_OK);
+	assert_int_equal(w->answers[0].attempts, 1);
+	assert_int_equal(engine_stats(w->engine)->spawn_failures, 3);
+	assert_int_equal(engine_stats(w->engine)->retries, 0);
+	settle(w);
+
+	w->fs.fail_errno = EAGAIN;
+	w->fs.fail_next = 1000;			/* past the deadline */
+	w->cfg.deadline_ms = 300;
+	submit(w, "2");
+	TURN_UNTIL(w, w->n_answers == 2);
+	assert_int_equal(w->answers[1].code, REQ_WORKER_CRASHED);
+	assert_int_equal(w->answers[1].attempts, 0);
+	w->fs.fail_next = 0;
 }
 
 /* Start a request and a hedge beside its first attempt. */
@@ -336,9 +436,15 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_retry_after_5xx, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_circuit_open_no_spawn,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hedge_counted, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_final_4xx, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_kill, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_spawn_starved, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_spawn_failure, setup,
 		    teardown),

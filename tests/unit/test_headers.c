@@ -5,8 +5,14 @@
  * blanks around the value; retry-after-ms wins over Retry-After; a
  * status line starts over; values that do not parse count as none, a
  * 127-byte value is parsed and a 128-byte one ignored; waits are capped
- * at HEADERS_RETRY_AFTER_MAX_MS; other headers change nothing. No
- * network: the lines are fed as libcurl would hand them over.
+ * at HEADERS_RETRY_AFTER_MAX_MS; other headers change nothing; the header
+ * block is complete only once its blank line came (a close in the middle
+ * of the headers is not a response), and a new status line reopens it. The
+ * x-ratelimit-* figures reach the result's fields, in any case, -1 where
+ * absent or unparsable, and a new response forgets them; OpenAI's reset
+ * durations ("6m0s", "1s", "20ms", "1h2m3.5s", a bare number of
+ * seconds) parse and anything else is refused. No network: the lines
+ * are fed as libcurl would hand them over.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -201,10 +207,92 @@ test_value_length(void **state)
 	assert_int_equal(after(lines, 2), 40);
 }
 
+static void
+test_complete(void **state)
+{
+	struct headers h;
+
+	(void)state;
+	headers_init(&h);
+	assert_false(headers_complete(&h));
+	headers_feed(&h, "HTTP/1.1 200 OK\r\n", 17);
+	headers_feed(&h, "Content-Type: appl", 18);
+	assert_false(headers_complete(&h));
+	headers_feed(&h, "\r\n", 2);
+	assert_true(headers_complete(&h));
+	headers_feed(&h, "HTTP/1.1 200 OK\r\n", 17);
+	assert_false(headers_complete(&h));
+	headers_feed(&h, "\n", 1);
+	assert_true(headers_complete(&h));
+}
+
+static void
+test_ratelimit(void **state)
+{
+	static const char *const lines[] = { "HTTP/1.1 200 OK\r\n",
+	    "x-ratelimit-limit-requests: 3000\r\n",
+	    "X-RateLimit-Remaining-Requests: 2999\r\n",
+	    "x-ratelimit-reset-requests: 20ms\r\n",
+	    "x-ratelimit-limit-tokens: 1000000\r\n",
+	    "x-ratelimit-remaining-tokens: lots\r\n",
+	    "x-ratelimit-reset-tokens: 6m0s\r\n" };
+	struct proto_result r;
+	struct headers h;
+	size_t i;
+
+	(void)state;
+	headers_init(&h);
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		headers_feed(&h, lines[i], strlen(lines[i]));
+	proto_result_init(&r);
+	headers_ratelimit(&h, &r);
+	assert_int_equal(r.rl_limit_requests, 3000);
+	assert_int_equal(r.rl_remaining_requests, 2999);
+	assert_int_equal(r.rl_reset_requests_ms, 20);
+	assert_int_equal(r.rl_limit_tokens, 1000000);
+	assert_int_equal(r.rl_remaining_tokens, -1);
+	assert_int_equal(r.rl_reset_tokens_ms, 360000);
+	assert_int_equal(headers_retry_after_ms(&h), -1);
+	headers_feed(&h, "HTTP/1.1 200 OK\r\n", 17);
+	headers_ratelimit(&h, &r);
+	assert_int_equal(r.rl_limit_requests, -1);
+	assert_int_equal(r.rl_reset_tokens_ms, -1);
+}
+
+static void
+test_durations(void **state)
+{
+	static const struct {
+		const char	*s;
+		long		 ms;
+	} good[] = {
+		{ "6m0s", 360000 }, { "1s", 1000 }, { "20ms", 20 },
+		{ "1h2m3.5s", 3723500 }, { "0.5s", 500 }, { "2", 2000 },
+		{ "17ms", 17 }, { "0s", 0 }, { "100h", 24L * 3600 * 1000 },
+	};
+	static const char *const bad[] = { "", "s", "-1s", "1x", "1 s",
+	    "ms", "1sms", "nan", "inf" };
+	size_t i;
+	long ms;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ms = -2;
+		if (headers_parse_duration(good[i].s, &ms) != 0 ||
+		    ms != good[i].ms)
+			fail_msg("'%s' gave %ld ms, not %ld", good[i].s, ms,
+			    good[i].ms);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (headers_parse_duration(bad[i], &ms) != -1)
+			fail_msg("'%s' parsed as %ld ms", bad[i], ms);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_complete),
 		cmocka_unit_test(test_none),
 		cmocka_unit_test(test_seconds),
 		cmocka_unit_test(test_milliseconds),
@@ -212,6 +300,8 @@ main(void)
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_new_response),
 		cmocka_unit_test(test_value_length),
+		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_durations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -478,13 +478,13 @@ test_code_names(void **state)
 {
 	static const char *const names[] = { "ok", "invalid_request",
 	    "timeout", "network", "http", "rate_limited", "bad_response",
-	    "worker_crashed", "shutting_down", "cancelled" };
+	    "worker_crashed", "shutting_down", "cancelled", "circuit_open" };
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		assert_string_equal(req_code_name((enum req_code)i), names[i]);
-	assert_int_equal(REQ_N_CODES, 10);
+	assert_int_equal(REQ_N_CODES, 11);
 	assert_string_equal(req_code_name(REQ_N_CODES), "unknown");
 	assert_string_equal(req_code_name((enum req_code)-1), "unknown");
 }
@@ -582,6 +582,28 @@ test_answer_error(void **state)
 	assert_answer("\"z\"", &a, "{\"id\":\"z\",\"ok\":false,\"error\":"
 	    "{\"code\":\"rate_limited\",\"message\":\"quota\",\"status\":429,"
 	    "\"retryable\":false},\"attempts\":4294967295,\"ms\":-1}\n");
+
+	/* When to try again, for rate_limited and circuit_open only. */
+	a.retry_after_ms = 1500;
+	a.retryable = true;
+	a.attempts = 1;
+	a.ms = 3;
+	assert_answer("1", &a, "{\"id\":1,\"ok\":false,\"error\":"
+	    "{\"code\":\"rate_limited\",\"message\":\"quota\",\"status\":429,"
+	    "\"retry_after_ms\":1500,\"retryable\":true},\"attempts\":1,"
+	    "\"ms\":3}\n");
+	a.code = REQ_CIRCUIT_OPEN;
+	a.message = "open";
+	a.http_status = 0;
+	a.attempts = 0;
+	assert_answer("1", &a, "{\"id\":1,\"ok\":false,\"error\":"
+	    "{\"code\":\"circuit_open\",\"message\":\"open\","
+	    "\"retry_after_ms\":1500,\"retryable\":true},\"attempts\":0,"
+	    "\"ms\":3}\n");
+	a.code = REQ_TIMEOUT;
+	assert_answer("1", &a, "{\"id\":1,\"ok\":false,\"error\":"
+	    "{\"code\":\"timeout\",\"message\":\"open\","
+	    "\"retryable\":true},\"attempts\":0,\"ms\":3}\n");
 }
 
 static void

@@ -169,6 +169,72 @@ test_close(void **state)
 	(void)close(p.w);
 }
 
+/* A line given back is handed out again, then the next one. */
+static void
+test_unget(void **state)
+{
+	struct pipe_fds p;
+	struct lines l;
+
+	(void)state;
+	open_pipe(&p);
+	lines_init(&l, 64);
+	put(&p, "one\ntwo\n");
+	assert_int_equal(lines_read(&l, p.r, 1024), LINES_OK);
+	expect_line(&l, "one");
+	lines_unget(&l);
+	assert_true(lines_ready(&l));
+	expect_line(&l, "one");
+	expect_line(&l, "two");
+	lines_unget(&l);
+	expect_line(&l, "two");
+	lines_free(&l);
+	(void)close(p.r);
+	(void)close(p.w);
+}
+
+/* The line still arriving: measured, refused with its head readable,
+ * dropped with the rest of it, while whole lines before it are kept and
+ * the line after it is read as usual. */
+static void
+test_refuse_partial(void **state)
+{
+	struct pipe_fds p;
+	struct lines l;
+	const char *head, *line;
+	size_t len;
+
+	(void)state;
+	open_pipe(&p);
+	lines_init(&l, 1024);
+	assert_int_equal(lines_partial(&l), 0);
+	assert_null(lines_refuse_partial(&l, &len));
+	assert_int_equal(len, 0);
+	put(&p, "one\n{\"id\": 7, \"in");
+	assert_int_equal(lines_read(&l, p.r, 1024), LINES_OK);
+	assert_int_equal(lines_held(&l), 17);
+	assert_int_equal(lines_partial(&l), 13);
+	head = lines_refuse_partial(&l, &len);
+	assert_int_equal(len, 13);
+	assert_memory_equal(head, "{\"id\": 7, \"in", 13);
+	lines_discard(&l);
+	assert_int_equal(lines_partial(&l), 0);
+	expect_line(&l, "one");
+	assert_false(lines_next(&l, &line, &len));
+	put(&p, "put\": \"rest\"}\ntwo\nthr");
+	assert_int_equal(lines_read(&l, p.r, 1024), LINES_OK);
+	expect_line(&l, "two");
+	assert_int_equal(lines_partial(&l), 3);
+	assert_false(lines_next(&l, &line, &len));
+	(void)close(p.w);
+	assert_int_equal(lines_read(&l, p.r, 1024), LINES_EOF);
+	assert_int_equal(lines_partial(&l), 0);
+	expect_line(&l, "thr");
+	assert_true(lines_done(&l));
+	lines_free(&l);
+	(void)close(p.r);
+}
+
 int
 main(void)
 {
@@ -177,6 +243,8 @@ main(void)
 		cmocka_unit_test(test_last_line_without_newline),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_close),
+		cmocka_unit_test(test_unget),
+		cmocka_unit_test(test_refuse_partial),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,9 @@
  * that no path and no activation is a usage error; that listen_remove
  * unlinks the path only while it is still ours; and that a socket handed
  * over on fd 3 (LISTEN_PID, LISTEN_FDS) is used as it is, while one
- * meant for another pid, or more than one, is ignored.
+ * meant for another pid, or more than one, is ignored; that accepting
+ * pauses when descriptors run out; that --max-clients is sized to
+ * RLIMIT_NOFILE.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -372,6 +375,72 @@ test_activation_ignored(void **state)
 	assert_int_equal(fcntl(ACTIVATED_FD, F_GETFL) & O_NONBLOCK, 0);
 }
 
+/* Out of descriptors, accepting pauses for LISTEN_PAUSE_MS (the client
+ * waits in the backlog) and says so once; after the pause, and with
+ * descriptors back, the client is taken. */
+static void
+test_accept_pause(void **state)
+{
+	struct world *w = *state;
+	struct sockaddr_un sa;
+	struct rlimit saved, tight;
+	int status = -1, client, fd, probe;
+
+	assert_int_equal(listen_open(&w->ls, &w->cfg, &status), 0);
+	assert_int_equal(listen_accept(&w->ls, 1000), -1);
+	assert_int_equal(errno, EAGAIN);	/* nobody waiting */
+	assert_int_equal(listen_paused_until(&w->ls, 1000), 0);
+	address(&sa, w->path);
+	client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(client >= 0);
+	assert_int_equal(connect(client, (struct sockaddr *)&sa, sizeof(sa)),
+	    0);
+	/* The lowest free descriptor is the limit: none is left. */
+	probe = dup(0);
+	assert_true(probe >= 0);
+	assert_int_equal(close(probe), 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	tight = saved;
+	tight.rlim_cur = (rlim_t)probe;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+	fd = listen_accept(&w->ls, 1000);
+	status = errno;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_int_equal(fd, -1);
+	assert_int_equal(status, EMFILE);
+	assert_int_equal(listen_paused_until(&w->ls, 1000),
+	    1000 + LISTEN_PAUSE_MS);
+	assert_int_equal(listen_accept(&w->ls, 1100), -1);
+	assert_int_equal(errno, EAGAIN);	/* paused: not even tried */
+	fd = listen_accept(&w->ls, 1000 + LISTEN_PAUSE_MS);
+	assert_true(fd >= 0);
+	assert_nonblock_cloexec(fd);
+	assert_int_equal(listen_paused_until(&w->ls, 2000), 0);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(close(client), 0);
+	listen_remove(&w->ls);
+}
+
+/* The clients descriptors allow: all asked for under a roomy limit; one
+ * at least, and fewer than asked, under a tight one. */
+static void
+test_max_clients(void **state)
+{
+	struct rlimit saved, tight;
+	unsigned n;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	tight = saved;
+	tight.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+	assert_int_equal(listen_max_clients(4, 2), 4);
+	n = listen_max_clients(256, 2);
+	assert_true(n >= 1 && n < 64);
+	assert_int_equal(listen_max_clients(256, 64), 1);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
 int
 main(void)
 {
@@ -389,6 +458,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_activation, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_accept_pause, setup,
+		    teardown),
+		cmocka_unit_test(test_max_clients),
 		cmocka_unit_test_setup_teardown(test_activation_ignored, setup,
 		    teardown),
 	};

@@ -11,11 +11,22 @@
  * "; no time left for another attempt before the deadline", at the exact
  * edge too; that one that fits comes with a delay within the backoff and
  * never below retry_after_ms; and the hedge delay and its setter.
+ * The endpoint's health: --hedge auto hedges at half the timeout before
+ * 20 successes, then at the p95 of their latencies (a lost first attempt
+ * counts, a lost hedge not), clamped to [--hedge-min, timeout / 2], one
+ * estimate per model; the
+ * retry budget refuses a retry beyond its share with a note, but not
+ * one after a crashed worker; the gate goes circuit_open after
+ * --breaker failures, lets one probe through once due and goes again
+ * after its success; two 401s in a row fail the endpoint for the
+ * cool-down (one 401, or a 404 for another model, does not); a 429
+ * makes everyone wait its Retry-After.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -253,6 +264,182 @@ test_hedge_delay(void **state)
 	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), -1);
 }
 
+/* Policy anew after a change to w->cfg. */
+static void
+renew(struct world *w)
+{
+	policy_free(w->p);
+	w->p = policy_new(&w->cfg);
+	assert_non_null(w->p);
+}
+
+/* One attempt of w->req of kind, from now to now + ms, ending so. */
+static bool
+attempt(struct world *w, enum budget_kind kind, int64_t now, long ms,
+    enum req_code code, const struct proto_result *r, bool lost)
+{
+	struct policy_outcome o = { code, r, lost, "why" };
+	struct policy_attempt pa;
+
+	policy_attempt_started(w->p, &w->req, kind, false, now, &pa);
+	return policy_attempt_ended(w->p, &w->req, &pa, &o, now + ms);
+}
+
+static void
+test_hedge_auto(void **state)
+{
+	struct world *w = *state;
+	long d;
+	int i;
+
+	w->cfg.hedge = CONFIG_HEDGE_AUTO;
+	w->cfg.hedge_min_ms = 50;
+	renew(w);
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
+	for (i = 0; i < POLICY_HEDGE_MIN_SAMPLES - 1; i++)
+		(void)attempt(w, BUDGET_FIRST, NOW, 100, REQ_OK, NULL, false);
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
+	/* A failure and a lost hedge are no samples. */
+	(void)attempt(w, BUDGET_FIRST, NOW, 100, REQ_TIMEOUT, NULL, false);
+	(void)attempt(w, BUDGET_HEDGE, NOW, 100, REQ_CANCELLED, NULL, true);
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
+	(void)attempt(w, BUDGET_FIRST, NOW, 100, REQ_CANCELLED, NULL, true);
+	d = policy_hedge_delay_ms(w->p, &w->req);
+	assert_in_range(d, 95, 120);
+	for (i = 0; i < 2000; i++)
+		(void)attempt(w, BUDGET_FIRST, NOW, 10, REQ_OK, NULL, false);
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 50);
+	for (i = 0; i < 2000; i++)
+		(void)attempt(w, BUDGET_FIRST, NOW, 5000, REQ_OK, NULL, false);
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
+	w->req.timeout_ms = 300;		/* the request's own timeout */
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 150);
+	w->req.timeout_ms = 0;
+	/* Another model has an estimate of its own. */
+	w->req.model = (char *)(uintptr_t)"other";
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
+	for (i = 0; i < POLICY_HEDGE_MIN_SAMPLES; i++)
+		(void)attempt(w, BUDGET_FIRST, NOW, 200, REQ_OK, NULL, false);
+	assert_in_range(policy_hedge_delay_ms(w->p, &w->req), 190, 240);
+	w->req.model = NULL;
+	assert_int_equal(policy_hedge_delay_ms(w->p, &w->req), 500);
+}
+
+static void
+test_retry_budget(void **state)
+{
+	struct world *w = *state;
+	char note[160];
+	long delay;
+	int i;
+
+	w->cfg.retry_budget_pct = 20;
+	w->cfg.budget_floor = 0;
+	renew(w);
+	for (i = 0; i < 10; i++)
+		(void)attempt(w, BUDGET_FIRST, NOW, 10, REQ_OK, NULL, false);
+	for (i = 0; i < 2; i++) {
+		assert_true(should_retry(w, &delay, note, sizeof(note)));
+		(void)attempt(w, BUDGET_RETRY, NOW, 10, REQ_OK, NULL, false);
+	}
+	assert_false(should_retry(w, &delay, note, sizeof(note)));
+	assert_string_equal(note, "; not retried: the retry budget (20% of "
+	    "first attempts) is spent");
+	w->f.code = REQ_WORKER_CRASHED;
+	assert_true(should_retry(w, &delay, note, sizeof(note)));
+	assert_string_equal(note, "");
+	assert_false(policy_may_hedge(w->p, &w->req, NOW));
+}
+
+static void
+test_gate_breaker(void **state)
+{
+	struct world *w = *state;
+	struct policy_attempt pa;
+	struct policy_outcome ok = { REQ_OK, NULL, false, NULL };
+	long wait;
+
+	w->cfg.breaker_failures = 2;
+	renew(w);
+	assert_int_equal(policy_gate(w->p, &w->req, NOW, &wait), POLICY_GO);
+	(void)attempt(w, BUDGET_FIRST, NOW, 10, REQ_TIMEOUT, NULL, false);
+	(void)attempt(w, BUDGET_FIRST, NOW, 10, REQ_NETWORK, NULL, false);
+	assert_int_equal(policy_gate(w->p, NULL, NOW + 10, &wait),
+	    POLICY_CIRCUIT_OPEN);
+	assert_int_equal(wait, 500);
+	assert_false(policy_may_hedge(w->p, &w->req, NOW + 10));
+	assert_int_equal(policy_gate(w->p, &w->req, NOW + 510, &wait),
+	    POLICY_PROBE);
+	policy_attempt_started(w->p, &w->req, BUDGET_FIRST, true, NOW + 510,
+	    &pa);
+	assert_int_equal(policy_gate(w->p, &w->req, NOW + 510, &wait),
+	    POLICY_CIRCUIT_OPEN);
+	(void)policy_attempt_ended(w->p, &w->req, &pa, &ok, NOW + 520);
+	assert_int_equal(policy_gate(w->p, &w->req, NOW + 520, &wait),
+	    POLICY_GO);
+}
+
+static void
+test_gate_failed(void **state)
+{
+	struct world *w = *state;
+	struct proto_result r;
+	const char *message;
+	long wait, left;
+	int status;
+
+	w->cfg.fail_cooldown_ms = 1000;
+	w->cfg.model = (char *)(uintptr_t)"m";
+	renew(w);
+	proto_result_init(&r);
+	r.class = PROTO_HTTP;
+	r.http_status = 401;
+	(void)snprintf(r.message, sizeof(r.message), "HTTP 401: bad key");
+	assert_true(policy_fails_every_call(w->p, &w->req, 401));
+	assert_false(attempt(w, BUDGET_FIRST, NOW, 10, REQ_HTTP, &r, false));
+	assert_int_equal(policy_gate(w->p, &w->req, NOW + 10, &wait),
+	    POLICY_GO);
+	assert_true(attempt(w, BUDGET_FIRST, NOW, 10, REQ_HTTP, &r, false));
+	assert_int_equal(policy_gate(w->p, &w->req, NOW + 10, &wait),
+	    POLICY_FAILED);
+	policy_failed(w->p, NOW + 10, &status, &message, &left);
+	assert_int_equal(status, 401);
+	assert_string_equal(message, "HTTP 401: bad key");
+	assert_int_equal(left, 1000);
+	assert_int_equal(policy_gate(w->p, &w->req, NOW + 1010, &wait),
+	    POLICY_GO);
+	/* A 404 for a model of the request's own is its own business. */
+	w->req.model = (char *)(uintptr_t)"other";
+	assert_false(policy_fails_every_call(w->p, &w->req, 404));
+	w->req.model = NULL;
+	assert_true(policy_fails_every_call(w->p, &w->req, 404));
+	assert_false(policy_fails_every_call(w->p, &w->req, 400));
+	w->cfg.fail_cooldown_ms = 0;
+	assert_false(policy_fails_every_call(w->p, &w->req, 401));
+}
+
+static void
+test_gate_rate_limit(void **state)
+{
+	struct world *w = *state;
+	struct proto_result r;
+	long wait;
+
+	proto_result_init(&r);
+	r.class = PROTO_HTTP;
+	r.http_status = 429;
+	r.retry_after_ms = 700;
+	assert_true(attempt(w, BUDGET_FIRST, NOW, 10, REQ_RATE_LIMITED, &r,
+	    false));
+	assert_int_equal(policy_gate(w->p, &w->req, NOW + 10, &wait),
+	    POLICY_WAIT);
+	assert_int_equal(wait, 700);
+	/* The endpoint as such is not refusing. */
+	assert_int_equal(policy_gate(w->p, NULL, NOW + 10, &wait), POLICY_GO);
+	assert_int_equal(policy_gate(w->p, &w->req, NOW + 710, &wait),
+	    POLICY_GO);
+}
+
 int
 main(void)
 {
@@ -268,6 +455,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delay_respects_retry_after,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hedge_delay, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hedge_auto, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_retry_budget, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_gate_breaker, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_gate_failed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_gate_rate_limit, setup,
 		    teardown),
 	};
 

@@ -1,7 +1,8 @@
 /*
  * test_proto_job: shared/proto_job.h, the job between supervisor and
  * worker. Round trips prove that what proto_job_to_json writes
- * proto_job_parse reads back unchanged, without the API key; defaults
+ * proto_job_parse reads back unchanged, without the API key (the key's
+ * header name and the count of secret headers do travel); defaults
  * fill what a job leaves out; every malformed member is refused with its
  * own message; and a request's "input" is normalised or refused at its
  * edges (empty, wrong types, exactly the limit and one past it).
@@ -68,12 +69,18 @@ test_job_round_trip(void **state)
 	job.timeout_ms = 12345;
 	job.headers = headers;
 	job.n_headers = 2;
+	job.n_secret_headers = 1;
+	job.api_key_header = "api-key";
 	job.cacert = "/etc/ssl/my ca.pem";
 	job.insecure = true;
 	job.max_response = 1048576;
 	job.api_key = "sk-must-not-appear";
 	job.request_id = "req-7";
 	job.attempt = 3;
+	job.connect_timeout_ms = 2500;
+	job.resolve_addr = "[::1]:8443";
+	job.tls_session = (const unsigned char *)"\x30\x00\xff session";
+	job.tls_session_len = 11;
 	job.extra_json = "\"user\":\"u-1\",\"x\":{\"a\":[1]}";
 
 	buf_init(&out, CAP);
@@ -94,12 +101,18 @@ test_job_round_trip(void **state)
 	assert_int_equal(back->n_headers, 2);
 	assert_string_equal(back->headers[0], headers[0]);
 	assert_string_equal(back->headers[1], headers[1]);
+	assert_int_equal(back->n_secret_headers, 1);
+	assert_string_equal(back->api_key_header, "api-key");
 	assert_string_equal(back->cacert, job.cacert);
 	assert_true(back->insecure);
 	assert_int_equal(back->max_response, 1048576);
 	assert_null(back->api_key);
 	assert_string_equal(back->request_id, "req-7");
 	assert_int_equal(back->attempt, 3);
+	assert_int_equal(back->connect_timeout_ms, 2500);
+	assert_string_equal(back->resolve_addr, "[::1]:8443");
+	assert_int_equal(back->tls_session_len, 11);
+	assert_memory_equal(back->tls_session, job.tls_session, 11);
 	assert_string_equal(back->extra_json, job.extra_json);
 	proto_job_free(back);
 
@@ -110,8 +123,14 @@ test_job_round_trip(void **state)
 	job.cacert = NULL;
 	job.request_id = NULL;
 	job.n_headers = 0;
+	job.n_secret_headers = 0;
+	job.api_key_header = NULL;
 	job.headers = NULL;
 	job.insecure = false;
+	job.connect_timeout_ms = 0;
+	job.resolve_addr = NULL;
+	job.tls_session = NULL;
+	job.tls_session_len = 0;
 	job.extra_json = NULL;
 	assert_int_equal(proto_job_to_json(&job, &out), 0);
 	back = proto_job_parse(buf_data(&out), buf_len(&out), NULL, err,
@@ -122,7 +141,12 @@ test_job_round_trip(void **state)
 	assert_null(back->cacert);
 	assert_null(back->request_id);
 	assert_int_equal(back->n_headers, 0);
+	assert_int_equal(back->n_secret_headers, 0);
+	assert_null(back->api_key_header);
 	assert_false(back->insecure);
+	assert_null(back->resolve_addr);
+	assert_null(back->tls_session);
+	assert_null(strstr(buf_data(&out), "tls_session"));
 	assert_null(back->extra_json);
 	proto_job_free(back);
 	buf_free(&out);
@@ -229,6 +253,10 @@ test_job_errors(void **state)
 	    "'headers' must be an array of strings");
 	expect_job_error("{\"input\":\"x\",\"headers\":[\"X-A: 1\",2]}",
 	    &defaults, "'headers[1]' is not a string");
+	expect_job_error("{\"input\":\"x\",\"headers\":[\"X-A: 1\"],"
+	    "\"secret_headers\":2}", &defaults, "'secret_headers' must count");
+	expect_job_error("{\"input\":\"x\",\"api_key_header\":1}",
+	    &defaults, "'api_key_header' must be a string");
 	expect_job_error("{\"input\":\"x\"}", NULL,
 	    "job has no 'url' or 'model'");
 }

@@ -43,6 +43,9 @@
 #define MAX_EVENTS	32
 #define LONG_MS		60000	/* a kill timer that never fires here */
 
+/* What warm workers are forked for; the fakes ignore it. */
+static const struct job warm_tmpl = { .base_url = "http://127.0.0.1:9/v1" };
+
 /* One event as the recorder saw it, with the outcome at that moment. */
 struct event {
 	struct slot	*s;
@@ -602,7 +605,7 @@ test_counts(void **state)
 
 	/* Warm workers are busy and warm, and idle; killing them is no
 	 * kill of an attempt. */
-	slots_top_up(w->t, 2, clock_ms());
+	slots_top_up(w->t, 2, &warm_tmpl, clock_ms());
 	assert_int_equal(c->started, 4);
 	assert_int_equal(c->busy, 2);
 	assert_int_equal(c->warm, 2);
@@ -643,7 +646,7 @@ test_pick_prefers_warm(void **state)
 	/* Slot 0 busy with an attempt, slot 1 warm, then slot 0 free:
 	 * the warm worker is picked over the free slot before it. */
 	(void)start(w, LONG_MS);
-	slots_top_up(w->t, 1, clock_ms());
+	slots_top_up(w->t, 1, &warm_tmpl, clock_ms());
 	assert_int_equal(c->warm, 1);
 	warm = &w->fs.fake[1];
 	assert_true(warm->warm);
@@ -669,7 +672,7 @@ test_pick_prefers_warm(void **state)
 	assert_ptr_equal(w->ev[w->n_ev - 1].owner, &w->owner);
 
 	/* A warm worker that died is not picked, even before its EOF. */
-	slots_top_up(w->t, 1, clock_ms());
+	slots_top_up(w->t, 1, &warm_tmpl, clock_ms());
 	assert_int_equal(c->warm, 1);
 	fake_spawn_exit(&w->fs.fake[2], 0);
 	slots_reap(w->t);
@@ -687,17 +690,17 @@ test_warm_top_up_limits(void **state)
 
 	/* After a failed fork it waits a second before trying again. */
 	w->fs.fail_next = 1;
-	slots_top_up(w->t, 1, now);
+	slots_top_up(w->t, 1, &warm_tmpl, now);
 	assert_int_equal(c->spawn_failures, 1);
 	assert_int_equal(c->warm, 0);
-	slots_top_up(w->t, 1, now + 999);
+	slots_top_up(w->t, 1, &warm_tmpl, now + 999);
 	assert_int_equal(w->fs.n_fakes, 0);
-	slots_top_up(w->t, 1, now + 1000);
+	slots_top_up(w->t, 1, &warm_tmpl, now + 1000);
 	assert_int_equal(c->warm, 1);
 	/* Never more than asked, nor more than the slots. */
-	slots_top_up(w->t, 1, now + 1000);
+	slots_top_up(w->t, 1, &warm_tmpl, now + 1000);
 	assert_int_equal(c->warm, 1);
-	slots_top_up(w->t, 10, now + 1000);
+	slots_top_up(w->t, 10, &warm_tmpl, now + 1000);
 	assert_int_equal(c->warm, N_SLOTS);
 	assert_int_equal(w->fs.n_fakes, N_SLOTS);
 	/* Every slot warm: slots_pick still has one to give. */
@@ -716,10 +719,10 @@ test_warm_forks_a_few_a_turn(void **state)
 	    on_event, w);
 	assert_non_null(big);
 	c = slots_counts(big);
-	slots_top_up(big, 12, clock_ms());
+	slots_top_up(big, 12, &warm_tmpl, clock_ms());
 	assert_true(c->warm > 0 && c->warm < 12);
 	for (turns = 1; c->warm < 12 && turns < 12; turns++)
-		slots_top_up(big, 12, clock_ms());
+		slots_top_up(big, 12, &warm_tmpl, clock_ms());
 	assert_int_equal(c->warm, 12);
 	assert_true(turns > 2);
 	slots_free(big);
@@ -759,7 +762,7 @@ test_free_kills_reaps_closes(void **state)
 	held = &w->fs.fake[1];
 	held->exited = true;
 	slots_reap(w->t);
-	slots_top_up(w->t, 1, clock_ms());	/* warm */
+	slots_top_up(w->t, 1, &warm_tmpl, clock_ms());	/* warm */
 	assert_int_equal(slots_counts(w->t)->busy, 3);
 	slots_free(w->t);
 	w->t = NULL;

@@ -275,7 +275,7 @@ get(int port, const char *cacert)
 	if (cc == CURLE_OK)
 		cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
 	if (cc == CURLE_OK)
-		cc = tls_setopt(h, cacert);
+		cc = tls_setopt(h, cacert, NULL);
 	assert_int_equal(cc, CURLE_OK);
 	cc = curl_easy_perform(h);
 	curl_easy_cleanup(h);

@@ -138,6 +138,29 @@ test_endpoint(void **state)
 	}
 }
 
+/* What a log may show of a base URL: no user:password. */
+static void
+test_shown(void **state)
+{
+	static const struct { const char *base, *want; } cases[] = {
+		{ "https://x.test/v1", "https://x.test/v1" },
+		{ "https://alice:pw@x.test:8443/v1?a=b@c",
+		    "https://***@x.test:8443/v1?a=b@c" },
+		{ "http://user@h/", "http://***@h/" },
+		{ "http://h/p@q", "http://h/p@q" },
+	};
+	char *s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		s = url_shown(cases[i].base);
+		assert_non_null(s);
+		assert_string_equal(s, cases[i].want);
+		free(s);
+	}
+}
+
 int
 main(void)
 {
@@ -146,6 +169,7 @@ main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_long_quote),
 		cmocka_unit_test(test_endpoint),
+		cmocka_unit_test(test_shown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,8 +27,23 @@ fake_api = harness.fake_api
 EMBEDWATCH = harness.EMBEDWATCH
 SLACK = harness.SLACK
 as_float32 = harness.as_float32
-children = harness.children
+# Children doing calls: idle warm workers (connected ahead) left out.
+children = harness.working
 FakeAPI = harness.FakeAPI
+
+
+# A module's fake API, for `setUpModule = start_api` and
+# `tearDownModule = stop_api`; the module reads it as support.api.
+api = None
+
+
+def start_api():
+    global api
+    api = FakeAPI().__enter__()
+
+
+def stop_api():
+    api.__exit__(None, None, None)
 
 
 def expected(texts, dims=8):

@@ -58,16 +58,8 @@ MODEL_METHODS = ("model_dump", "model_dump_json", "to_dict", "to_json")
 # Not provided on purpose: OAuthError (no OAuth), the chat-only and
 # webhook/websocket errors, EmbeddingModel (a Literal of model names).
 
-api = None
-
-
-def setUpModule():
-    global api
-    api = s.FakeAPI().__enter__()
-
-
-def tearDownModule():
-    api.__exit__(None, None, None)
+setUpModule = s.start_api
+tearDownModule = s.stop_api
 
 
 class Names(unittest.TestCase):
@@ -132,7 +124,7 @@ class Names(unittest.TestCase):
 
 
 def kwargs(**kw):
-    return s.client_kwargs(api, **kw)
+    return s.client_kwargs(s.api, **kw)
 
 
 class Behaviour(unittest.TestCase):
@@ -143,7 +135,7 @@ class Behaviour(unittest.TestCase):
                 extra_body={"metadata": {"team": "search"}}, timeout=10,
                 extra_headers={}, extra_query=None)
             self.assertEqual(len(resp.data), 1)
-            body = api.stats()["last_body"]
+            body = s.api.stats()["last_body"]
             self.assertEqual(body["user"], "user-42")
             self.assertEqual(body["metadata"], {"team": "search"})
             for bad in ({"extra_headers": {"X-A": "1"}},
@@ -177,7 +169,7 @@ class Behaviour(unittest.TestCase):
         async def main():
             client = embedwatch.AsyncEmbedwatch(**kwargs())
             resp = await client.embeddings.create(input="x", user="u")
-            self.assertEqual(api.stats()["last_body"]["user"], "u")
+            self.assertEqual(s.api.stats()["last_body"]["user"], "u")
             raw = await client.embeddings.with_raw_response.create(
                 input="y")
             self.assertEqual(len(raw.parse().data), 1)

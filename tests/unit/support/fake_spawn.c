@@ -38,7 +38,7 @@ new_fake(struct fake_spawn *fs)
 
 	if (fs->fail_next > 0) {
 		fs->fail_next--;
-		errno = EAGAIN;
+		errno = fs->fail_errno != 0 ? fs->fail_errno : EAGAIN;
 		return NULL;
 	}
 	assert_true(fs->n_fakes < FAKE_SPAWN_MAX);
@@ -69,11 +69,13 @@ fake_start(void *ctx, const struct job *job, pid_t *pid, int *result_fd)
 }
 
 static int
-fake_start_warm(void *ctx, pid_t *pid, int *result_fd, int *job_fd)
+fake_start_warm(void *ctx, const struct job *tmpl, pid_t *pid, int *result_fd,
+    int *job_fd)
 {
 	struct fake_worker *f = new_fake(ctx);
 	int out[2], in[2];
 
+	(void)tmpl;
 	if (f == NULL)
 		return -1;
 	make_pipe(out, true);
@@ -200,8 +202,7 @@ fake_spawn_result(struct fake_worker *f, int http_status)
 	struct proto_result r;
 	struct buf b;
 
-	memset(&r, 0, sizeof(r));
-	r.retry_after_ms = -1;
+	proto_result_init(&r);
 	if (http_status == 0) {
 		r.class = PROTO_OK;
 		fake_spawn_frame(f, PROTO_FRAME_BODY, body, sizeof(body) - 1);

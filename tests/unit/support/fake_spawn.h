@@ -57,7 +57,8 @@ struct fake_spawn {
 	struct spawner	 sp;		/* hand &sp to the code under test */
 	struct fake_worker fake[FAKE_SPAWN_MAX];
 	size_t		 n_fakes;	/* fakes started */
-	unsigned	 fail_next;	/* starts to fail with EAGAIN */
+	unsigned	 fail_next;	/* starts to fail with fail_errno */
+	int		 fail_errno;	/* 0: EAGAIN (out of processes) */
 };
 
 /* Start with no fakes and sp pointing at this fake spawner. */
