@@ -53,18 +53,12 @@ family(struct buf *out, const char *name, const char *type, const char *help)
 	    name, type);
 }
 
+/* A family of one sample without labels. */
 static int
-counter(struct buf *out, const char *name, const char *help, uint64_t v)
+single(struct buf *out, const char *type, const char *name,
+    const char *help, uint64_t v)
 {
-	if (family(out, name, "counter", help) == -1)
-		return -1;
-	return buf_printf(out, "%s %llu\n", name, (unsigned long long)v);
-}
-
-static int
-gauge(struct buf *out, const char *name, const char *help, uint64_t v)
-{
-	if (family(out, name, "gauge", help) == -1)
+	if (family(out, name, type, help) == -1)
 		return -1;
 	return buf_printf(out, "%s %llu\n", name, (unsigned long long)v);
 }
@@ -152,35 +146,52 @@ metrics_format(struct buf *out, const struct metrics *m,
     const struct engine_stats *st, const struct metrics_gauges *g,
     int64_t now_ms)
 {
-	if (format_requests(out, st) == -1 ||
-	    counter(out, "embedwatch_attempts_total", "Attempts (worker "
-	    "calls) the answered requests took.", m->attempts) == -1 ||
-	    counter(out, "embedwatch_retries_total", "Attempts started "
-	    "after a failed one.", st->retries) == -1 ||
-	    counter(out, "embedwatch_hedges_total", "Second attempts "
-	    "started beside a slow one.", st->hedges) == -1 ||
-	    counter(out, "embedwatch_hedges_won_total", "Hedges that "
-	    "answered first.", st->hedges_won) == -1 ||
-	    format_kills(out, st) == -1 ||
-	    counter(out, "embedwatch_worker_starts_total", "Worker "
-	    "processes started.", st->workers_started) == -1 ||
-	    counter(out, "embedwatch_spawn_failures_total", "Worker "
-	    "processes that could not be started.", st->spawn_failures) ==
-	    -1 ||
-	    gauge(out, "embedwatch_in_flight", "Workers running attempts "
-	    "now.", st->running) == -1 ||
-	    gauge(out, "embedwatch_queued", "Requests waiting for a worker "
-	    "or a retry.", st->queued) == -1 ||
-	    format_latency(out, m) == -1 ||
-	    format_http(out, m) == -1 ||
-	    gauge(out, "embedwatch_http_connections", "Open HTTP "
-	    "connections.", g->http_connections) == -1 ||
-	    gauge(out, "embedwatch_socket_clients", "Open Unix socket "
-	    "connections.", g->socket_clients) == -1 ||
-	    gauge(out, "embedwatch_draining", "1 while draining after "
-	    "SIGTERM.", (uint64_t)g->draining) == -1 ||
-	    gauge(out, "embedwatch_uptime_seconds", "Seconds since start.",
-	    (uint64_t)((now_ms - st->started_ms) / 1000)) == -1)
+	const struct {
+		const char	*type, *name, *help;
+		uint64_t	 v;
+	} head[] = {
+		{ "counter", "embedwatch_attempts_total", "Attempts (worker "
+		    "calls) the answered requests took.", m->attempts },
+		{ "counter", "embedwatch_retries_total", "Attempts started "
+		    "after a failed one.", st->retries },
+		{ "counter", "embedwatch_hedges_total", "Second attempts "
+		    "started beside a slow one.", st->hedges },
+		{ "counter", "embedwatch_hedges_won_total", "Hedges that "
+		    "answered first.", st->hedges_won },
+	}, tail[] = {
+		{ "counter", "embedwatch_worker_starts_total", "Worker "
+		    "processes started.", st->workers_started },
+		{ "counter", "embedwatch_spawn_failures_total", "Worker "
+		    "processes that could not be started.",
+		    st->spawn_failures },
+		{ "gauge", "embedwatch_in_flight", "Workers running attempts "
+		    "now.", st->running },
+		{ "gauge", "embedwatch_queued", "Requests waiting for a worker "
+		    "or a retry.", st->queued },
+		{ "gauge", "embedwatch_http_connections", "Open HTTP "
+		    "connections.", g->http_connections },
+		{ "gauge", "embedwatch_socket_clients", "Open Unix socket "
+		    "connections.", g->socket_clients },
+		{ "gauge", "embedwatch_draining", "1 while draining after "
+		    "SIGTERM.", (uint64_t)g->draining },
+		{ "gauge", "embedwatch_uptime_seconds", "Seconds since start.",
+		    (uint64_t)((now_ms - st->started_ms) / 1000) },
+	};
+	size_t i;
+
+	if (format_requests(out, st) == -1)
+		return -1;
+	for (i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+		if (single(out, head[i].type, head[i].name, head[i].help,
+		    head[i].v) == -1)
+			return -1;
+	if (format_kills(out, st) == -1)
+		return -1;
+	for (i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
+		if (single(out, tail[i].type, tail[i].name, tail[i].help,
+		    tail[i].v) == -1)
+			return -1;
+	if (format_latency(out, m) == -1 || format_http(out, m) == -1)
 		return -1;
 	return 0;
 }
