@@ -332,6 +332,24 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def others_can_run(*paths):
+    """Can a user who is neither owner nor group (nobody) run these files:
+    every directory above each one searchable by others, each file
+    executable by others? (A clone under a 0700 mktemp -d is not.)"""
+    for path in paths:
+        path = os.path.abspath(path)
+        if not os.stat(path).st_mode & 0o001:
+            return False
+        d = os.path.dirname(path)
+        while True:
+            if not os.stat(d).st_mode & 0o001:
+                return False
+            if d == "/":
+                break
+            d = os.path.dirname(d)
+    return True
+
+
 def wait_until(cond, timeout, what):
     deadline = time.monotonic() + timeout
     while not cond():
