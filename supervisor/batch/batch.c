@@ -74,6 +74,7 @@ is_finished(const struct batch *bs)
 {
 	return !bs->in_open && (batch_reader_is_drained(bs) || bs->stopping) &&
 	    bs->form_n == 0 && STAILQ_EMPTY(&bs->resubmit) &&
+	    bs->n_waiting == 0 &&
 	    engine_is_idle(bs->engine) &&
 	    (buf_len(&bs->out.pending) == 0 || bs->fatal != 0);
 }
@@ -161,6 +162,8 @@ give_output(void *arg, int64_t now)
 	    BATCH_PROGRESS_MS);
 	arm_within(bs, &bs->checkpoint_timer, bs->out.dirty, now,
 	    BATCH_CHECKPOINT_MS);
+	arm_within(bs, &bs->wait_timer, bs->n_waiting > 0, now,
+	    (long)(bs->wait_until_ms - now));
 }
 
 /* --- init -------------------------------------------------------------- */
@@ -182,6 +185,7 @@ init_state(struct batch *bs, const struct config *cfg, struct loop *l,
 	loop_timer_init(&bs->linger_timer, NULL, bs);
 	loop_timer_init(&bs->progress_timer, NULL, bs);
 	loop_timer_init(&bs->checkpoint_timer, NULL, bs);
+	loop_timer_init(&bs->wait_timer, NULL, bs);
 	bs->in_fd = bs->out.fd = bs->ids.fd = bs->errors.fd = -1;
 	bs->journal.fd = bs->old_fd = -1;
 	bs->out_flags = -1;
@@ -189,6 +193,7 @@ init_state(struct batch *bs, const struct config *cfg, struct loop *l,
 	bs->in_open = true;
 	bs->started_ms = bs->synced_ms = clock_ms();
 	STAILQ_INIT(&bs->resubmit);
+	STAILQ_INIT(&bs->waiting);
 	lines_init(&bs->in, cfg->max_line);
 	lines_init(&bs->old, (size_t)1 << 30);
 	buf_init(&bs->out.pending, SIZE_MAX / 2);
@@ -372,6 +377,7 @@ release_all(struct batch *bs)
 	loop_disarm(bs->loop, &bs->linger_timer);
 	loop_disarm(bs->loop, &bs->progress_timer);
 	loop_disarm(bs->loop, &bs->checkpoint_timer);
+	loop_disarm(bs->loop, &bs->wait_timer);
 	loop_unwatch(bs->loop, bs->in_fd);
 	loop_unwatch(bs->loop, bs->out.fd);
 	if (bs->out_flags != -1 && (bs->out_flags & O_NONBLOCK) == 0)

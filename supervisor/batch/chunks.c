@@ -32,6 +32,7 @@ chunk_new(const uint64_t *seqs, size_t n)
 	if (c == NULL)
 		return NULL;
 	c->n = n;
+	c->attempts = 0;
 	memcpy(c->seqs, seqs, n * sizeof(seqs[0]));
 	return c;
 }
@@ -82,6 +83,7 @@ submit_chunk(struct batch *bs, struct chunk *c, int64_t now)
 	if (req->input_json == NULL)
 		goto fail;
 	req->n_inputs = c->n;
+	req->attempts_before = c->attempts;
 	req->owner = c;
 	c->sent_ms = now;
 	engine_submit(bs->engine, req, now);
@@ -139,6 +141,10 @@ batch_chunks_resubmit(struct batch *bs, int64_t now)
 {
 	struct chunk *c;
 
+	if (bs->n_waiting > 0 && now >= bs->wait_until_ms) {
+		STAILQ_CONCAT(&bs->resubmit, &bs->waiting);
+		bs->n_waiting = 0;
+	}
 	while ((c = STAILQ_FIRST(&bs->resubmit)) != NULL) {
 		STAILQ_REMOVE_HEAD(&bs->resubmit, entry);
 		if (bs->stopping)
@@ -162,6 +168,11 @@ batch_chunks_abandon(struct batch *bs)
 		STAILQ_REMOVE_HEAD(&bs->resubmit, entry);
 		free(c);
 	}
+	while ((c = STAILQ_FIRST(&bs->waiting)) != NULL) {
+		STAILQ_REMOVE_HEAD(&bs->waiting, entry);
+		free(c);
+	}
+	bs->n_waiting = 0;
 }
 
 /*
@@ -383,6 +394,60 @@ bad:
 	fail_chunk(bs, c, req_code_name(bad.code), err, 0, a->attempts);
 }
 
+/*
+ * The endpoint is down: stop (in LOOP_OUTPUT) as for a final error, what
+ * is not done left for --resume rather than listed as failed.
+ */
+static void
+stop_for_outage(struct batch *bs, int64_t now)
+{
+	long sec = (long)((now - bs->refused_since_ms) / 1000);
+
+	bs->stop_status = EXIT_TEMPFAIL;
+	(void)snprintf(bs->stop_cause, sizeof(bs->stop_cause), "an outage: "
+	    "the endpoint's circuit stayed open for %ld s", sec);
+	log_error("stopping: the endpoint's circuit has been open for %ld s, "
+	    "no call succeeding (--max-outage %ld s); no more calls are "
+	    "made, the output keeps what is done", sec,
+	    bs->cfg->max_outage_ms / 1000);
+}
+
+/*
+ * The engine's gate refused the chunk, making no call: the circuit is
+ * open, or the rate limit holds it past its deadline. Nothing is wrong
+ * with its texts: it waits and goes again when the answer says, with
+ * the attempts it has left. Reading waits with it (live + n_waiting stay
+ * under max_live), so an open circuit costs no input and no memory.
+ */
+static void
+wait_chunk(struct batch *bs, struct chunk *c, const struct answer *a,
+    int64_t now)
+{
+	long ms = a->retry_after_ms > 0 ? a->retry_after_ms : 1;
+
+	if (a->attempts == c->attempts)
+		bs->calls--;	/* this turn made none */
+	c->attempts = a->attempts;
+	STAILQ_INSERT_TAIL(&bs->waiting, c, entry);
+	bs->n_waiting++;
+	if (bs->wait_until_ms < now + ms)
+		bs->wait_until_ms = now + ms;
+	if (a->code != REQ_CIRCUIT_OPEN || bs->stop_status != 0)
+		return;
+	if (bs->refused_since_ms == 0) {
+		bs->refused_since_ms = now;
+		if (bs->cfg->max_outage_ms > 0)
+			log_warn("the endpoint's circuit is open: lines wait "
+			    "for it to close, at most %ld s (--max-outage)",
+			    bs->cfg->max_outage_ms / 1000);
+		else
+			log_warn("the endpoint's circuit is open: lines wait "
+			    "for it to close, however long (--max-outage off)");
+	} else if (bs->cfg->max_outage_ms > 0 &&
+	    now - bs->refused_since_ms >= bs->cfg->max_outage_ms)
+		stop_for_outage(bs, now);
+}
+
 void
 batch_chunks_on_answer(void *arg, struct request *req,
     const struct answer *a)
@@ -391,6 +456,10 @@ batch_chunks_on_answer(void *arg, struct request *req,
 	struct chunk *c = req->owner;
 
 	bs->live--;
+	if (a->refused && !bs->stopping) {
+		wait_chunk(bs, c, a, clock_ms());
+		return;
+	}
 	if (a->endpoint_failed && bs->stop_status == 0) {
 		/* Every call would get it: stop (in LOOP_OUTPUT). */
 		bs->stop_status = EXIT_NOPERM;
@@ -402,6 +471,11 @@ batch_chunks_on_answer(void *arg, struct request *req,
 	}
 	if (a->code == REQ_OK) {
 		bs->last_ok_ms = clock_ms();
+		if (bs->refused_since_ms != 0)
+			log_info("the endpoint answers again after %" PRId64
+			    " ms of open circuit: lines go on",
+			    bs->last_ok_ms - bs->refused_since_ms);
+		bs->refused_since_ms = 0;
 		take_vectors(bs, c, a);
 	} else if (a->endpoint_failed) {
 		/* Not done: left out of the files, done again on resume. */

@@ -101,7 +101,7 @@ batch_reader_can_take_line(const struct batch *bs)
 		return false;
 	if (bs->skipping)
 		return true;
-	return !window_full(bs) && bs->live < bs->max_live &&
+	return !window_full(bs) && bs->live + bs->n_waiting < bs->max_live &&
 	    !engine_is_full(bs->engine);
 }
 

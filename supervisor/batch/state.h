@@ -17,8 +17,9 @@
  * line stalls reading, never grows memory. `held` counts those bytes.
  *
  * Invariants: items in [base, next_seq) are live; an item is in at most
- * one chunk; a chunk is either on the resubmit list or owned by the
- * engine; live counts the latter.
+ * one chunk; a chunk is on the resubmit list, on the waiting list
+ * (n_waiting: refused by the engine's gate, sent again at wait_until_ms)
+ * or owned by the engine (live).
  */
 #ifndef EMBEDWATCH_BATCH_STATE_H
 #define EMBEDWATCH_BATCH_STATE_H
@@ -77,8 +78,9 @@ struct journal_entry {
 };
 
 struct chunk {
-	STAILQ_ENTRY(chunk) entry;	/* on the resubmit list */
+	STAILQ_ENTRY(chunk) entry;	/* on the resubmit or waiting list */
 	int64_t		 sent_ms;	/* last handed to the engine */
+	unsigned	 attempts;	/* used before a refusal (waiting) */
 	size_t		 n;
 	uint64_t	 seqs[];	/* increasing line numbers */
 };
@@ -103,6 +105,7 @@ struct batch {
 	struct timer		 linger_timer;	/* these only wake the loop */
 	struct timer		 progress_timer;
 	struct timer		 checkpoint_timer;
+	struct timer		 wait_timer;
 	bool			 jsonl_in;
 	bool			 npy;
 
@@ -138,8 +141,14 @@ struct batch {
 	size_t			 form_bytes;
 	int64_t			 form_since;
 	size_t			 live;	/* chunks in the engine */
-	size_t			 max_live;
+	size_t			 max_live;	/* live + n_waiting, at most */
 	struct chunk_list	 resubmit;
+	struct chunk_list	 waiting;	/* refused: circuit open, or
+						 * the rate limit */
+	size_t			 n_waiting;
+	int64_t			 wait_until_ms;	/* ... sent again then */
+	int64_t			 refused_since_ms; /* circuit refusals with no
+						 * success since; 0: none */
 
 	struct out_file		 out, ids, errors, journal;
 	char			*journal_path;
@@ -159,7 +168,9 @@ struct batch {
 	int			 stop_signo;
 	int			 fatal;		/* exit status or 0 */
 	int			 stop_status;	/* EXIT_NOPERM: the endpoint
-						 * refuses every call; or 0 */
+						 * refuses every call;
+						 * EXIT_TEMPFAIL: it is down
+						 * (--max-outage); or 0 */
 	char			 stop_cause[256];
 
 	bool			 progress;

@@ -69,6 +69,7 @@ set_defaults(struct config *cfg, const char *mode)
 	cfg->backoff_max_ms = 8000;
 	cfg->batch_size = 64;
 	cfg->batch_bytes = 400000;
+	cfg->max_outage_ms = 300 * 1000;
 	cfg->progress = -1;
 	cfg->socket_mode = 0600;
 	cfg->max_clients = 256;

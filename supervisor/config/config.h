@@ -29,6 +29,7 @@
 #define EXIT_OSERR	71
 #define EXIT_SOFTWARE	70
 #define EXIT_CANTCREAT	73
+#define EXIT_TEMPFAIL	75	/* batch: the endpoint is down */
 #define EXIT_NOPERM	77	/* batch: the endpoint refuses every call */
 #define EXIT_CONFIG	78
 
@@ -100,6 +101,8 @@ struct config {
 	bool		 shard_auto;	/* --shard auto */
 	unsigned	 shards;	/* --shards N; 0: none */
 	bool		 merge;		/* --merge: the shards into OUT */
+	long		 max_outage_ms;	/* stop when the circuit refuses calls
+					 * this long; 0: never */
 	int		 progress;	/* -1: when stderr is a terminal */
 
 	/* serve */

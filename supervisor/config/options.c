@@ -308,6 +308,17 @@ set_fail_cooldown(struct config *cfg, const char *arg)
 	return 0;
 }
 
+static int
+set_max_outage(struct config *cfg, const char *arg)
+{
+	if (strcmp(arg, "0") == 0 || strcmp(arg, "off") == 0)
+		cfg->max_outage_ms = 0;
+	else if (config_parse_seconds(arg, &cfg->max_outage_ms) == -1)
+		return fail(EXIT_USAGE, "--max-outage wants seconds or off, "
+		    "not '%s'", arg);
+	return 0;
+}
+
 /* Is h one 'Name: value' header line? */
 static bool
 is_header(const char *h)
@@ -818,6 +829,10 @@ static const struct options_row options_table[] = {
 	{ .name = "merge", .modes = OPTIONS_BATCH,
 	    .kind = OPTIONS_FLAG, FIELD(merge), .value = true,
 	    .help = "merge the --shards N shards' files into OUT" },
+	{ .name = "max-outage", .arg = "SEC|off", .modes = OPTIONS_BATCH,
+	    .kind = OPTIONS_CUSTOM, .set = set_max_outage,
+	    .help = "while the circuit is open, wait; stop (exit 75, "
+	    "resumable) after SEC with no success (300)" },
 	{ .name = "empty", .arg = "MODE", .modes = OPTIONS_BATCH,
 	    .kind = OPTIONS_WORDS, FIELD(empty_error), .words = empty_modes,
 	    .help = "blank lines: skip (default) or error" },

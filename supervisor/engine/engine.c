@@ -332,6 +332,7 @@ answer_refused(struct engine *e, struct request *req, enum policy_gate gate,
 {
 	const char *host = e->cfg->host != NULL ? e->cfg->host : "-";
 	char message[800];
+	struct answer a;
 	const char *failed;
 	int status;
 	long left;
@@ -352,9 +353,14 @@ answer_refused(struct engine *e, struct request *req, enum policy_gate gate,
 		(void)snprintf(message, sizeof(message), "rate limited: calls "
 		    "to %s wait %ld ms for the rate limit, past this "
 		    "request's deadline; no call made", host, wait_ms);
-	answer_error_after(e, req, gate == POLICY_CIRCUIT_OPEN ?
-	    REQ_CIRCUIT_OPEN : REQ_RATE_LIMITED, true, 0, message, wait_ms,
-	    now);
+	memset(&a, 0, sizeof(a));
+	a.code = gate == POLICY_CIRCUIT_OPEN ? REQ_CIRCUIT_OPEN :
+	    REQ_RATE_LIMITED;
+	a.retryable = true;
+	a.message = message;
+	a.retry_after_ms = wait_ms;
+	a.refused = true;
+	finish_request(e, req, &a, now);
 }
 
 void
@@ -366,7 +372,8 @@ engine_submit(struct engine *e, struct request *req, int64_t now)
 	    e->cfg->deadline_ms;
 	req->received_ms = now;
 	req->deadline_at_ms = now + deadline_ms;
-	req->attempts = 0;
+	req->attempts = req->attempts_before < policy_max_attempts(e->policy) ?
+	    req->attempts_before : policy_max_attempts(e->policy) - 1;
 	req->n_live = 0;
 	LIST_INIT(&req->live);
 	loop_timer_init(&req->timer, on_request_timer, req);

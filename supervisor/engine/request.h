@@ -70,6 +70,10 @@ struct request {
 					 * "k":v,... without braces */
 	long		 timeout_ms;	/* 0: the configured timeout */
 	long		 deadline_ms;	/* 0: the configured deadline */
+	unsigned	 attempts_before; /* attempts its work used already in
+					 * earlier requests (a batch chunk sent
+					 * again after a refusal): it has only
+					 * the rest of --retries + 1 */
 	/* Who takes the answer instead of the engine's callback (a front
 	 * whose requests are not sessions'); NULL: the engine's. */
 	void		(*answer)(struct request *req, const struct answer *a);
@@ -101,6 +105,10 @@ struct answer {
 					 * try again; <= 0: no advice */
 	bool		 endpoint_failed; /* an error every call would get
 					 * (policy_fails_every_call) */
+	bool		 refused;	/* circuit_open or rate_limited from
+					 * the engine's gate: no call made for
+					 * its turn; sending it again after
+					 * retry_after_ms is safe */
 	unsigned	 attempts;
 	long		 ms;
 };
