@@ -45,6 +45,15 @@ def log(*args):
     print(*args, flush=True)
 
 
+def clean_env(drop=()):
+    """Our environment without the variables that configure embedwatch
+    or the SDKs (EMBEDWATCH_*, OPENAI_*) and those named in drop
+    (prefixes), so that a scenario sets exactly what it means to."""
+    prefixes = ("EMBEDWATCH_", "OPENAI_") + tuple(drop)
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(prefixes)}
+
+
 class FakeAPI:
     """The fake embeddings API on an ephemeral port, for one scenario."""
 
@@ -140,8 +149,7 @@ class Pipe:
     """A running `embedwatch pipe`, talked to line by line."""
 
     def __init__(self, api, *args, env=None, base_url=None, preexec=None):
-        full_env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+        full_env = clean_env()
         full_env["EMBEDWATCH_BASE_URL"] = base_url or api.base_url
         full_env.update(env or {})
         self.stderr_file = tempfile.TemporaryFile()

@@ -26,9 +26,8 @@ SERVICE_VARS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
 def serve_env(api, env=None):
     """The environment a server gets: ours, minus the API and service
     manager variables, plus the fake's URL and env."""
-    full = {k: v for k, v in os.environ.items()
-            if not k.startswith(("EMBEDWATCH_", "OPENAI_")) and
-            k not in SERVICE_VARS}
+    full = {k: v for k, v in h.clean_env().items()
+            if k not in SERVICE_VARS}
     full["EMBEDWATCH_BASE_URL"] = api.base_url
     full.update(env or {})
     return full

@@ -10,8 +10,7 @@ N = 2000
 
 
 def run(api, key, *args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     env["EMBEDWATCH_BASE_URL"] = api.base_url
     env["EMBEDWATCH_API_KEY"] = key
     return subprocess.run([h.EMBEDWATCH, "batch", *args], env=env,

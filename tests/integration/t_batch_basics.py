@@ -8,8 +8,7 @@ import harness as h
 
 
 def run(api, *args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     env["EMBEDWATCH_BASE_URL"] = api.base_url
     return subprocess.run([h.EMBEDWATCH, "batch", *args], env=env,
                           capture_output=True, timeout=60 * h.SLACK)

@@ -7,8 +7,7 @@ import harness as h
 
 
 def run(*args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     env["EMBEDWATCH_BASE_URL"] = "http://127.0.0.1:9/v1"
     return subprocess.run([h.EMBEDWATCH, "batch", *args], env=env,
                           capture_output=True, timeout=60 * h.SLACK)

@@ -9,8 +9,7 @@ import harness as h
 
 
 def run(base_url, src, out, *args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     env["EMBEDWATCH_BASE_URL"] = base_url
     # Fixed attempts: issue 10's breaker, hedges and retry budget would
     # change how many calls a hang costs (see the README's resilience

@@ -14,8 +14,7 @@ HANG = 2  # line 3: its call holds the head of the ring
 
 
 def start(api, *args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     env["EMBEDWATCH_BASE_URL"] = api.base_url
     return subprocess.Popen([h.EMBEDWATCH, "batch", *args], env=env,
                             stdout=subprocess.DEVNULL,

@@ -9,8 +9,7 @@ import harness as h
 
 
 def run(api, *args, wait=True):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     env["EMBEDWATCH_BASE_URL"] = api.base_url
     argv = [h.EMBEDWATCH, "batch", *args]
     if not wait:

@@ -11,8 +11,7 @@ N = 1500
 
 
 def run(api, *args, stdin=None):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     env["EMBEDWATCH_BASE_URL"] = api.base_url
     return subprocess.run([h.EMBEDWATCH, "batch", *args], env=env,
                           input=stdin, capture_output=True,

@@ -21,8 +21,7 @@ def free_port():
 
 
 def batch(port, src, out, *args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     env["EMBEDWATCH_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
     return subprocess.Popen(
         [h.EMBEDWATCH, "batch", src, "-o", out, "--batch-size", "4",

@@ -12,8 +12,7 @@ N = 3000
 
 
 def start(api, *args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     env["EMBEDWATCH_BASE_URL"] = api.base_url
     return subprocess.Popen([h.EMBEDWATCH, "batch", *args], env=env,
                             stdout=subprocess.DEVNULL,

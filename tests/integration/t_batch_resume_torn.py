@@ -13,8 +13,7 @@ BAD = {10, 150}
 
 
 def run(api, *args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     env["EMBEDWATCH_BASE_URL"] = api.base_url
     # No hedges: the errors files are compared byte for byte, and they
     # record each input's attempts, which a hedge would add to.

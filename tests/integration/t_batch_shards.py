@@ -12,9 +12,7 @@ N = 1001
 
 
 def env_for(api, extra=None):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_", "SLURM_",
-                                "JOB_COMPLETION_INDEX"))}
+    env = h.clean_env(drop=("SLURM_", "JOB_COMPLETION_INDEX"))
     env["EMBEDWATCH_BASE_URL"] = api.base_url
     env.update(extra or {})
     return env

@@ -19,8 +19,7 @@ def scenario():
     with open(src, "w") as f:
         f.write("\n".join(texts) + "\n")
     out = os.path.join(d, "out.jsonl")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+    env = h.clean_env()
     with h.FakeAPI() as api:
         env["EMBEDWATCH_BASE_URL"] = api.base_url
         argv = [h.EMBEDWATCH, "batch", src, "-o", out, "--batch-size", "8",

@@ -74,8 +74,7 @@ def scenario():
             out = os.path.join(d, "out.jsonl")
             with open(src, "w") as f:
                 f.write("fine\nquote it @fault:echoauth\nhtml @fault:echoauth:1\n")
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+            env = h.clean_env()
             env.update(EMBEDWATCH_BASE_URL=api.base_url,
                        EMBEDWATCH_API_KEY=KEY)
             p = subprocess.run([h.EMBEDWATCH, "batch", src, "-o", out,

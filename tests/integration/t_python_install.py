@@ -60,8 +60,7 @@ def scenario():
                            timeout=300)
         h.check(p.returncode == 0, "make install", p.stdout + p.stderr)
         with h.FakeAPI() as api:
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+            env = h.clean_env()
             env.update({"PYTHONPATH": site, "OPENAI_BASE_URL": api.base_url,
                         "PATH": f"{prefix}/bin:/usr/bin:/bin"})
             p = subprocess.run([DEBIAN_PYTHON, "-c", EXAMPLE], cwd=tmp,

@@ -113,8 +113,7 @@ def scenario():
             if setpriv is not None and os.geteuid() == 0:
                 cmd = [setpriv, "--reuid=65534", "--regid=65534",
                        "--clear-groups"] + cmd
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+            env = h.clean_env()
             env.update(EMBEDWATCH_API_KEY=KEY,
                        EMBEDWATCH_BASE_URL=api.base_url)
             proc = subprocess.Popen(

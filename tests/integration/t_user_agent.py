@@ -1,5 +1,4 @@
 """Proves: every call sends `User-Agent: embedwatch/VERSION` (fork and exec'd workers, and embedwatch-worker run by hand; the version the binary prints), and a --header User-Agent replaces it."""
-import os
 import subprocess
 
 import harness as h
@@ -20,8 +19,7 @@ def scenario():
         h.expect_ok(got[1], ["x"])
         seen = api.stats()["last_headers"]
         h.check(seen.get("user-agent") == "mine/2.0", "overridden", seen)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("EMBEDWATCH_", "OPENAI_"))}
+        env = h.clean_env()
         env["EMBEDWATCH_BASE_URL"] = api.base_url
         p = subprocess.run([h.WORKER], input='{"input":["x"]}', env=env,
                            capture_output=True, text=True, timeout=60)
