@@ -29,6 +29,14 @@
 static X509_STORE	*ca_store;	/* NULL: let libcurl load CAs */
 static char		*ca_store_file;	/* its cacert; NULL: the default */
 
+/* The session last decoded by tls_prefork, and its DER bytes: a worker
+ * forked after it finds the object in its copy of our memory. */
+static struct {
+	unsigned char	*der;
+	size_t		 len;
+	SSL_SESSION	*sess;
+} decoded;
+
 /* The first OpenSSL error queued, for messages. */
 static const char *
 ssl_error_text(void)
@@ -198,8 +206,37 @@ out:
 }
 
 void
+tls_prefork(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	SSL_SESSION *sess;
+	unsigned char *copy;
+
+	if (der == NULL || len == 0 || (decoded.sess != NULL &&
+	    decoded.len == len && memcmp(decoded.der, der, len) == 0))
+		return;
+	copy = malloc(len);
+	sess = copy != NULL ? d2i_SSL_SESSION(NULL, &p, (long)len) : NULL;
+	if (sess == NULL) {
+		/* The worker decodes it itself, and fails as it would. */
+		ERR_clear_error();
+		free(copy);
+		return;
+	}
+	memcpy(copy, der, len);
+	SSL_SESSION_free(decoded.sess);
+	free(decoded.der);
+	decoded.der = copy;
+	decoded.len = len;
+	decoded.sess = sess;
+}
+
+void
 tls_cleanup(void)
 {
+	SSL_SESSION_free(decoded.sess);
+	free(decoded.der);
+	memset(&decoded, 0, sizeof(decoded));
 	X509_STORE_free(ca_store);
 	ca_store = NULL;
 	free(ca_store_file);
@@ -254,8 +291,17 @@ peer_of(const SSL *ssl, char *out, size_t outlen)
 	    "%s:%d", ip, port);
 }
 
-/* A new session from the server: hand it to the supervisor, DER after
- * the peer and a NUL, in one 'S' frame. Keeps no reference. */
+/*
+ * A new session from the server: hand it to the supervisor, DER after
+ * the peer and a NUL, in one 'S' frame. Keeps no reference. Not when
+ * this handshake resumed the session offered: that one still works, and
+ * keeping it lets fork workers share the copy decoded before the fork
+ * (tls_prefork) instead of decoding a new one each (the peer's
+ * certificate in it costs as much as a tenth of a call's CPU). Offered
+ * again, a TLS 1.3 ticket stays safe (PSK with (EC)DHE, no early data);
+ * once the server refuses it or it expires, the full handshake's new
+ * session replaces it.
+ */
 static int
 new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
@@ -263,7 +309,8 @@ new_session_cb(SSL *ssl, SSL_SESSION *sess)
 	size_t addr_len;
 	int n;
 
-	if (call_tls.out_fd < 0)
+	if (call_tls.out_fd < 0 || (call_tls.imported &&
+	    SSL_session_reused(ssl)))
 		return 0;
 	peer_of(ssl, (char *)frame, 72);
 	addr_len = strlen((char *)frame) + 1;
@@ -297,6 +344,12 @@ info_cb(const SSL *cssl, int where, int ret)
 	    p == NULL)
 		return;
 	call_tls.imported = true;
+	if (decoded.sess != NULL && decoded.len == call_tls.in_len &&
+	    memcmp(decoded.der, p, decoded.len) == 0) {
+		if (SSL_set_session(ssl, decoded.sess) != 1)
+			ERR_clear_error();
+		return;
+	}
 	sess = d2i_SSL_SESSION(NULL, &p, (long)call_tls.in_len);
 	if (sess == NULL) {
 		ERR_clear_error();

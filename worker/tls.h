@@ -31,7 +31,17 @@
  */
 int	 tls_init(const char *cacert, char *err, size_t errlen);
 
-/* Release the shared store; tls_init may be called again afterwards. */
+/*
+ * In the parent, before forking a worker whose job resumes the session
+ * der (len bytes): decode it now, once, unless it is the one decoded
+ * last, so that the forked worker takes the object from its copy of our
+ * memory instead of decoding it again (tls_setopt's resumption compares
+ * the bytes). A session that does not decode is left to the worker.
+ */
+void	 tls_prefork(const unsigned char *der, size_t len);
+
+/* Release the shared store and the decoded session; tls_init may be
+ * called again afterwards. */
 void	 tls_cleanup(void);
 
 /* Does the shared store hold what a job with this cacert asks for? */

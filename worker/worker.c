@@ -116,6 +116,13 @@ worker_global_init(const char *cacert, char *err, size_t errlen)
 }
 
 void
+worker_prefork(const struct job *job)
+{
+	if (job != NULL && global_done)
+		tls_prefork(job->tls_session, job->tls_session_len);
+}
+
+void
 worker_global_cleanup(void)
 {
 	if (!global_done)

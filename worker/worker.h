@@ -40,6 +40,15 @@ int	 worker_global_init(const char *cacert, char *err, size_t errlen);
 void	 worker_global_cleanup(void);
 
 /*
+ * In the parent, right before forking a worker for job (a warm one's
+ * template, or the job itself): prepare what the child would otherwise
+ * compute alike in every fork (the TLS session to resume, decoded once).
+ * Cheap when nothing changed since the last fork. Exec'd workers do it
+ * themselves.
+ */
+void	 worker_prefork(const struct job *job);
+
+/*
  * Make the call and write its outcome to out_fd: frames when frames is
  * true, else one JSON line shaped like a pipe response without id.
  * Returns a WORKER_EXIT_* status.

@@ -338,6 +338,8 @@ start(const struct spawn_opts *opts, const struct job *job, bool warm,
 	if (opts->worker_path != NULL &&
 	    exec_args(opts, job, warm, &x) == -1)
 		goto fail;
+	if (opts->worker_path == NULL)
+		worker_prefork(job);
 	parent = getpid();
 	worker_no++;
 	in_ns = false;

@@ -354,6 +354,8 @@ learn_session(struct slot *s, const char *payload, size_t len)
 	free(t->hint_session);
 	t->hint_session = copy;
 	t->hint_session_len = n;
+	log_debug("worker %d: a new TLS session of %zu bytes, for the next "
+	    "workers to resume", (int)s->pid, n);
 }
 
 /* After a network failure the address or session may be what failed. */
